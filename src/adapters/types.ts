@@ -1,0 +1,122 @@
+/**
+ * @module adapters/types
+ * The shapes shared by the protocol layer: wire frames (what SSE and NDJSON
+ * framings produce and accept), text channels (one scanner per stream of
+ * text inside a response) and the codec contract each protocol implements.
+ * No I/O here: adapters turn frames into text deltas and back, and the
+ * Node Transform (stream/create-sanitize-stream.ts) only wires them up.
+ */
+import type { Finding } from '../scanner/types.js'
+
+/** The LLM stream protocols Sluice understands. */
+export type Protocol =
+  | 'openai-chat'
+  | 'openai-completions'
+  | 'openai-responses'
+  | 'anthropic-messages'
+  /** `application/x-ndjson`: one OpenAI chat chunk object per line, no `[DONE]`. */
+  | 'ndjson'
+
+/** `auto` picks the protocol from the content type and the first frame. */
+export type ProtocolOption = Protocol | 'auto'
+
+/** How frames are delimited on the wire. */
+export type Framing = 'sse' | 'ndjson'
+
+/**
+ * One data frame: an SSE event (with its optional `event:` and `id:` fields)
+ * or one NDJSON line (`data` only).
+ */
+export interface DataFrame {
+  event?: string | undefined
+  id?: string | undefined
+  data: string
+}
+
+/** Which text field of a response a channel carries (for findings and audit). */
+export type TextField =
+  | 'content'
+  | 'refusal'
+  | 'tool_arguments'
+  | 'text'
+  | 'reasoning'
+  | 'thinking'
+
+/**
+ * One independent stream of text inside a response: a choice's content, a
+ * tool call's arguments, an Anthropic content block… Each gets its own
+ * scanner, so text of one choice never completes a match in another.
+ */
+export interface ChannelInfo {
+  /** Unique within a stream, e.g. `0:content` or `0:tool:1`. */
+  readonly key: string
+  /** Choice index (OpenAI chat/completions), output index (Responses) or content block index (Anthropic). */
+  readonly choice: number
+  readonly field: TextField
+  /** Tool call index within the choice (OpenAI chat), content index (Responses). */
+  readonly part?: number
+}
+
+/** What `onFinding` learns besides the finding itself. */
+export interface FindingContext {
+  readonly channel: string
+  readonly choice: number
+  readonly field: TextField
+  readonly part?: number
+}
+
+/** The text channels as a codec sees them (see adapters/text-channels.ts). */
+export interface ChannelScanner {
+  /** Scans the next piece of a channel; returns the text safe to release now ('' once cut). */
+  scan(info: ChannelInfo, text: string): string
+  /** Ends a channel: returns everything it still held ('' if unknown, ended or cut). */
+  finish(key: string): string
+  /** Channels written and not yet finished, in the order they were opened. */
+  openChannels(): ChannelInfo[]
+  /** Whether the channel was ever written. */
+  has(key: string): boolean
+  /** All text released so far on a channel (only when channels accumulate). */
+  released(key: string): string | undefined
+  /** Set once any channel hit a `cut` rule. */
+  readonly cut: Finding | undefined
+}
+
+/** What a codec may do while handling a frame. */
+export interface CodecContext {
+  readonly channels: ChannelScanner
+  /** Queues a frame for output, in order. */
+  emit(frame: DataFrame): void
+  /** Reports a frame that could not be understood; it is dropped, never passed on. */
+  malformed(reason: string): void
+  /** Records the upstream's own finish reason (`finish_reason`, `stop_reason`, status). */
+  upstreamFinish(reason: string): void
+  /** Whether upstream frames carried `event:` fields (inserted frames copy the habit). */
+  readonly namedEvents: boolean
+}
+
+/** What an upstream failure looks like when told to the client in-band. */
+export interface FailureInfo {
+  /** Human-readable and free of upstream content (never a frame's text). */
+  message: string
+  /** Sluice error code, e.g. `SLUICE_UPSTREAM`. */
+  code: string
+}
+
+/**
+ * One protocol's decoder and encoder. The codec parses a data frame, passes
+ * its text through the channels and emits the frames to write back.
+ */
+export interface ProtocolCodec {
+  /** The protocol this codec speaks; undefined while `auto` has not decided yet. */
+  readonly protocol: Protocol | undefined
+  /** Handles one upstream data frame. */
+  frame(frame: DataFrame): void
+  /** Upstream ended: flush what channels still hold, before any finishing frame. */
+  end(): void
+  /** A channel hit a cut rule: emit the protocol's closing frames. */
+  cut(finding: Finding): void
+  /** Upstream failed: emit a protocol-shaped error frame. */
+  fail(info: FailureInfo): void
+  /** The reason we tell the client on a cut (`content_filter`, `refusal`). */
+  readonly cutReason: string
+}

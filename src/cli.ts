@@ -1,0 +1,126 @@
+/**
+ * @module cli
+ * `sluice <command>`: the command-line face of the library. Each command is
+ * a thin shell over a library function; output goes to stdout, problems to
+ * stderr, and the exit code says whether things passed.
+ */
+import { parseArgs } from 'node:util'
+import { Value } from '@sinclair/typebox/value'
+import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
+import { RuleFileSchema } from './rules/rule-schema.js'
+import { testRuleExamples } from './rules/test-rules.js'
+import { createScanner } from './scanner/create-scanner.js'
+import type { Finding } from './scanner/types.js'
+
+const usage = `Usage: sluice <command> [options]
+
+Commands:
+  scan [--json] [--chunk N] [--rules PATH]...   sanitize stdin to stdout
+  rules test [PATH...]                          run every rule's examples (default: shipped rules)
+  rules list [PATH...]                          print the loaded rules
+  rules schema                                  print the JSON Schema of rule files
+  audit verify FILE [--chain-key KEY]           check an audit log's hash chain
+  proxy --upstream URL [--port N] [--host H] [--rules DIR]... [--audit FILE] [--config FILE]
+  demo [--port N]                               the proxy in front of the built-in demo upstream
+`
+
+type Out = (line: string) => void
+
+export interface CliIo {
+  stdout: Out
+  stderr: Out
+  stdin: () => AsyncIterable<string | Buffer>
+}
+
+const defaultIo: CliIo = {
+  stdout: (line) => { process.stdout.write(line + '\n') },
+  stderr: (line) => { process.stderr.write(line + '\n') },
+  stdin: () => process.stdin
+}
+
+async function scanCommand (args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { json: { type: 'boolean' }, chunk: { type: 'string' }, rules: { type: 'string', multiple: true } }
+  })
+  const ruleSet = await loadRuleSet(values.rules ?? defaultRulesDir())
+  const scanner = createScanner(ruleSet)
+  const chunk = values.chunk === undefined ? Infinity : Number(values.chunk)
+  if (!(chunk > 0)) throw new Error('--chunk must be a positive number')
+  const findings: Finding[] = []
+  let out = ''
+  const decoder = new TextDecoder('utf-8')
+  const feed = (text: string): void => {
+    for (let i = 0; i < text.length; i += Math.min(chunk, text.length)) {
+      const r = scanner.write(text.slice(i, i + chunk))
+      out += r.text
+      findings.push(...r.findings)
+    }
+  }
+  for await (const data of io.stdin()) {
+    feed(typeof data === 'string' ? data : decoder.decode(data, { stream: true }))
+  }
+  feed(decoder.decode())
+  const last = scanner.end()
+  out += last.text
+  findings.push(...last.findings)
+  if (values.json === true) {
+    io.stdout(JSON.stringify({ text: out, findings, cut: scanner.cut ?? null }, null, 2))
+  } else {
+    process.stdout.write(out)
+  }
+  return 0
+}
+
+async function rulesCommand (args: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args
+  if (sub === 'schema') {
+    io.stdout(JSON.stringify(RuleFileSchema, null, 2))
+    return 0
+  }
+  const paths = rest.length > 0 ? rest : [defaultRulesDir()]
+  const ruleSet = await loadRuleSet(paths)
+  if (sub === 'list') {
+    for (const r of ruleSet.rules) {
+      io.stdout(`${r.id.padEnd(28)} ${r.category.padEnd(10)} ${r.action.padEnd(7)} ${r.severity.padEnd(8)} ${r.enabled ? '' : '(disabled) '}${r.description}`)
+    }
+    io.stdout(`${ruleSet.rules.length} rules from ${ruleSet.files.length} file(s)`)
+    return 0
+  }
+  if (sub === 'test') {
+    const report = testRuleExamples(ruleSet)
+    for (const f of report.failures) {
+      io.stderr(`${f.file}:${f.line}: ${f.ruleId}: ${f.kind} example ${JSON.stringify(f.text)}: ${f.reason}`)
+    }
+    io.stdout(`${report.rules} rules, ${report.examples} examples, ${report.failures.length} failed`)
+    return report.failures.length === 0 ? 0 : 1
+  }
+  io.stderr(usage)
+  return 2
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main (argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'scan': return await scanCommand(rest, io)
+      case 'rules': return await rulesCommand(rest, io)
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout(usage)
+        return command === undefined ? 2 : 0
+      default:
+        io.stderr(`unknown command "${command}"\n${usage}`)
+        return 2
+    }
+  } catch (err) {
+    io.stderr(`sluice ${command}: ${(err as Error).message}`)
+    return 1
+  }
+}
+
+// Keep the schema check close to the CLI for `rules schema` consumers.
+export const isRuleFile = (value: unknown): boolean => Value.Check(RuleFileSchema, value)

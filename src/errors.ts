@@ -1,0 +1,46 @@
+/**
+ * @module errors
+ * The one catalogue of Sluice's coded errors (as fastify's lib/errors.js).
+ * Every error Sluice throws or sends is made here, so codes are unique,
+ * documented in README ("Error codes"), and tested in test/errors.test.ts.
+ */
+import createError from '@fastify/error'
+
+// Rule files -----------------------------------------------------------------
+/** A rule file failed to load; the message names file, line and rule id. */
+export const RuleFileError = createError('SLUICE_RULE_FILE', '%s', 500)
+/** No rule files were found where rules were asked for. */
+export const NoRulesError = createError('SLUICE_NO_RULES', 'No rule files found in %s', 500)
+/** An unknown validator name in a rule. */
+export const UnknownValidatorError = createError('SLUICE_UNKNOWN_VALIDATOR', 'Unknown validator "%s"', 500)
+/** A replacement template that cannot be rendered. */
+export const ReplacementTemplateError = createError('SLUICE_REPLACEMENT_TEMPLATE', 'Invalid replacement template: %s', 500)
+
+// Streams and protocols ------------------------------------------------------
+/** One SSE event or NDJSON line grew beyond the configured cap. */
+export const FrameTooLargeError = createError('SLUICE_FRAME_TOO_LARGE', 'A single frame exceeded %d bytes', 502)
+/** A frame from upstream could not be parsed (counted and logged, the stream goes on). */
+export const MalformedFrameError = createError('SLUICE_MALFORMED_FRAME', 'Malformed upstream frame: %s', 502)
+/** A content type Sluice has no adapter for. */
+export const UnsupportedProtocolError = createError('SLUICE_UNSUPPORTED_PROTOCOL', 'No stream adapter for "%s"', 500)
+
+// Options and configuration --------------------------------------------------
+/** Invalid options given to the plugin, the proxy or the CLI. */
+export const InvalidOptionsError = createError('SLUICE_INVALID_OPTIONS', 'Invalid options: %s', 500)
+
+// Audit ----------------------------------------------------------------------
+/** `sluice audit verify` found a broken hash chain. */
+export const AuditChainError = createError('SLUICE_AUDIT_CHAIN', 'Audit chain broken at line %d: %s', 500)
+
+// Proxy requests (OpenAI error shape on the wire) ----------------------------
+export const BadRequestError = createError('SLUICE_BAD_REQUEST', '%s', 400)
+export const UnauthorizedError = createError('SLUICE_UNAUTHORIZED', 'Missing or invalid API key', 401)
+export const NotFoundError = createError('SLUICE_NOT_FOUND', 'No route for %s %s', 404)
+export const PayloadTooLargeError = createError('SLUICE_PAYLOAD_TOO_LARGE', 'Request body exceeds %d bytes', 413)
+export const InputRejectedError = createError('SLUICE_INPUT_REJECTED', 'Request rejected by rule %s (%s)', 400)
+export const UpstreamError = createError('SLUICE_UPSTREAM', 'Upstream failed: %s', 502)
+export const UpstreamTimeoutError = createError('SLUICE_UPSTREAM_TIMEOUT', 'Upstream timed out: %s', 504)
+
+// Audit log file --------------------------------------------------------------
+/** An existing audit file whose last line is not a record of this chain (foreign file, edited tail, other chain key). */
+export const AuditFileError = createError('SLUICE_AUDIT_FILE', 'Cannot continue audit log %s: %s', 500)

@@ -1,0 +1,92 @@
+/**
+ * @module rules/compile-rule
+ * Turns one validated `RuleSource` into a `CompiledRule`. Throws a
+ * `RuleProblem` (a sentence for the rule author); the loader adds file,
+ * line and rule id.
+ */
+import RE2 from 're2'
+import { analyzePattern, PatternProblem } from './analyze-pattern.js'
+import { compileWords } from './compile-words.js'
+import { compileReplacement } from './replacement.js'
+import type { RenderReplacement } from './replacement.js'
+import type { CompiledRule, RuleOrigin, RuleSource } from './types.js'
+import { validators } from './validators.js'
+
+export class RuleProblem extends Error {}
+
+export interface CompiledRuleInternal extends CompiledRule {
+  readonly render: RenderReplacement
+  /** Capture groups inside `source`. */
+  readonly groups: number
+}
+
+const defaultReplacement = '[REDACTED:{category}]'
+
+export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRuleInternal {
+  if ((rule.pattern === undefined) === (rule.words === undefined)) {
+    throw new RuleProblem('a rule needs exactly one of "pattern" or "words"')
+  }
+  if (rule.obfuscation === true && rule.words === undefined) {
+    throw new RuleProblem('"obfuscation" applies to "words" rules only')
+  }
+  const flags = [...new Set(rule.flags ?? '')].sort().join('')
+  const rawSource = rule.pattern ?? compileWords(rule.words ?? [], rule.obfuscation === true)
+  let analysis
+  try {
+    analysis = analyzePattern(rawSource, flags, rule.maxLength)
+    // RE2 has the last word on what it accepts.
+    void new RE2(analysis.source, `u${flags}`)
+  } catch (err) {
+    if (err instanceof PatternProblem) throw new RuleProblem(`pattern: ${err.message}`)
+    throw new RuleProblem(`pattern is not valid RE2: ${(err as Error).message}`)
+  }
+  if (rule.group !== undefined && rule.group > analysis.groups) {
+    throw new RuleProblem(`group ${rule.group} does not exist (the pattern has ${analysis.groups})`)
+  }
+  if (rule.action !== 'redact' && rule.replacement !== undefined) {
+    throw new RuleProblem(`"replacement" only applies to action "redact", not "${rule.action}"`)
+  }
+  const validator = rule.validator === undefined ? undefined : validators[rule.validator]
+  if (rule.validator !== undefined && validator === undefined) {
+    throw new RuleProblem(`unknown validator "${rule.validator}" (known: ${Object.keys(validators).join(', ')})`)
+  }
+  const allowPatterns = (rule.allowPatterns ?? []).map((p, i) => {
+    try {
+      return new RE2(p, 'u')
+    } catch (err) {
+      throw new RuleProblem(`allowPatterns[${i}] is not valid RE2: ${(err as Error).message}`)
+    }
+  })
+  const replacement = rule.replacement ?? defaultReplacement
+  let render: RenderReplacement
+  try {
+    render = compileReplacement(replacement)
+  } catch (err) {
+    throw new RuleProblem((err as Error).message)
+  }
+
+  return {
+    id: rule.id,
+    category: rule.category,
+    description: rule.description,
+    action: rule.action,
+    severity: rule.severity ?? 'medium',
+    enabled: rule.enabled ?? true,
+    boundary: rule.boundary ?? 'none',
+    source: analysis.source,
+    flags,
+    regex: new RE2(analysis.source, `gu${flags}${rule.group === undefined ? '' : 'd'}`),
+    maxLength: analysis.maxLength,
+    group: rule.group,
+    groups: analysis.groups,
+    validator,
+    validatorName: rule.validator,
+    minEntropy: rule.minEntropy,
+    allow: new Set(rule.allow ?? []),
+    allowPatterns,
+    replacement,
+    render,
+    origin,
+    examples: { match: rule.examples?.match ?? [], nomatch: rule.examples?.nomatch ?? [] }
+  }
+}

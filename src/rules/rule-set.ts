@@ -1,0 +1,89 @@
+/**
+ * @module rules/rule-set
+ * A loaded, immutable set of compiled rules plus the combined regexes the
+ * scanner runs: one leftmost-first alternation over all rules of a lane
+ * (one native call finds the next candidate of every rule: 6–10× fewer
+ * calls than one regex per rule) and one end-anchored alternation of all
+ * the rules' prefix languages (where the holdback starts).
+ *
+ * Two lanes: `output` (redact and cut: they change the text, so they hold it
+ * back) and `flag` (report only: scanned on a shadow buffer, never holds text).
+ */
+import RE2 from 're2'
+import { prefixPattern } from './analyze-pattern.js'
+import type { CompiledRuleInternal } from './compile-rule.js'
+import type { CompiledRule } from './types.js'
+
+export interface RuleLane {
+  readonly rules: readonly CompiledRuleInternal[]
+  /** `(?flags:(rule0))|(?flags:(rule1))|…`, global. */
+  readonly combined: RE2
+  /** Index of each rule's wrapping capture group in `combined`. */
+  readonly groupIndex: readonly number[]
+  /** `(?:prefix0|prefix1|…)$`: leftmost match = earliest position that may still grow into a match. */
+  readonly prefix: RE2
+  /** Longest match of any rule in the lane (UTF-16 units). */
+  readonly maxLength: number
+}
+
+export interface RuleSet {
+  /** Every rule, enabled or not, in load order (files alphabetical, rules in file order). */
+  readonly rules: readonly CompiledRule[]
+  /** The files the rules came from. */
+  readonly files: readonly string[]
+  /** Redact and cut rules. */
+  readonly output: RuleLane | undefined
+  /** Flag rules. */
+  readonly flag: RuleLane | undefined
+  /** When the set was built, for hot-reload logs. */
+  readonly loadedAt: Date
+}
+
+// Deriving a prefix automaton costs milliseconds per rule; rule sets are
+// rebuilt on every hot reload and in many tests, so cache by pattern.
+const prefixCache = new Map<string, string>()
+
+function wrapFlags (flags: string, body: string): string {
+  const inline = flags.replace(/u/g, '')
+  return inline === '' ? `(?:${body})` : `(?${inline}:${body})`
+}
+
+function prefixSourceOf (rule: CompiledRuleInternal): string {
+  const key = `${rule.flags}/${rule.source}`
+  let cached = prefixCache.get(key)
+  if (cached === undefined) {
+    const p = prefixPattern(rule.source, rule.flags)
+    cached = wrapFlags(p.flags, p.source)
+    prefixCache.set(key, cached)
+  }
+  return cached
+}
+
+function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
+  if (rules.length === 0) return undefined
+  const groupIndex: number[] = []
+  let next = 1
+  const parts = rules.map((rule) => {
+    groupIndex.push(next)
+    next += 1 + rule.groups
+    return wrapFlags(rule.flags, `(${rule.source})`)
+  })
+  return {
+    rules,
+    combined: new RE2(parts.join('|'), 'gu'),
+    groupIndex,
+    prefix: new RE2(`(?:${rules.map(prefixSourceOf).join('|')})$`, 'u'),
+    maxLength: Math.max(...rules.map((r) => r.maxLength))
+  }
+}
+
+export function createRuleSet (rules: readonly CompiledRuleInternal[], files: readonly string[] = []): RuleSet {
+  const enabled = rules.filter((r) => r.enabled)
+  return {
+    rules,
+    files,
+    output: createLane(enabled.filter((r) => r.action !== 'flag')),
+    flag: createLane(enabled.filter((r) => r.action === 'flag')),
+    loadedAt: new Date()
+  }
+}
