@@ -5,7 +5,8 @@
  * stderr, and the exit code says whether things passed.
  */
 import { parseArgs } from 'node:util'
-import { Value } from '@sinclair/typebox/value'
+import { verifyAuditLog } from './audit/verify-audit-log.js'
+import { runDemo, runProxy } from './proxy/run-proxy.js'
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
 import { RuleFileSchema } from './rules/rule-schema.js'
 import { testRuleExamples } from './rules/test-rules.js'
@@ -99,6 +100,24 @@ async function rulesCommand (args: string[], io: CliIo): Promise<number> {
   return 2
 }
 
+async function auditCommand (args: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = args
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'chain-key': { type: 'string' } } })
+  const file = positionals[0]
+  if (sub !== 'verify' || file === undefined) {
+    io.stderr(usage)
+    return 2
+  }
+  const key = values['chain-key'] ?? process.env.SLUICE_AUDIT_CHAIN_KEY
+  const result = await verifyAuditLog(file, key === undefined ? {} : { chainKey: key })
+  if (result.ok) {
+    io.stdout(`ok: ${result.records} records`)
+    return 0
+  }
+  io.stderr(`${file}:${result.line}: ${result.reason}`)
+  return 1
+}
+
 /** Runs the CLI; resolves to the exit code. */
 export async function main (argv: string[], io: CliIo = defaultIo): Promise<number> {
   const [command, ...rest] = argv
@@ -106,6 +125,9 @@ export async function main (argv: string[], io: CliIo = defaultIo): Promise<numb
     switch (command) {
       case 'scan': return await scanCommand(rest, io)
       case 'rules': return await rulesCommand(rest, io)
+      case 'audit': return await auditCommand(rest, io)
+      case 'proxy': return await runProxy(rest)
+      case 'demo': return await runDemo(rest)
       case undefined:
       case 'help':
       case '--help':
@@ -121,6 +143,3 @@ export async function main (argv: string[], io: CliIo = defaultIo): Promise<numb
     return 1
   }
 }
-
-// Keep the schema check close to the CLI for `rules schema` consumers.
-export const isRuleFile = (value: unknown): boolean => Value.Check(RuleFileSchema, value)

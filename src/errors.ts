@@ -44,3 +44,11 @@ export const UpstreamTimeoutError = createError('SLUICE_UPSTREAM_TIMEOUT', 'Upst
 // Audit log file --------------------------------------------------------------
 /** An existing audit file whose last line is not a record of this chain (foreign file, edited tail, other chain key). */
 export const AuditFileError = createError('SLUICE_AUDIT_FILE', 'Cannot continue audit log %s: %s', 500)
+
+// Rate limiting ----------------------------------------------------------------
+/** A client key went over the proxy's request limit (sent as a 429 in the OpenAI error shape). */
+export const RateLimitedError = createError('SLUICE_RATE_LIMITED', 'Rate limit exceeded, retry in %s', 429)
+
+// Proxy internals ----------------------------------------------------------------
+/** An unexpected failure inside the proxy; sent as a 500 without details (they are logged). */
+export const ProxyInternalError = createError('SLUICE_INTERNAL', 'Internal error in the Sluice proxy', 500)

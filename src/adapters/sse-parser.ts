@@ -43,6 +43,12 @@ export interface SseParserOptions {
 export interface SseParser {
   /** Feeds decoded text; calls back for each completed event. Throws FrameTooLargeError. */
   feed(text: string): void
+  /**
+   * Ends the input. A CR as the very last character still ends its line
+   * (the parser waits for a possible LF after a CR); an unfinished event
+   * is then discarded.
+   */
+  end(): void
   /** The first line ending seen upstream (LF until one is seen). */
   readonly lineEnding: LineEnding
 }
@@ -62,6 +68,7 @@ export function createSseParser (options: SseParserOptions): SseParser {
   const { maxEventSize, onEvent } = options
   let lineEnding: LineEnding | undefined
   let pendingCR = false
+  let endsWithCR = false
 
   const parser = createParser({
     maxBufferSize: maxEventSize + kFieldSlack,
@@ -100,7 +107,12 @@ export function createSseParser (options: SseParserOptions): SseParser {
     feed (text) {
       if (text.length === 0) return
       if (lineEnding === undefined) detectLineEnding(text)
+      endsWithCR = text.charCodeAt(text.length - 1) === 13
       parser.feed(text)
+    },
+    end () {
+      if (endsWithCR) parser.feed('\n')
+      endsWithCR = false
     },
     get lineEnding () {
       return lineEnding ?? '\n'

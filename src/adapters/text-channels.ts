@@ -18,8 +18,12 @@ import type { ChannelInfo, ChannelScanner, FindingContext } from './types.js'
 export interface TextChannelsOptions {
   /** Makes the scanner of a new channel. */
   newScanner: () => Scanner
-  /** Keep every channel's released text (the Responses API repeats it in `*.done` events). */
-  accumulate?: boolean
+  /**
+   * Keep every channel's released text (the Responses API repeats it in
+   * `*.done` events). A function is asked when a channel opens, so `auto`
+   * can decide once it knows the protocol.
+   */
+  accumulate?: boolean | (() => boolean)
   onFinding?: (finding: Finding, context: FindingContext) => void
   onCut?: (finding: Finding, context: FindingContext) => void
   /** Called once, with the first non-empty released text. */
@@ -30,6 +34,8 @@ export interface ChannelStats {
   charsIn: number
   charsOut: number
   findings: Record<RuleAction, number>
+  /** Most characters held back at once, summed over channels (the memory the holdback costs). */
+  maxHeld: number
 }
 
 export interface TextChannels extends ChannelScanner {
@@ -40,6 +46,9 @@ interface Channel {
   info: ChannelInfo
   scanner: Scanner
   ended: boolean
+  /** `scanner.held` after the last call. */
+  held: number
+  accumulate: boolean
   released: string[]
 }
 
@@ -53,8 +62,9 @@ interface Channel {
 export function createTextChannels (options: TextChannelsOptions): TextChannels {
   const { newScanner, accumulate = false, onFinding, onCut, onFirstText } = options
   const channels = new Map<string, Channel>()
-  const stats: ChannelStats = { charsIn: 0, charsOut: 0, findings: { redact: 0, cut: 0, flag: 0 } }
+  const stats: ChannelStats = { charsIn: 0, charsOut: 0, findings: { redact: 0, cut: 0, flag: 0 }, maxHeld: 0 }
   let cut: Finding | undefined
+  let held = 0
   let sawText = false
 
   function contextOf (info: ChannelInfo): FindingContext {
@@ -64,6 +74,10 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
   }
 
   function collect (channel: Channel, result: { text: string, findings: Finding[], cut?: Finding }): string {
+    const nowHeld = channel.ended ? 0 : channel.scanner.held
+    held += nowHeld - channel.held
+    channel.held = nowHeld
+    if (held > stats.maxHeld) stats.maxHeld = held
     for (const finding of result.findings) {
       stats.findings[finding.action]++
       onFinding?.(finding, contextOf(channel.info))
@@ -80,7 +94,7 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
     const text = result.text
     if (text.length > 0) {
       stats.charsOut += text.length
-      if (accumulate) channel.released.push(text)
+      if (channel.accumulate) channel.released.push(text)
       if (!sawText) {
         sawText = true
         onFirstText?.()
@@ -96,7 +110,8 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
       if (channel === undefined || channel.ended) {
         // A channel written again after it ended starts afresh (upstream
         // should not do this); its released text keeps accumulating.
-        channel = { info, scanner: newScanner(), ended: false, released: channel?.released ?? [] }
+        const keep = typeof accumulate === 'function' ? accumulate() : accumulate
+        channel = { info, scanner: newScanner(), ended: false, held: 0, accumulate: keep, released: channel?.released ?? [] }
         channels.set(info.key, channel)
       }
       stats.charsIn += text.length
@@ -106,7 +121,11 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
       const channel = channels.get(key)
       if (channel === undefined || channel.ended) return ''
       channel.ended = true
-      if (cut !== undefined) return ''
+      if (cut !== undefined) {
+        held -= channel.held
+        channel.held = 0
+        return ''
+      }
       return collect(channel, channel.scanner.end())
     },
     openChannels () {
@@ -119,7 +138,7 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
     },
     released (key) {
       const channel = channels.get(key)
-      if (channel === undefined || !accumulate) return undefined
+      if (channel === undefined || !channel.accumulate) return undefined
       if (channel.released.length > 1) channel.released = [channel.released.join('')]
       return channel.released[0] ?? ''
     },

@@ -182,7 +182,8 @@ function noopAuditLog (): AuditLog {
 }
 
 function defaultOnError (err: Error): void {
-  process.emitWarning(err, { type: 'SluiceAuditWarning', code: 'SLUICE_AUDIT_WRITE' })
+  // (emitWarning ignores type and code when given an Error, hence the string.)
+  process.emitWarning(`audit write failed: ${err.message}`, { type: 'SluiceAuditWarning', code: 'SLUICE_AUDIT_WRITE' })
 }
 
 function toErrorField (error: NonNullable<StreamSummary['error']>): { code?: string, message: string } {

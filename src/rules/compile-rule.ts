@@ -18,6 +18,8 @@ export interface CompiledRuleInternal extends CompiledRule {
   readonly render: RenderReplacement
   /** Capture groups inside `source`. */
   readonly groups: number
+  /** A prefix-language source written by the compiler itself (obfuscated words), else derived. */
+  readonly prefixSource: string | undefined
 }
 
 const defaultReplacement = '[REDACTED:{category}]'
@@ -30,7 +32,8 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     throw new RuleProblem('"obfuscation" applies to "words" rules only')
   }
   const flags = [...new Set(rule.flags ?? '')].sort().join('')
-  const rawSource = rule.pattern ?? compileWords(rule.words ?? [], rule.obfuscation === true)
+  const words = rule.words === undefined ? undefined : compileWords(rule.words, rule.obfuscation === true)
+  const rawSource = rule.pattern ?? words?.source ?? ''
   let analysis
   try {
     analysis = analyzePattern(rawSource, flags, rule.maxLength)
@@ -79,6 +82,7 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     maxLength: analysis.maxLength,
     group: rule.group,
     groups: analysis.groups,
+    prefixSource: words?.prefix,
     validator,
     validatorName: rule.validator,
     minEntropy: rule.minEntropy,

@@ -75,19 +75,52 @@ function spacedForm (word: string): string {
   return [...word].filter((ch) => ch !== ' ').map((ch) => letterClass(ch, false)).join(separators)
 }
 
+/*
+ * Prefix languages, written directly. A generic automaton-to-regex
+ * conversion of these forms grows to tens of kilobytes and makes RE2's DFA
+ * thrash; nesting optional tails (`a(?:b(?:c)?)?`) is the same language in
+ * linear size. Repetitions are relaxed to `+`/`*` (a superset, hence safe).
+ */
+function compactPrefix (word: string): string {
+  const letters = [...word]
+  let tail = ''
+  for (let i = letters.length - 1; i >= 0; i--) {
+    const ch = letters[i] as string
+    const unit = ch === ' ' ? '[\\s_\\-]+' : /[a-z]/i.test(ch) ? `${letterClass(ch, i > 0)}+` : letterClass(ch, i > 0)
+    tail = i === letters.length - 1 ? unit : `${unit}(?:${invisibleAny}(?:${tail})?)?`
+  }
+  return tail
+}
+
+function spacedPrefix (word: string): string {
+  const classes = [...word].filter((ch) => ch !== ' ').map((ch) => letterClass(ch, false))
+  let tail = ''
+  for (let i = classes.length - 1; i >= 0; i--) {
+    tail = i === classes.length - 1 ? classes[i] as string : `${classes[i] as string}(?:${separators}(?:${tail})?)?`
+  }
+  return tail
+}
+
+const invisibleAny = '[\\u00ad\\u200b-\\u200d\\u2060\\ufeff]*'
+
 /**
  * One pattern matching any of `words`, longest first so that leftmost-first
  * alternation prefers "fucking" over "fuck".
  */
-export function compileWords (words: readonly string[], obfuscation: boolean): string {
+export function compileWords (words: readonly string[], obfuscation: boolean): { source: string, prefix?: string } {
   const sorted = [...new Set(words.map((w) => w.trim()).filter((w) => w.length > 0))]
     .sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
-  if (!obfuscation) return sorted.map((w) => [...w].map(escapeLiteral).join('')).join('|')
+  if (!obfuscation) return { source: sorted.map((w) => [...w].map(escapeLiteral).join('')).join('|') }
   const forms: string[] = []
+  const prefixes: string[] = []
   for (const w of sorted) {
     forms.push(compactForm(w))
+    prefixes.push(compactPrefix(w))
     // A spaced form of a one-letter word would match any letter.
-    if (w.replace(/ /g, '').length > 2) forms.push(spacedForm(w))
+    if (w.replace(/ /g, '').length > 2) {
+      forms.push(spacedForm(w))
+      prefixes.push(spacedPrefix(w))
+    }
   }
-  return forms.join('|')
+  return { source: forms.join('|'), prefix: prefixes.join('|') }
 }

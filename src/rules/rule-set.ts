@@ -14,14 +14,28 @@ import { prefixPattern } from './analyze-pattern.js'
 import type { CompiledRuleInternal } from './compile-rule.js'
 import type { CompiledRule } from './types.js'
 
-export interface RuleLane {
-  readonly rules: readonly CompiledRuleInternal[]
+/**
+ * Rules of a lane compiled together. One alternation over *all* rules
+ * overflows RE2's DFA budget and falls back to its NFA, 100× slower
+ * (measured: 44 rules together 20 µs per search, the same rules in three
+ * category groups 0.12 µs each), so a lane is split into groups by category.
+ */
+export interface RuleGroup {
+  /** Indexes into the lane's `rules`, ascending. */
+  readonly members: readonly number[]
   /** `(?flags:(rule0))|(?flags:(rule1))|…`, global. */
   readonly combined: RE2
-  /** Index of each rule's wrapping capture group in `combined`. */
+  /** Index of each member's wrapping capture group in `combined`. */
   readonly groupIndex: readonly number[]
+  /** Which members match anywhere in a string, in one pass (the slow path's pre-filter). */
+  readonly set: InstanceType<(typeof RE2)['Set']>
   /** `(?:prefix0|prefix1|…)$`: leftmost match = earliest position that may still grow into a match. */
   readonly prefix: RE2
+}
+
+export interface RuleLane {
+  readonly rules: readonly CompiledRuleInternal[]
+  readonly groups: readonly RuleGroup[]
   /** Longest match of any rule in the lane (UTF-16 units). */
   readonly maxLength: number
 }
@@ -49,6 +63,7 @@ function wrapFlags (flags: string, body: string): string {
 }
 
 function prefixSourceOf (rule: CompiledRuleInternal): string {
+  if (rule.prefixSource !== undefined) return wrapFlags(rule.flags, rule.prefixSource)
   const key = `${rule.flags}/${rule.source}`
   let cached = prefixCache.get(key)
   if (cached === undefined) {
@@ -59,20 +74,36 @@ function prefixSourceOf (rule: CompiledRuleInternal): string {
   return cached
 }
 
-function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
-  if (rules.length === 0) return undefined
+function createGroup (rules: readonly CompiledRuleInternal[], members: number[]): RuleGroup {
   const groupIndex: number[] = []
   let next = 1
-  const parts = rules.map((rule) => {
+  const parts = members.map((i) => {
+    const rule = rules[i] as CompiledRuleInternal
     groupIndex.push(next)
     next += 1 + rule.groups
     return wrapFlags(rule.flags, `(${rule.source})`)
   })
+  const own = members.map((i) => rules[i] as CompiledRuleInternal)
   return {
-    rules,
+    members,
     combined: new RE2(parts.join('|'), 'gu'),
     groupIndex,
-    prefix: new RE2(`(?:${rules.map(prefixSourceOf).join('|')})$`, 'u'),
+    set: new RE2.Set(own.map((r) => wrapFlags(r.flags, r.source)), 'u'),
+    prefix: new RE2(`(?:${own.map(prefixSourceOf).join('|')})$`, 'u')
+  }
+}
+
+function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
+  if (rules.length === 0) return undefined
+  const byCategory = new Map<string, number[]>()
+  rules.forEach((rule, i) => {
+    const members = byCategory.get(rule.category) ?? []
+    members.push(i)
+    byCategory.set(rule.category, members)
+  })
+  return {
+    rules,
+    groups: [...byCategory.values()].map((members) => createGroup(rules, members)),
     maxLength: Math.max(...rules.map((r) => r.maxLength))
   }
 }

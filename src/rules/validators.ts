@@ -1,24 +1,581 @@
-// PLACEHOLDER written by the lead so the scanner compiles; helper-1 (rules author) replaces this file wholesale.
+/**
+ * @module rules/validators
+ * The checks a rule names in `validator:`. A validator sees the candidate
+ * value (the rule's `group`, else the whole match) and the code point just
+ * before the match, and says whether it is a real finding. This is where
+ * checksums live (Luhn, mod-97, Verhoeff, mod-11 …) and the invalidation
+ * lists that regexes cannot express (RULE-ANCHORS: Presidio's
+ * `validate_result` / `invalidate_result`).
+ *
+ * Everything here is pure: no I/O, no state, no clock.
+ */
 import type { Validator } from './types.js'
+
+// Helpers ----------------------------------------------------------------------
+
+/** Digits of `value` with the usual grouping separators (spaces, dashes, dots) removed; '' if anything else remains. */
+function digitsOf (value: string): string {
+  const stripped = value.replace(/[\s\-.]/g, '')
+  return /^[0-9]+$/.test(stripped) ? stripped : ''
+}
+
+/** "1111111111111111" passes Luhn but is a test pattern, not an identifier. */
+function allSame (digits: string): boolean {
+  return /^(.)\1*$/.test(digits)
+}
+
+/**
+ * True when the match continues a number: a digit run right after a '.' is the
+ * fraction of a decimal (`0.5309136012499991` is not a card, `2.718281828459`
+ * is not an Aadhaar number), and after a digit it is the tail of a longer run.
+ */
+function continuesNumber (before: string): boolean {
+  return before === '.' || /^[0-9]$/.test(before)
+}
+
+/**
+ * Shannon entropy of `s` in bits per character (code point). Used by
+ * `minEntropy` to tell random secrets from words and placeholders.
+ * @example shannonEntropy('aaaa') === 0; shannonEntropy('abcd') === 2
+ */
+export function shannonEntropy (s: string): number {
+  const counts = new Map<string, number>()
+  let n = 0
+  for (const ch of s) {
+    counts.set(ch, (counts.get(ch) ?? 0) + 1)
+    n++
+  }
+  if (n === 0) return 0
+  let bits = 0
+  for (const c of counts.values()) {
+    const p = c / n
+    bits -= p * Math.log2(p)
+  }
+  return bits
+}
+
+// Luhn (payment cards, CA SIN) -----------------------------------------------
+
+/**
+ * The Luhn mod-10 check (ISO/IEC 7812-1 annex B) over a string of digits.
+ * @example luhnValid('4111111111111111') === true
+ */
 export function luhnValid (digits: string): boolean {
+  if (!/^[0-9]+$/.test(digits)) return false
   let sum = 0
-  let dbl = false
+  let double = false
   for (let i = digits.length - 1; i >= 0; i--) {
     let d = digits.charCodeAt(i) - 48
-    if (dbl) { d *= 2; if (d > 9) d -= 9 }
+    if (double) {
+      d *= 2
+      if (d > 9) d -= 9
+    }
     sum += d
-    dbl = !dbl
+    double = !double
   }
   return sum % 10 === 0
 }
-export function shannonEntropy (s: string): number {
-  const counts = new Map<string, number>()
-  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1)
-  let h = 0
-  const n = [...s].length
-  for (const c of counts.values()) { const p = c / n; h -= p * Math.log2(p) }
-  return h
+
+/** Luhn over a value that may be grouped with spaces or dashes; all-same digits rejected. */
+const luhn: Validator = (value) => {
+  const digits = digitsOf(value.replace(/\./g, 'x'))
+  return digits.length >= 2 && !allSame(digits) && luhnValid(digits)
 }
-export const validators: Readonly<Record<string, Validator>> = {
-  luhn: (v) => luhnValid(v.replace(/[ -]/g, ''))
+
+/**
+ * A payment card number: Luhn, and not the tail of a decimal or of a longer
+ * digit run (RULE-ANCHORS: long decimals such as `0.5309136012499991`
+ * collide with cards).
+ */
+const paymentCard: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const digits = digitsOf(value.replace(/\./g, 'x'))
+  return digits.length >= 12 && digits.length <= 19 && !allSame(digits) && luhnValid(digits)
 }
+
+/**
+ * Canadian Social Insurance Number: 9 digits, Luhn, first digit never 0 or 8
+ * (not assigned), grouped with one kind of separator.
+ */
+const caSin: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const seps = new Set(value.replace(/[0-9]/g, ''))
+  if (seps.size > 1) return false
+  const digits = digitsOf(value)
+  return digits.length === 9 && !/^[08]/.test(digits) && !allSame(digits) && luhnValid(digits)
+}
+
+// IBAN -------------------------------------------------------------------------
+
+/**
+ * IBAN length per country: the SWIFT IBAN registry (ISO 13616), plus the
+ * "partial" countries whose banks issue IBANs outside the registry (mostly
+ * francophone Africa and Iran). The check digits still guard every one.
+ */
+const ibanLengths: Readonly<Record<string, number>> = {
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27,
+  BR: 29, BY: 28, CH: 21, CR: 22, CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28,
+  EE: 20, EG: 29, ES: 24, FI: 18, FK: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23,
+  GL: 18, GR: 27, GT: 28, HN: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IS: 26,
+  IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20, LV: 21,
+  LY: 25, MC: 27, MD: 24, ME: 22, MK: 19, MN: 20, MR: 27, MT: 31, MU: 30, NI: 28,
+  NL: 18, NO: 15, OM: 23, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22,
+  RU: 33, SA: 24, SC: 31, SD: 18, SE: 24, SI: 19, SK: 24, SM: 27, SO: 23, ST: 25,
+  SV: 28, TL: 23, TN: 24, TR: 26, UA: 29, VA: 22, VG: 24, XK: 20, YE: 30,
+  // Partial (issued, not in the registry).
+  AO: 25, BF: 28, BJ: 28, CF: 27, CG: 27, CI: 28, CM: 27, CV: 25, DZ: 26, GA: 27,
+  GQ: 27, GW: 25, IR: 26, KM: 27, MA: 28, MG: 27, ML: 28, MZ: 25, NE: 28, SN: 28,
+  TD: 27, TG: 28
+}
+
+/** `n mod 97` of a decimal string of any length, 7 digits at a time (stays far below 2^53, no BigInt). */
+function mod97 (digits: string): number {
+  let rest = 0
+  for (let i = 0; i < digits.length; i += 7) {
+    rest = Number(String(rest) + digits.slice(i, i + 7)) % 97
+  }
+  return rest
+}
+
+/**
+ * An IBAN (ISO 13616): known country, that country's length, alphanumeric
+ * BBAN, and the ISO 7064 mod-97-10 check (the rearranged number mod 97 is 1).
+ * Spaces are ignored and letters may be in either case.
+ * @example ibanValid('GB82 WEST 1234 5698 7654 32') === true
+ */
+export function ibanValid (s: string): boolean {
+  const iban = s.replace(/\s/g, '').toUpperCase()
+  if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/.test(iban)) return false
+  if (ibanLengths[iban.slice(0, 2)] !== iban.length) return false
+  // ISO 7064 mod 97-10 only ever yields check digits 02..98.
+  const check = Number(iban.slice(2, 4))
+  if (check < 2 || check > 98) return false
+  const rearranged = iban.slice(4) + iban.slice(0, 4)
+  const numeric = rearranged.replace(/[A-Z]/g, (ch) => String(ch.charCodeAt(0) - 55))
+  return mod97(numeric) === 1
+}
+
+/**
+ * An IBAN as the pattern found it. The grouped form `BE68 5390 0754 7034 BIC`
+ * can swallow a short trailing word into its last group (RE2 has no
+ * lookahead to stop it), so when the whole value fails, the value without
+ * its last space-separated chunk is tried too: the chunk is then redacted
+ * with the IBAN, which costs a word, not a leak.
+ */
+const iban: Validator = (value) => {
+  if (ibanValid(value)) return true
+  const cut = value.lastIndexOf(' ')
+  return cut > 0 && value.length - cut <= 5 && ibanValid(value.slice(0, cut))
+}
+
+// US identifiers -----------------------------------------------------------------
+
+/** Numbers the SSA has voided after they were published (Woolworth wallet card, SSA leaflet). */
+const voidedSsns = new Set(['078051120', '219099999'])
+
+/**
+ * US Social Security Number: area not 000, 666 or 900–999 (900s are ITINs),
+ * group not 00, serial not 0000 (SSA's "never assigned" ranges); voided
+ * published numbers and all-same digits rejected.
+ */
+const usSsn: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const digits = digitsOf(value)
+  if (digits.length !== 9 || allSame(digits) || voidedSsns.has(digits)) return false
+  const area = digits.slice(0, 3)
+  return area !== '000' && area !== '666' && area[0] !== '9' &&
+    digits.slice(3, 5) !== '00' && digits.slice(5) !== '0000'
+}
+
+/** US ITIN: 9xx-GG-xxxx with the IRS group ranges 50–65, 70–88, 90–92, 94–99. */
+const usItin: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const digits = digitsOf(value)
+  if (digits.length !== 9 || digits[0] !== '9') return false
+  const group = Number(digits.slice(3, 5))
+  return (group >= 50 && group <= 65) || (group >= 70 && group <= 88) ||
+    (group >= 90 && group <= 92) || (group >= 94 && group <= 99)
+}
+
+// Verhoeff (Aadhaar) ---------------------------------------------------------------
+
+// Verhoeff's dihedral-group tables (D5 multiplication and the position permutation).
+const verhoeffD: readonly (readonly number[])[] = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+  [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+  [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+  [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+  [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+  [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+  [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+  [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+  [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+]
+const verhoeffP: readonly (readonly number[])[] = [
+  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+  [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+  [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+  [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+  [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+  [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+  [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]
+]
+
+/**
+ * The Verhoeff check over a string of digits whose last digit is the check digit.
+ * @example verhoeffValid('2363') === true
+ */
+export function verhoeffValid (digits: string): boolean {
+  if (!/^[0-9]+$/.test(digits)) return false
+  let c = 0
+  for (let i = 0; i < digits.length; i++) {
+    const d = digits.charCodeAt(digits.length - 1 - i) - 48
+    c = (verhoeffD[c] as readonly number[])[(verhoeffP[i % 8] as readonly number[])[d] as number] as number
+  }
+  return c === 0
+}
+
+/** Verhoeff over a value that may be grouped with spaces or dashes. */
+const verhoeff: Validator = (value) => {
+  const digits = digitsOf(value)
+  return digits.length >= 2 && verhoeffValid(digits)
+}
+
+/**
+ * Indian Aadhaar number: 12 digits, first digit 2–9, Verhoeff check (UIDAI);
+ * palindromes and all-same digits rejected (UIDAI never issues them), and
+ * never the tail of a decimal or of a UUID's last group.
+ */
+const inAadhaar: Validator = (value, { before }) => {
+  if (continuesNumber(before) || before === '-') return false
+  const digits = digitsOf(value)
+  if (digits.length !== 12 || !/^[2-9]/.test(digits) || allSame(digits)) return false
+  if (digits === [...digits].reverse().join('')) return false
+  return verhoeffValid(digits)
+}
+
+// UK identifiers -----------------------------------------------------------------
+
+/** Prefixes HMRC never allocates (NIM39110). */
+const ninoBadPrefixes = new Set(['BG', 'GB', 'KN', 'NK', 'NT', 'TN', 'ZZ'])
+
+/**
+ * UK National Insurance number: two prefix letters (D F I Q U V never used,
+ * O never second; BG GB KN NK NT TN ZZ never allocated), six digits, suffix A–D.
+ */
+const ukNino: Validator = (value) => {
+  const nino = value.replace(/\s/g, '').toUpperCase()
+  if (!/^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]$/.test(nino)) return false
+  return !ninoBadPrefixes.has(nino.slice(0, 2))
+}
+
+/**
+ * UK NHS number: 10 digits, mod-11 check with weights 10..2 (NHS Data
+ * Dictionary); a computed check of 10 means the number is never issued.
+ */
+const ukNhs: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const digits = digitsOf(value)
+  if (digits.length !== 10 || allSame(digits)) return false
+  let sum = 0
+  for (let i = 0; i < 9; i++) sum += (digits.charCodeAt(i) - 48) * (10 - i)
+  let check = 11 - (sum % 11)
+  if (check === 11) check = 0
+  return check !== 10 && check === digits.charCodeAt(9) - 48
+}
+
+// Spain --------------------------------------------------------------------------
+
+const nifLetters = 'TRWAGMYFPDXBNJZSQVHLCKE'
+
+/**
+ * Spanish NIF/DNI (8 digits + check letter) and NIE (X/Y/Z + 7 digits +
+ * letter, X/Y/Z read as 0/1/2): the letter is the number mod 23 in
+ * `TRWAGMYFPDXBNJZSQVHLCKE` (Real Decreto 1553/2005). All-zero numbers rejected.
+ */
+const esNif: Validator = (value) => {
+  const v = value.replace(/[\s-]/g, '').toUpperCase()
+  const m = /^([XYZ]?)([0-9]{7,8})([A-Z])$/.exec(v)
+  if (m === null) return false
+  const [, prefix = '', body = '', letter] = m
+  if (prefix === '' ? body.length !== 8 : body.length !== 7) return false
+  if (/^0+$/.test(body)) return false
+  const n = Number((prefix === '' ? '' : String('XYZ'.indexOf(prefix))) + body)
+  return nifLetters[n % 23] === letter
+}
+
+// Network addresses ----------------------------------------------------------------
+
+function octetValid (s: string): boolean {
+  return /^(?:0|[1-9][0-9]{0,2})$/.test(s) && Number(s) <= 255
+}
+
+/**
+ * A dotted-quad IPv4 address standing alone: exactly four valid octets (the
+ * pattern swallows a trailing `.digits` so that `192.168.1.1.1` reaches us
+ * whole and is refused), and not continuing a number or a dotted version
+ * (`v2.1.1.108` is stopped by the word boundary, `1.2.3.4.5` by the '.' before).
+ */
+const ipv4: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const parts = value.split('.')
+  return parts.length === 4 && parts.every(octetValid)
+}
+
+/**
+ * An IPv6 address in full, `::`-compressed or IPv4-embedded form (RFC 4291
+ * §2.2). To keep `12:30:45`, MAC addresses and `A::B` in code out, the
+ * address must be well formed, contain a decimal digit, and a compressed
+ * form must have three groups or a group of three hex digits (`::`, `::1`
+ * and the slice `a[10::20]` carry no person).
+ */
+const ipv6: Validator = (value, { before }) => {
+  if (before === ':' || before === '.') return false
+  let addr = value
+  let groups = 0
+  const lastColon = addr.lastIndexOf(':')
+  const tail = addr.slice(lastColon + 1)
+  if (tail.includes('.')) {
+    const parts = tail.split('.')
+    if (parts.length !== 4 || !parts.every(octetValid)) return false
+    addr = addr.slice(0, lastColon + 1) + '0:0'
+  }
+  const halves = addr.split('::')
+  if (halves.length > 2) return false
+  const compressed = halves.length === 2
+  for (const half of halves) {
+    if (half === '') continue
+    for (const g of half.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return false
+      groups++
+    }
+  }
+  if (compressed ? groups > 7 : groups !== 8) return false
+  if (!/[0-9]/.test(value)) return false
+  // `fe80::1`, `2001:db8::` carry a long group or many groups; `b[10::20]` neither.
+  return !compressed || groups >= 3 || /[0-9a-fA-F]{3}/.test(value)
+}
+
+// Phones -----------------------------------------------------------------------------
+
+/** Separators used between digit groups, parentheses ignored. */
+function separatorsOf (value: string): Set<string> {
+  return new Set(value.replace(/[0-9()+]/g, ''))
+}
+
+/**
+ * An international number written with a leading `+`: E.164 allows at most
+ * 15 digits; fewer than 8 is a sum or a score (`+5 10`). Mixed separators
+ * (`+1 2024-05-17`) are a date after a number, not a phone.
+ */
+const phoneE164: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const digits = value.replace(/[^0-9]/g, '')
+  if (digits.length < 8 || digits.length > 15) return false
+  const seps = separatorsOf(value)
+  seps.delete(' ')
+  return seps.size <= 1
+}
+
+/**
+ * A national number with a trunk `0` (GB, DE, FR, IN …): 10–12 digits and
+ * one kind of separator, except DE's `030/1234 5678` (one slash, then
+ * spaces). Dates (`01.02.2024 12`, `01/02/2024`) mix separators or fall
+ * short of 10 digits.
+ */
+const phoneNational: Validator = (value, { before }) => {
+  if (continuesNumber(before)) return false
+  const digits = value.replace(/[^0-9]/g, '')
+  if (digits.length < 10 || digits.length > 12 || digits[0] !== '0') return false
+  const body = value.replace(/[()]/g, '')
+  const slashes = body.split('/').length - 1
+  if (slashes > 1) return false
+  const seps = separatorsOf(body)
+  if (slashes === 1) {
+    seps.delete('/')
+    seps.delete(' ')
+    return seps.size === 0
+  }
+  return seps.size <= 1
+}
+
+// Secrets ----------------------------------------------------------------------------
+
+/**
+ * A JSON Web Token: base64url parts whose header decodes to a JSON object
+ * naming its algorithm (RFC 7515 §4.1.1: "alg" is required). Two parts are
+ * accepted because a rule may stop inside an overlong payload; the start
+ * must not continue a longer base64url run.
+ */
+const jwt: Validator = (value, { before }) => {
+  if (/^[A-Za-z0-9_-]$/.test(before)) return false
+  const parts = value.split('.')
+  if (parts.length < 2 || parts.length > 3) return false
+  try {
+    const header: unknown = JSON.parse(Buffer.from(parts[0] as string, 'base64url').toString('utf8'))
+    return typeof header === 'object' && header !== null && typeof (header as { alg?: unknown }).alg === 'string'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * References and placeholders that stand where a secret would be:
+ * `${VAR}`, `$VAR`, `{{ x }}`, `<password>`, `%(pw)s`, `process.env.X`,
+ * `os.environ[…]`, `getpass()`, masks like `********` and `xxxx`, and the
+ * stock words people write instead of a real value.
+ */
+const secretReference = new RegExp([
+  String.raw`^\$\{[^}]*\}?$`,
+  String.raw`^\{\{`,
+  String.raw`^<[^>]*>?$`,
+  String.raw`^%\(`,
+  String.raw`^\[[A-Za-z _-]*\]$`,
+  String.raw`(?:^|[.\[])(?:env|environ|getenv|secrets|vault|config|settings|params|process|args|options|opts|self|this)[.\[(]`,
+  String.raw`\(\)?$`,
+  String.raw`^([*x•.#?])\1{3,}$`,
+  String.raw`^(?:changeme|change_me|changeit|password|passw0rd|secret|redacted|placeholder|example|dummy|none|null|undefined|true|false)$`,
+  // your_api_key_here, my-secret-token, YOUR_PASSWORD; not MY16Grjz4k (digits: a value).
+  String.raw`^(?:your|my|the)[_-]?[a-z_-]*(?:password|passwd|pass|secret|token|key)[a-z_-]*$`,
+  String.raw`^x{3,}(?:[_-]?x{2,})*$`
+].join('|'), 'i')
+
+/** `$DB_PASSWORD`, `$db_pass`, `$dbPassword`; not `$IK9c_uPs5` (a password that starts with `$`). Case matters. */
+const variableReference = /^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][A-Za-z_]*)$/
+
+/** The placeholder test shared by `secret_value` and `url_password`. */
+function isPlaceholder (value: string): boolean {
+  return variableReference.test(value) || secretReference.test(value)
+}
+
+/**
+ * The password of a `scheme://user:password@host` URL: anything but a
+ * placeholder (`${DB_PASS}`, `<password>`, `****`, `password`, `changeme`).
+ * Short real passwords count: a URL is context enough.
+ */
+const urlPassword: Validator = (value) => value.length > 0 && !isPlaceholder(value) && !/^(?:pass|pwd|pw|\.\.\.)$/i.test(value)
+
+/**
+ * A value assigned to a password/secret/api_key-like name: long enough,
+ * not a reference or placeholder, and not an identifier (`API_KEY`,
+ * `userPassword`: a name, not a value). Real secrets mix character kinds,
+ * so at least two of lower, upper, digit, symbol are required; entropy is
+ * left to the rule's `minEntropy`.
+ */
+const secretValue: Validator = (value) => {
+  if (value.length < 8 || isPlaceholder(value)) return false
+  // CONSTANT_CASE names and identifiers without any digit are names.
+  if (/^[A-Z][A-Z0-9_]*$/.test(value) && value.includes('_')) return false
+  if (/^[A-Za-z_][A-Za-z_]*$/.test(value)) return false
+  if (/^[0-9]+$/.test(value)) return false
+  let kinds = 0
+  if (/[a-z]/.test(value)) kinds++
+  if (/[A-Z]/.test(value)) kinds++
+  if (/[0-9]/.test(value)) kinds++
+  if (/[^A-Za-z0-9]/.test(value)) kinds++
+  return kinds >= 2
+}
+
+/**
+ * The credentials of an `Authorization: Basic` header: base64 of
+ * `user:password` (RFC 7617), so it must decode to printable text with a colon.
+ */
+const basicAuth: Validator = (value) => {
+  const decoded = Buffer.from(value, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon >= 0 && colon < decoded.length - 1 && /^[\x20-\x7e\u00a0-\uffff]+$/.test(decoded) && !isPlaceholder(decoded.slice(colon + 1))
+}
+
+// Exfiltration links ------------------------------------------------------------------------
+
+/** Query parameters that trackers and chat UIs add to ordinary links. */
+const trackingParam = /^(?:utm_[a-z]+|ref|ref_src|source|fbclid|gclid)$/i
+
+/**
+ * A markdown/HTML link or image whose URL query can carry data out. Images
+ * (`![…](…)`, `<img src=…>`) and reference definitions (`[x]: url`, usable
+ * by images) load without a click, so any query parameter beyond tracking
+ * ones counts. Plain links need a click, so only a payload counts: a
+ * parameter value of 20+ characters, or a query of 48+ characters.
+ */
+const exfilUrl: Validator = (value) => {
+  const at = value.search(/https?:\/\//i)
+  if (at < 0) return false
+  const url = /^[^\s)>"']+/.exec(value.slice(at))?.[0] ?? ''
+  const q = url.indexOf('?')
+  if (q < 0) return false
+  const query = url.slice(q + 1).replace(/#.*$/, '')
+  const params = query.split('&').filter((p) => p !== '').map((p) => {
+    const eq = p.indexOf('=')
+    const name = eq < 0 ? p : p.slice(0, eq)
+    const raw = eq < 0 ? '' : p.slice(eq + 1)
+    let decoded = raw
+    try {
+      decoded = decodeURIComponent(raw.replace(/\+/g, ' '))
+    } catch {
+      // A malformed escape is still a payload: measure it raw.
+    }
+    return { name, value: decoded }
+  }).filter((p) => !trackingParam.test(p.name))
+  if (params.length === 0) return false
+  const zeroClick = value.startsWith('!') || /^<img/i.test(value) || /^\[[^\]]*\]:/.test(value)
+  if (zeroClick) return true
+  const rest = params.map((p) => `${p.name}=${p.value}`).join('&')
+  return params.some((p) => p.value.length >= 20) || rest.length >= 48
+}
+
+// Unicode smuggling ---------------------------------------------------------------------
+
+const blackFlag = '\u{1F3F4}'
+/** Tag digits and lowercase tag letters: what a subdivision flag spells. */
+const tagSpecChar = /^[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]$/u
+/** ISO 3166-2 subdivision codes are 3-6 characters (gbsct, usca, frbre), then CANCEL TAG. */
+const flagTagSpec = /^[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{1,6}\u{E007F}$/u
+/** What is left of a flag's tag run after one or more of its letters. */
+const flagTagTail = /^[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{0,5}\u{E007F}$/u
+
+/**
+ * A run of Unicode tag characters (U+E0000–E007F) that is NOT an emoji flag
+ * tag sequence. UTS #51 §2.8: 🏴 followed by tag digits/lowercase letters
+ * and CANCEL TAG is a subdivision flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿); any other tag run is invisible
+ * text (ASCII smuggling) and is a finding.
+ *
+ * The scanner retries a rejected match one code point later, so the tail of
+ * a flag (after its first tag letter) must pass too: a short spec-and-cancel
+ * tail preceded by a tag letter is accepted. The cost is that at most six
+ * hidden letters can follow a 64-character chunk already removed.
+ */
+const tagSmuggling: Validator = (value, { before }) => {
+  if (before === blackFlag) return !flagTagSpec.test(value)
+  if (tagSpecChar.test(before)) return !flagTagTail.test(value)
+  return true
+}
+
+// The catalogue ----------------------------------------------------------------------------
+
+/** Every validator a rule can name, by the name used in rule files. */
+export const validators: Readonly<Record<string, Validator>> = Object.freeze({
+  luhn,
+  payment_card: paymentCard,
+  ca_sin: caSin,
+  iban,
+  us_ssn: usSsn,
+  us_itin: usItin,
+  verhoeff,
+  in_aadhaar: inAadhaar,
+  uk_nino: ukNino,
+  uk_nhs: ukNhs,
+  es_nif: esNif,
+  ipv4,
+  ipv6,
+  phone_e164: phoneE164,
+  phone_national: phoneNational,
+  jwt,
+  secret_value: secretValue,
+  url_password: urlPassword,
+  basic_auth: basicAuth,
+  exfil_url: exfilUrl,
+  tag_smuggling: tagSmuggling
+})

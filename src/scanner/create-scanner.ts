@@ -48,8 +48,13 @@ function lastCodePoint (s: string): string {
 /** Where the undecided tail of `buf` begins. */
 function holdStart (lane: RuleLane, buf: string): number {
   if (buf.length === 0) return 0
-  const m = lane.prefix.exec(buf)
-  let h = m === null ? buf.length : m.index
+  // `search` returns only the start: RE2 answers it with its DFA alone,
+  // ~10x cheaper than `exec`, which also computes submatches.
+  let h = buf.length
+  for (const g of lane.groups) {
+    const found = g.prefix.search(buf)
+    if (found >= 0 && found < h) h = found
+  }
   // Cap: no match is longer than the lane's longest, so an older prefix
   // cannot still be growing. This also bounds memory per stream.
   h = Math.max(h, buf.length - lane.maxLength)
@@ -73,8 +78,8 @@ function advance (
     const off = state.ctx.length
     const h = final ? state.buf.length : holdStart(state.lane, state.buf)
     if (h === 0 && !final) return
-    const m = findMatch(state.lane, s, off)
-    if (m !== undefined && (final || m.start - off < h)) {
+    const m = findMatch(state.lane, s, off, final ? s.length : off + h)
+    if (m !== undefined) {
       if (m.start > off) onText(s.slice(off, m.start))
       const stop = onMatch(m, s, state.base + m.start - off)
       state.ctx = lastCodePoint(s.slice(0, m.end))

@@ -104,29 +104,53 @@ function firstOfRule (rule: CompiledRuleInternal, s: string, from: number, limit
 }
 
 /**
- * The next match of `lane` in `s` starting at or after `from`. One native
- * call settles the common case; only when the leftmost candidate is
- * rejected do we fall back to asking each rule.
+ * The next match of `lane` in `s` starting at or after `from` and before
+ * `limit`. One DFA-only `search` per rule group settles the common case (no
+ * candidate); otherwise each group's leftmost candidate is compared. Only
+ * when the winning candidate is rejected do we ask each rule that matches
+ * anywhere (a RE2.Set pass) for its first accepted match.
  */
-export function findMatch (lane: RuleLane, s: string, from: number): Match | undefined {
-  const re = lane.combined
-  re.lastIndex = from
-  const m = re.exec(s)
-  if (m === null) return undefined
-  const start = m.index
-  const end = start + m[0].length
-  for (let i = 0; i < lane.rules.length; i++) {
-    if (m[lane.groupIndex[i] as number] === undefined) continue
-    const found = accept(lane.rules[i] as CompiledRuleInternal, s, start, end)
-    if (found !== undefined) return found
-    break
+export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length): Match | undefined {
+  let bestStart = Infinity
+  let bestEnd = 0
+  let bestRule = -1
+  for (const g of lane.groups) {
+    const re = g.combined
+    if (re.search(s) < 0) continue
+    re.lastIndex = from
+    const m = re.exec(s)
+    if (m === null || m.index >= limit || m.index > bestStart) continue
+    let member = -1
+    for (let k = 0; k < g.members.length; k++) {
+      if (m[g.groupIndex[k] as number] !== undefined) { member = g.members[k] as number; break }
+    }
+    if (m.index < bestStart || member < bestRule) {
+      bestStart = m.index
+      bestEnd = m.index + m[0].length
+      bestRule = member
+    }
   }
+  if (bestRule < 0) return undefined
+  const found = accept(lane.rules[bestRule] as CompiledRuleInternal, s, bestStart, bestEnd)
+  if (found !== undefined) return found
+
   // Slow path: the leftmost candidate was rejected. No rule matches before
-  // `start`, so every rule is searched from there; earlier rules win ties.
+  // `bestStart`, so the rules that match anywhere are searched from there;
+  // on equal starts the rule loaded first wins.
   let best: Match | undefined
-  for (const rule of lane.rules) {
-    const found = firstOfRule(rule, s, start, best === undefined ? s.length : best.start)
-    if (found !== undefined && (best === undefined || found.start < best.start)) best = found
+  let bestIndex = -1
+  for (const g of lane.groups) {
+    const hits = g.set.match(s)
+    for (const k of hits) {
+      const i = g.members[k] as number
+      const end = best === undefined ? limit : best.start + 1
+      const candidate = firstOfRule(lane.rules[i] as CompiledRuleInternal, s, bestStart, end)
+      if (candidate === undefined) continue
+      if (best === undefined || candidate.start < best.start || (candidate.start === best.start && i < bestIndex)) {
+        best = candidate
+        bestIndex = i
+      }
+    }
   }
   return best
 }

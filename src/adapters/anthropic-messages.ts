@@ -1,0 +1,180 @@
+/**
+ * @module adapters/anthropic-messages
+ * Anthropic Messages streams (`message_start`, `content_block_start`,
+ * `content_block_delta`, `content_block_stop`, `message_delta`,
+ * `message_stop`, `ping`, `error`; the `event:` name equals `data.type`,
+ * and Anthropic's SDKs dispatch on it, so inserted events carry it).
+ *
+ * One channel per content block (`<index>`), by block type:
+ * - `text` blocks: `text_delta.text`;
+ * - `tool_use` (and `server_tool_use`, `mcp_tool_use`) blocks:
+ *   `input_json_delta.partial_json`, the tool input as JSON text;
+ * - `thinking` blocks: `thinking_delta.thinking`. Redacting thinking text
+ *   invalidates its `signature` if the client sends the block back; the
+ *   compliance rules win.
+ * `citations_delta` (quotes of the user's own documents), `signature_delta`
+ * and `redacted_thinking` pass through.
+ *
+ * A block's held-back text is flushed in an inserted `content_block_delta`
+ * right before its `content_block_stop`; `message_delta` with a
+ * `stop_reason`, `message_stop` and the end of input flush any block left
+ * open. A delta whose released text is empty is dropped. Unchanged events
+ * go out as the exact upstream data string.
+ *
+ * Cut: Anthropic has no `content_filter`; the nearest is `stop_reason:
+ * "refusal"`, which its API sends when its own classifiers stop a response
+ * mid-stream. So: the delta that tripped the cut with the text released
+ * before the match, `content_block_stop` for each open block, then
+ * `message_delta` with `stop_reason: "refusal"` and the last known usage,
+ * then `message_stop`.
+ */
+import type { Finding } from '../scanner/types.js'
+import { indexOf, isRecord, isText, parseJsonObject } from './json-frame.js'
+import type { JsonObject } from './json-frame.js'
+import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, ProtocolCodec, TextField } from './types.js'
+
+interface BlockKind {
+  readonly field: TextField
+  /** The delta type that carries this block's text, and its text property. */
+  readonly deltaType: string
+  readonly property: string
+}
+
+const kTextBlock: BlockKind = { field: 'text', deltaType: 'text_delta', property: 'text' }
+const kToolBlock: BlockKind = { field: 'tool_arguments', deltaType: 'input_json_delta', property: 'partial_json' }
+const kThinkingBlock: BlockKind = { field: 'thinking', deltaType: 'thinking_delta', property: 'thinking' }
+
+const kBlockKinds: Readonly<Record<string, BlockKind>> = {
+  text: kTextBlock,
+  tool_use: kToolBlock,
+  server_tool_use: kToolBlock,
+  mcp_tool_use: kToolBlock,
+  thinking: kThinkingBlock
+}
+
+const kDeltaKinds: Readonly<Record<string, BlockKind>> = {
+  text_delta: kTextBlock,
+  input_json_delta: kToolBlock,
+  thinking_delta: kThinkingBlock
+}
+
+function channelOf (index: number, kind: BlockKind): ChannelInfo {
+  return { key: String(index), choice: index, field: kind.field }
+}
+
+/** Creates a codec for Anthropic Messages event streams. */
+export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec {
+  const channels = ctx.channels
+  /** Blocks started and not yet stopped, with the kind of text they carry. */
+  const openBlocks = new Map<number, BlockKind | undefined>()
+  let outputTokens = 0
+
+  function eventOf (obj: JsonObject): DataFrame {
+    return { event: obj.type as string, data: JSON.stringify(obj) }
+  }
+
+  function flushBlock (index: number): void {
+    const kind = openBlocks.get(index)
+    if (kind === undefined) return
+    const rest = channels.finish(String(index))
+    if (rest === '') return
+    ctx.emit(eventOf({ type: 'content_block_delta', index, delta: { type: kind.deltaType, [kind.property]: rest } }))
+  }
+
+  function flushAll (): void {
+    for (const index of [...openBlocks.keys()].sort((a, b) => a - b)) flushBlock(index)
+  }
+
+  function noteUsage (usage: unknown): void {
+    if (isRecord(usage) && typeof usage.output_tokens === 'number') outputTokens = usage.output_tokens
+  }
+
+  /** Handles one event; returns whether it changed, or 'drop'. */
+  function handle (type: string, obj: JsonObject): boolean | 'drop' {
+    switch (type) {
+      case 'message_start': {
+        if (isRecord(obj.message)) noteUsage(obj.message.usage)
+        return false
+      }
+      case 'content_block_start': {
+        const index = indexOf(obj.index, 0)
+        const block = obj.content_block
+        const kind = isRecord(block) && typeof block.type === 'string' ? kBlockKinds[block.type] : undefined
+        openBlocks.set(index, kind)
+        // Tool input starts as an (empty) object, not text; text and
+        // thinking blocks start empty, but scan them if they do not.
+        if (kind === undefined || kind === kToolBlock || !isRecord(block)) return false
+        const text = block[kind.property]
+        if (!isText(text)) return false
+        const released = channels.scan(channelOf(index, kind), text)
+        if (released === text) return false
+        block[kind.property] = released
+        return true
+      }
+      case 'content_block_delta': {
+        const index = indexOf(obj.index, 0)
+        const delta = obj.delta
+        if (!isRecord(delta) || typeof delta.type !== 'string') return false
+        const kind = kDeltaKinds[delta.type]
+        if (kind === undefined) return false
+        if (!openBlocks.has(index) || openBlocks.get(index) === undefined) openBlocks.set(index, kind)
+        const text = delta[kind.property]
+        if (!isText(text)) return false
+        const released = channels.scan(channelOf(index, kind), text)
+        if (released === text) return false
+        if (released === '') return 'drop'
+        delta[kind.property] = released
+        return true
+      }
+      case 'content_block_stop': {
+        const index = indexOf(obj.index, 0)
+        flushBlock(index)
+        openBlocks.delete(index)
+        return false
+      }
+      case 'message_delta': {
+        noteUsage(obj.usage)
+        const delta = obj.delta
+        if (isRecord(delta) && typeof delta.stop_reason === 'string') {
+          ctx.upstreamFinish(delta.stop_reason)
+          flushAll()
+        }
+        return false
+      }
+      case 'message_stop':
+        flushAll()
+        return false
+      default:
+        return false
+    }
+  }
+
+  return {
+    protocol: 'anthropic-messages',
+    cutReason: 'refusal',
+    frame (frame) {
+      const obj = parseJsonObject(ctx, frame.data)
+      if (obj === undefined) return
+      const type = typeof obj.type === 'string' ? obj.type : (frame.event ?? '')
+      const result = handle(type, obj)
+      if (result === 'drop') return
+      if (channels.cut !== undefined && type !== 'content_block_delta' && type !== 'content_block_start') return
+      if (result) ctx.emit({ event: frame.event, id: frame.id, data: JSON.stringify(obj) })
+      else ctx.emit(frame)
+    },
+    end () {
+      flushAll()
+    },
+    cut (_finding: Finding) {
+      for (const index of [...openBlocks.keys()].sort((a, b) => a - b)) {
+        ctx.emit(eventOf({ type: 'content_block_stop', index }))
+      }
+      openBlocks.clear()
+      ctx.emit(eventOf({ type: 'message_delta', delta: { stop_reason: 'refusal', stop_sequence: null }, usage: { output_tokens: outputTokens } }))
+      ctx.emit(eventOf({ type: 'message_stop' }))
+    },
+    fail (info: FailureInfo) {
+      ctx.emit(eventOf({ type: 'error', error: { type: 'api_error', message: info.message } }))
+    }
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * @module adapters/json-frame
+ * Small helpers every JSON-speaking codec needs: parse a frame's data
+ * without ever echoing it (a malformed frame may carry a secret, so only
+ * its size reaches logs), and narrow `unknown` safely.
+ */
+import type { CodecContext } from './types.js'
+
+export type JsonObject = Record<string, unknown>
+
+export function isRecord (value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Parses a frame's data as a JSON object; reports and returns undefined otherwise. */
+export function parseJsonObject (ctx: CodecContext, data: string): JsonObject | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(data)
+  } catch {
+    ctx.malformed(`invalid JSON (${data.length} chars)`)
+    return undefined
+  }
+  if (!isRecord(value)) {
+    ctx.malformed(`expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`)
+    return undefined
+  }
+  return value
+}
+
+/** A non-negative integer index, else the fallback. */
+export function indexOf (value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fallback
+}
+
+/** Whether a text field carries something to scan. */
+export function isText (value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0
+}

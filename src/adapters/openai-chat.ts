@@ -1,0 +1,121 @@
+/**
+ * @module adapters/openai-chat
+ * OpenAI Chat Completions streams (`chat.completion.chunk`). Scanned text,
+ * each with its own scanner:
+ * - `choices[i].delta.content` (channel `i:content`), one per choice so
+ *   n > 1 choices never mix;
+ * - `choices[i].delta.refusal` (`i:refusal`);
+ * - `choices[i].delta.tool_calls[j].function.arguments` (`i:tool:j`): JSON
+ *   text written by the model, where a secret is as likely as in prose.
+ * Tool call ids, names and types, roles, usage chunks and `{"error":…}`
+ * objects pass through untouched. The streaming rules are in
+ * openai-choices.ts; the same codec reads NDJSON (no `[DONE]`).
+ */
+import { indexOf, isRecord, isText } from './json-frame.js'
+import type { JsonObject } from './json-frame.js'
+import { createChoiceCodec } from './openai-choices.js'
+import type { ChoiceFlavor } from './openai-choices.js'
+import type { ChannelInfo, CodecContext, ProtocolCodec } from './types.js'
+
+function scanField (ctx: CodecContext, holder: JsonObject, name: 'content' | 'refusal', info: ChannelInfo): boolean {
+  const text = holder[name]
+  if (!isText(text)) return false
+  const released = ctx.channels.scan(info, text)
+  if (released === text) return false
+  holder[name] = released
+  return true
+}
+
+function toolCallsOf (delta: JsonObject): JsonObject[] {
+  return Array.isArray(delta.tool_calls) ? delta.tool_calls.filter(isRecord) : []
+}
+
+function isEmptyToolCall (call: JsonObject): boolean {
+  for (const [key, value] of Object.entries(call)) {
+    if (key === 'index') continue
+    if (key !== 'function' || !isRecord(value)) return false
+    for (const [name, inner] of Object.entries(value)) {
+      if (name !== 'arguments' || inner !== '') return false
+    }
+  }
+  return true
+}
+
+const chatFlavor: ChoiceFlavor = {
+  protocol: 'openai-chat',
+  object: 'chat.completion.chunk',
+  scanChoice (choice, i, ctx) {
+    const delta = choice.delta
+    if (!isRecord(delta)) return false
+    let changed = scanField(ctx, delta, 'content', { key: `${i}:content`, choice: i, field: 'content' })
+    if (scanField(ctx, delta, 'refusal', { key: `${i}:refusal`, choice: i, field: 'refusal' })) changed = true
+    const calls = toolCallsOf(delta)
+    for (let k = 0; k < calls.length; k++) {
+      const call = calls[k] as JsonObject
+      const fn = call.function
+      if (!isRecord(fn) || !isText(fn.arguments)) continue
+      const j = indexOf(call.index, k)
+      const text = fn.arguments
+      const released = ctx.channels.scan({ key: `${i}:tool:${j}`, choice: i, field: 'tool_arguments', part: j }, text)
+      if (released !== text) {
+        fn.arguments = released
+        changed = true
+      }
+    }
+    return changed
+  },
+  appendFlush (choice, info, text) {
+    const delta = choice.delta
+    if (!isRecord(delta)) return false
+    if (info.field === 'content' || info.field === 'refusal') {
+      const current = delta[info.field]
+      if (typeof current !== 'string') return false
+      delta[info.field] = current + text
+      return true
+    }
+    const calls = toolCallsOf(delta)
+    for (let k = 0; k < calls.length; k++) {
+      const call = calls[k] as JsonObject
+      const fn = call.function
+      if (indexOf(call.index, k) === info.part && isRecord(fn) && typeof fn.arguments === 'string') {
+        fn.arguments += text
+        return true
+      }
+    }
+    return false
+  },
+  flushChoice (index, parts) {
+    const delta: JsonObject = {}
+    const calls: JsonObject[] = []
+    for (const { info, text } of parts) {
+      if (info.field === 'tool_arguments') calls.push({ index: info.part ?? 0, function: { arguments: text } })
+      else delta[info.field] = (typeof delta[info.field] === 'string' ? delta[info.field] as string : '') + text
+    }
+    if (calls.length > 0) delta.tool_calls = calls
+    return { index, delta, logprobs: null, finish_reason: null }
+  },
+  cutChoice (index) {
+    return { index, delta: {}, logprobs: null, finish_reason: 'content_filter' }
+  },
+  isEmptyChoice (choice) {
+    if (choice.finish_reason !== null && choice.finish_reason !== undefined) return false
+    const delta = choice.delta
+    if (!isRecord(delta)) return true
+    for (const [key, value] of Object.entries(delta)) {
+      if (key === 'content' || key === 'refusal') {
+        if (value !== '' && value !== null) return false
+      } else if (key === 'tool_calls') {
+        if (!Array.isArray(value) || !value.every((call) => isRecord(call) && isEmptyToolCall(call))) return false
+      } else if (value !== null && value !== undefined) {
+        return false
+      }
+    }
+    return true
+  }
+}
+
+/** A codec for Chat Completions chunks; `doneMarker: false` for NDJSON. */
+export function createOpenAiChatCodec (ctx: CodecContext, options: { doneMarker?: boolean } = {}): ProtocolCodec {
+  const doneMarker = options.doneMarker ?? true
+  return createChoiceCodec(ctx, doneMarker ? chatFlavor : { ...chatFlavor, protocol: 'ndjson' }, { doneMarker })
+}

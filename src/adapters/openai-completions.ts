@@ -1,0 +1,44 @@
+/**
+ * @module adapters/openai-completions
+ * Legacy OpenAI Completions streams (`text_completion` chunks): each
+ * `choices[i].text` is one channel (`i:text`). `logprobs` of a changed
+ * choice become null (they list the original tokens). The streaming rules
+ * (holdback, flush before the finishing chunk, cut as `content_filter`
+ * then `[DONE]`) are in openai-choices.ts.
+ */
+import { isText } from './json-frame.js'
+import { createChoiceCodec } from './openai-choices.js'
+import type { ChoiceFlavor } from './openai-choices.js'
+import type { CodecContext, ProtocolCodec } from './types.js'
+
+const completionsFlavor: ChoiceFlavor = {
+  protocol: 'openai-completions',
+  object: 'text_completion',
+  scanChoice (choice, i, ctx) {
+    const text = choice.text
+    if (!isText(text)) return false
+    const released = ctx.channels.scan({ key: `${i}:text`, choice: i, field: 'text' }, text)
+    if (released === text) return false
+    choice.text = released
+    return true
+  },
+  appendFlush (choice, _info, text) {
+    if (typeof choice.text !== 'string') return false
+    choice.text += text
+    return true
+  },
+  flushChoice (index, parts) {
+    return { text: parts.map((p) => p.text).join(''), index, logprobs: null, finish_reason: null }
+  },
+  cutChoice (index) {
+    return { text: '', index, logprobs: null, finish_reason: 'content_filter' }
+  },
+  isEmptyChoice (choice) {
+    return (choice.text === '' || choice.text === undefined) && (choice.finish_reason === null || choice.finish_reason === undefined)
+  }
+}
+
+/** A codec for legacy Completions chunks. */
+export function createOpenAiCompletionsCodec (ctx: CodecContext): ProtocolCodec {
+  return createChoiceCodec(ctx, completionsFlavor, { doneMarker: true })
+}

@@ -1,0 +1,69 @@
+/**
+ * @module plugin-options
+ * The Fastify plugin's options and decorators, apart from its code so the
+ * proxy and the type declarations can name them without a cycle.
+ */
+import type { FastifyRequest } from 'fastify'
+import type { FindingContext } from './adapters/types.js'
+import type { AuditLog } from './audit/create-audit-log.js'
+import type { RuleSet } from './rules/rule-set.js'
+import type { Finding, ScanResult } from './scanner/types.js'
+
+/** What one sanitized stream did, reported when it ends (audit, metrics). */
+export interface StreamOutcome {
+  requestId: string
+  route: string
+  protocol: string
+  /** Our finish reason: the upstream's, or `content_filter` after a cut, `error`, `cancelled`. */
+  finishReason: string | null
+  upstreamFinishReason: string | null
+  charsIn: number
+  charsOut: number
+  findings: { redact: number, cut: number, flag: number }
+  /** Time from the stream's start to its first released text, ms (null if none). */
+  ttftMs: number | null
+  durationMs: number
+  cancelled: boolean
+  /** Malformed upstream frames dropped. */
+  malformed: number
+  /** Largest number of characters held back at once. */
+  maxHeld: number
+  error?: string
+}
+
+export interface SluicePluginOptions {
+  /**
+   * The rules: a loaded rule set, rule file/directory path(s) (loaded at
+   * register time), or a getter returning the current set (hot reload: each
+   * new stream takes the set current when it starts). Default: shipped rules.
+   */
+  rules?: RuleSet | string | readonly string[] | (() => RuleSet)
+  /**
+   * Audit log: a file path or options (the plugin owns and closes it), an
+   * `AuditLog` shared with its owner (e.g. the proxy, which also audits the
+   * request side into the same chain), or `false`. Default: none.
+   */
+  audit?: string | false | { destination: string, chainKey?: string } | AuditLog
+  /** Content types whose streams are sanitized. Default: SSE, NDJSON and JSON. */
+  contentTypes?: readonly string[]
+  /** Key for pseudonyms and digests (default: SLUICE_HMAC_KEY or per-process random). */
+  hmacKey?: string
+  /** Largest single SSE event / NDJSON line, bytes (default 1 MiB). */
+  maxEventSize?: number
+  /** Every finding; `where` says which channel (choice, tool call, content block) it was in. */
+  onFinding?: (finding: Finding, request: FastifyRequest, where: FindingContext) => void
+  onCut?: (finding: Finding, request: FastifyRequest) => void
+  onStreamEnd?: (outcome: StreamOutcome, request: FastifyRequest) => void
+}
+
+/** Per-route `config: { sluice: … }`: `false` turns sanitizing off. */
+export type SluiceRouteConfig = false | Pick<SluicePluginOptions, 'rules' | 'contentTypes' | 'onFinding' | 'onCut'> & { protocol?: string }
+
+export interface SluiceDecorator {
+  /** Scans a whole text with the current rules. */
+  scan: (text: string) => ScanResult
+  /** The rule set new streams will use. */
+  readonly ruleSet: RuleSet
+  /** Swaps the rule set for new streams (streams in flight keep theirs). */
+  setRuleSet: (ruleSet: RuleSet) => void
+}

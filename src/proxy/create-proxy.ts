@@ -1,0 +1,459 @@
+/**
+ * @module proxy/create-proxy
+ * The standalone compliance proxy as one Fastify app: client auth, rate
+ * limit, request validation, the input stage, forwarding to the provider and
+ * the Sluice plugin on every answer (streamed or not), plus health, readiness
+ * and metrics. Only wiring lives here; each concern has its own file.
+ *
+ * Errors leave in the OpenAI error shape, `{ error: { message, type, param,
+ * code } }`, with our `SLUICE_*` code, whatever raised them (our routes,
+ * fastify's body parser, the rate limiter), and the process keeps serving.
+ *
+ * Logs never carry credentials or message content: the request serializer
+ * keeps method, path, id and peer only; redaction paths are a second line of
+ * defence; error messages that may quote a body (JSON syntax errors quote
+ * the text) are replaced before they are logged or sent.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import Fastify from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import pino from 'pino'
+import type { DestinationStream } from 'pino'
+import { createAuditLog } from '../audit/create-audit-log.js'
+import type { AuditLog } from '../audit/create-audit-log.js'
+import { BadRequestError, InputRejectedError, NotFoundError, PayloadTooLargeError, ProxyInternalError, UnauthorizedError, UpstreamError } from '../errors.js'
+import { sluice } from '../plugin.js'
+import type { StreamOutcome } from '../plugin-options.js'
+import { loadRuleSet } from '../rules/load-rules.js'
+import type { RuleSet } from '../rules/rule-set.js'
+import { createUpstreamClient } from './forward.js'
+import type { ForwardResponse } from './forward.js'
+import { createInputStage } from './input-stage.js'
+import type { InputRoute } from './input-stage.js'
+import { createMetrics } from './metrics.js'
+import type { ProxyMetrics } from './metrics.js'
+import { hashApiKey } from './proxy-config.js'
+import type { ProxyConfig } from './proxy-config.js'
+import { registerRateLimit } from './rate-limit.js'
+import { createRuleReloader } from './rule-reloader.js'
+
+export interface CreateProxyOptions {
+  /** Where request logs go (default stdout); tests pass a sink to read them. */
+  logStream?: DestinationStream
+  /** An already loaded rule set (skips loading `config.rules`; no file watching). */
+  ruleSet?: RuleSet
+}
+
+/** What the proxy adds to its Fastify instance. */
+export interface ProxyState {
+  readonly metrics: ProxyMetrics
+  readonly audit: AuditLog
+  /** The rule set new requests use. */
+  readonly ruleSet: RuleSet
+  /** True once shutdown began: `/readyz` answers 503. */
+  readonly shuttingDown: boolean
+  /** Marks the proxy as draining (`/readyz` 503) before `app.close()`. */
+  beginShutdown: () => void
+  /** Streams and upstream requests in flight. */
+  readonly inFlight: number
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sluiceProxy: ProxyState
+  }
+}
+
+interface GenerationRoute {
+  url: string
+  input: InputRoute
+  /** How the provider expects its key. */
+  authStyle: 'bearer' | 'x-api-key'
+}
+
+const generationRoutes: GenerationRoute[] = [
+  { url: '/v1/chat/completions', input: 'chat', authStyle: 'bearer' },
+  { url: '/v1/completions', input: 'completions', authStyle: 'bearer' },
+  { url: '/v1/responses', input: 'responses', authStyle: 'bearer' },
+  { url: '/v1/messages', input: 'messages', authStyle: 'x-api-key' }
+]
+
+type JsonObject = Record<string, unknown>
+
+function isObject (value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** OpenAI's error `type` for a status (what SDKs and clients switch on). */
+function errorType (status: number): string {
+  if (status === 401) return 'authentication_error'
+  if (status === 429) return 'rate_limit_error'
+  if (status === 504) return 'timeout_error'
+  if (status === 502) return 'upstream_error'
+  if (status >= 500) return 'server_error'
+  return 'invalid_request_error'
+}
+
+export function errorBody (status: number, message: string, code: string | null, param: string | null = null): { error: { message: string, type: string, param: string | null, code: string | null } } {
+  return { error: { message, type: errorType(status), param, code } }
+}
+
+/** A request error with the body field it is about (OpenAI's `param`). */
+function badRequest (message: string, param: string | null): Error {
+  const err = new BadRequestError(message)
+  ;(err as Error & { param?: string | null }).param = param
+  return err
+}
+
+/** The shape checks a provider would make first; the provider still has the last word. */
+function validateBody (route: InputRoute, body: unknown): JsonObject {
+  if (!isObject(body)) throw badRequest('The request body must be a JSON object.', null)
+  if (typeof body.model !== 'string' || body.model.length === 0) {
+    throw badRequest(body.model === undefined ? "Missing required parameter: 'model'." : "Invalid type for 'model': expected a non-empty string.", 'model')
+  }
+  if (body.stream !== undefined && typeof body.stream !== 'boolean') {
+    throw badRequest("Invalid type for 'stream': expected a boolean.", 'stream')
+  }
+  const checkMessages = (): void => {
+    if (body.messages === undefined) throw badRequest("Missing required parameter: 'messages'.", 'messages')
+    if (!Array.isArray(body.messages) || body.messages.length === 0 || !body.messages.every(isObject)) {
+      throw badRequest("Invalid type for 'messages': expected a non-empty array of message objects.", 'messages')
+    }
+    body.messages.forEach((m, i) => {
+      if (isObject(m) && typeof m.role !== 'string') throw badRequest(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`)
+    })
+  }
+  switch (route) {
+    case 'chat':
+    case 'messages':
+      checkMessages()
+      break
+    case 'completions':
+      if (typeof body.prompt !== 'string' && !Array.isArray(body.prompt)) {
+        throw badRequest(body.prompt === undefined ? "Missing required parameter: 'prompt'." : "Invalid type for 'prompt': expected a string or an array.", 'prompt')
+      }
+      break
+    case 'responses':
+      if (body.input !== undefined && typeof body.input !== 'string' && !Array.isArray(body.input)) {
+        throw badRequest("Invalid type for 'input': expected a string or an array.", 'input')
+      }
+      break
+  }
+  return body
+}
+
+/** The client's key: `Authorization: Bearer KEY` (OpenAI) or `x-api-key: KEY` (Anthropic). */
+function clientKeyOf (request: FastifyRequest): string | undefined {
+  const auth = request.headers.authorization
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim())
+    if (m?.[1] !== undefined) return m[1]
+  }
+  const apiKey = request.headers['x-api-key']
+  return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey : undefined
+}
+
+/**
+ * Compares against every stored hash, always all of them, with
+ * `timingSafeEqual` on equal-length digests: neither the position of a
+ * match nor a prefix of the key shows in the timing.
+ */
+function createKeyCheck (hashes: readonly string[]): (key: string | undefined) => boolean {
+  const stored = hashes.map((h) => Buffer.from(h, 'hex'))
+  return function isAllowedKey (key) {
+    const digest = Buffer.from(hashApiKey(key ?? ''), 'hex')
+    let ok = false
+    for (const s of stored) ok = timingSafeEqual(digest, s) || ok
+    return ok && key !== undefined
+  }
+}
+
+/** Error messages safe to send and log (they never quote the request). */
+function publicError (err: FastifyError & { param?: string | null }, bodyLimit: number): { status: number, message: string, code: string, param: string | null } {
+  const code = err.code
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+    return { status: 413, message: new PayloadTooLargeError(bodyLimit).message, code: 'SLUICE_PAYLOAD_TOO_LARGE', param: null }
+  }
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return { status: 400, message: "Unsupported Content-Type: send 'application/json'.", code: 'SLUICE_BAD_REQUEST', param: null }
+  }
+  if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return { status: 400, message: 'The request body is empty; expected a JSON object.', code: 'SLUICE_BAD_REQUEST', param: null }
+  }
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError || (err.statusCode === 400 && code === undefined)) {
+    // Node's JSON.parse messages quote the body: never echo them.
+    return { status: 400, message: 'The request body is not valid JSON.', code: 'SLUICE_BAD_REQUEST', param: null }
+  }
+  if (typeof code === 'string' && code.startsWith('SLUICE_')) {
+    return { status: err.statusCode ?? 500, message: err.message, code, param: err.param ?? null }
+  }
+  const status = err.statusCode ?? 500
+  if (status === 429) return { status, message: err.message || 'Rate limit exceeded.', code: 'SLUICE_RATE_LIMITED', param: null }
+  if (status >= 400 && status < 500) return { status, message: err.message, code: code ?? 'SLUICE_BAD_REQUEST', param: null }
+  const internal = new ProxyInternalError()
+  return { status: 500, message: internal.message, code: internal.code, param: null }
+}
+
+/** pino options for request logs: no headers, no bodies, no query strings. */
+function loggerOptions (level: string): pino.LoggerOptions {
+  return {
+    level,
+    redact: {
+      paths: [
+        'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie',
+        'headers.authorization', 'headers["x-api-key"]', 'upstreamKeys', 'apiKeys', 'body', 'req.body'
+      ],
+      censor: '[redacted]'
+    },
+    serializers: {
+      req (req: { method?: string, url?: string, id?: string, ip?: string, socket?: { remoteAddress?: string } }) {
+        // The query string could carry a key (`?api_key=`): log the path only.
+        return { id: req.id, method: req.method, path: (req.url ?? '').split('?')[0], remoteAddress: req.ip ?? req.socket?.remoteAddress }
+      },
+      res (res: { statusCode?: number }) {
+        return { statusCode: res.statusCode }
+      },
+      err (err: { code?: string, statusCode?: number, name?: string, message?: string, stack?: string }) {
+        // Only our coded errors have messages we wrote (and know to be free of content).
+        const ours = typeof err.code === 'string' && err.code.startsWith('SLUICE_')
+        return { type: err.name, code: err.code, statusCode: err.statusCode, ...(ours ? { message: err.message } : {}) }
+      }
+    }
+  }
+}
+
+/** Collects a body into a string; the guarded body errors on idle/total timeouts. */
+async function readAll (body: Readable): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function mediaType (value: string | string[] | undefined): string {
+  const text = Array.isArray(value) ? value[0] : value
+  return (text ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+}
+
+/**
+ * Builds the proxy app (not listening yet: call `app.listen`). Loads the
+ * rules first, so a broken rule file fails here and not on a request.
+ *
+ * @example
+ * const config = await resolveProxyConfig({ argv: ['--upstream', 'http://127.0.0.1:9000'], env: process.env })
+ * const app = await createProxy(config)
+ * await app.listen({ host: config.host, port: config.port })
+ */
+export async function createProxy (config: ProxyConfig, options: CreateProxyOptions = {}): Promise<FastifyInstance> {
+  const initialRules = options.ruleSet ?? await loadRuleSet(config.rules)
+  const logger = options.logStream === undefined ? pino(loggerOptions(config.logLevel)) : pino(loggerOptions(config.logLevel), options.logStream)
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.bodyLimit,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    // Streams end on their own; new requests on kept-alive sockets get 503 while closing.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  }) as unknown as FastifyInstance
+
+  const metrics = createMetrics()
+  const audit = config.audit === false
+    ? createAuditLog({ destination: false })
+    : createAuditLog({ destination: config.audit, ...(config.auditChainKey === undefined ? {} : { chainKey: config.auditChainKey }) })
+  const reloader = options.ruleSet === undefined && config.watchRules
+    ? createRuleReloader({
+      paths: config.rules,
+      initial: initialRules,
+      logger: app.log,
+      onReload: (rs) => { audit.event('rules_reloaded', { rules: rs.rules.length, files: rs.files.length }) }
+    })
+    : undefined
+  const currentRules = reloader === undefined ? () => initialRules : reloader.current
+  const upstream = createUpstreamClient({
+    upstream: config.upstream,
+    upstreamKeys: config.upstreamKeys,
+    forwardClientAuth: config.forwardClientAuth,
+    retries: config.retries,
+    retryBaseDelayMs: config.retryBaseDelayMs,
+    retryMaxDelayMs: config.retryMaxDelayMs,
+    timeouts: config.timeouts,
+    metrics
+  })
+  const inputStage = createInputStage(config.input)
+  const isAllowedKey = createKeyCheck(config.apiKeyHashes)
+  const requireKey = config.apiKeyHashes.length > 0
+  let shuttingDown = false
+  let inFlight = 0
+
+  app.decorate('sluiceProxy', {
+    metrics,
+    audit,
+    get ruleSet () { return currentRules() },
+    get shuttingDown () { return shuttingDown },
+    get inFlight () { return inFlight },
+    beginShutdown () { shuttingDown = true }
+  } satisfies ProxyState)
+
+  app.addHook('preClose', async () => { shuttingDown = true })
+  app.addHook('onClose', async () => {
+    reloader?.close()
+    await upstream.destroy()
+    await audit.close()
+  })
+
+  app.setErrorHandler(function sluiceErrorHandler (err: FastifyError & { param?: string | null }, request, reply) {
+    if (reply.raw.destroyed && (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED')) {
+      // The client went away before the answer started: nothing to send, nothing wrong.
+      request.log.info('request cancelled by the client before the answer started')
+      return
+    }
+    const e = publicError(err, config.bodyLimit)
+    if (e.status >= 500 && !(err.code ?? '').startsWith('SLUICE_UPSTREAM')) request.log.error({ err }, 'request failed')
+    else request.log.info({ err, statusCode: e.status }, 'request refused')
+    if (reply.sent || reply.raw.headersSent) return
+    const headers = (err as { headers?: Record<string, string> }).headers
+    if (headers !== undefined) void reply.headers(headers)
+    void reply.code(e.status).type('application/json').send(errorBody(e.status, e.message, e.code, e.param))
+  })
+  app.setNotFoundHandler(function sluiceNotFound (request, reply) {
+    const err = new NotFoundError(request.method, (request.url).split('?')[0])
+    void reply.code(404).type('application/json').send(errorBody(404, err.message, err.code))
+  })
+
+  // Lets a client quote the id that audit records and logs carry.
+  app.addHook('onRequest', async (request, reply) => { void reply.header('x-sluice-request-id', request.id) })
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
+  })
+
+  await app.register(sluice, {
+    rules: currentRules,
+    onFinding: (finding, request) => {
+      audit.finding({ requestId: String(request.id), route: request.routeOptions.url ?? '', stream: 'output' }, finding)
+      metrics.countFinding(finding, 'output')
+    },
+    onCut: (finding, request) => {
+      request.log.info({ ruleId: finding.ruleId, category: finding.category }, 'answer cut by rule')
+    },
+    onStreamEnd: (outcome: StreamOutcome) => {
+      metrics.observeStreamEnd(outcome)
+      audit.summary({ requestId: outcome.requestId, route: outcome.route }, {
+        finishReason: outcome.finishReason,
+        upstreamFinishReason: outcome.upstreamFinishReason,
+        charsIn: outcome.charsIn,
+        charsOut: outcome.charsOut,
+        findings: outcome.findings,
+        ttftMs: outcome.ttftMs,
+        durationMs: outcome.durationMs,
+        cancelled: outcome.cancelled,
+        ...(outcome.error === undefined ? {} : { error: outcome.error })
+      })
+    }
+  })
+
+  if (config.rateLimit !== false) {
+    await registerRateLimit(app, {
+      max: config.rateLimit.max,
+      timeWindow: config.rateLimit.timeWindow,
+      ...(config.redis === undefined ? {} : { redisUrl: config.redis }),
+      // Per client key when there is one (hashed: the store never holds keys), else per address.
+      keyOf: (request) => {
+        const key = clientKeyOf(request)
+        return key === undefined ? `ip:${request.ip}` : `key:${hashApiKey(key)}`
+      }
+    })
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<void> {
+    if (!requireKey) return
+    if (!isAllowedKey(clientKeyOf(request))) throw new UnauthorizedError()
+  }
+
+  /** Aborts the upstream call the moment the client goes away. */
+  function abortOnClientClose (request: FastifyRequest, reply: FastifyReply): AbortController {
+    const controller = new AbortController()
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished && !controller.signal.aborted) {
+        request.log.info('client went away; upstream request cancelled')
+        metrics.countUpstreamError('cancelled')
+        controller.abort()
+      }
+    })
+    return controller
+  }
+
+  /** Sends the upstream answer: streams as streams (the plugin sanitizes them), JSON bodies whole. */
+  async function relay (request: FastifyRequest, reply: FastifyReply, res: ForwardResponse): Promise<FastifyReply> {
+    if (res.status >= 500) {
+      res.body.destroy()
+      throw new UpstreamError(`upstream answered ${res.status} after ${res.attempts} attempt(s)`)
+    }
+    void reply.code(res.status).headers(res.headers)
+    const type = mediaType(res.headers['content-type'])
+    if (res.status < 300 && (type === 'text/event-stream' || type === 'application/x-ndjson')) {
+      metrics.streamStarted()
+      inFlight++
+      reply.raw.once('close', () => {
+        metrics.streamEnded()
+        inFlight--
+      })
+      return reply.send(res.body)
+    }
+    // Whole bodies are read here, so an idle or total timeout is still a clean 502/504.
+    const text = await readAll(res.body)
+    return reply.send(text)
+  }
+
+  for (const route of generationRoutes) {
+    app.post(route.url, { onRequest: authenticate }, async function generate (request, reply) {
+      const body = validateBody(route.input, request.body)
+      const input = inputStage.run(currentRules(), route.input, body)
+      const ctx = { requestId: String(request.id), route: route.url, stream: 'input' }
+      for (const f of input.findings) {
+        audit.finding(ctx, { ruleId: f.ruleId, category: f.category, action: f.decision === 'reject' ? 'cut' : f.action, severity: f.severity, start: f.start, length: f.length, digest: f.digest })
+        metrics.countFinding({ ruleId: f.ruleId, category: f.category, action: f.decision }, 'input')
+      }
+      if (input.findings.length > 0) {
+        request.log.info({ findings: input.findings.map((f) => ({ ruleId: f.ruleId, decision: f.decision, field: f.field })) }, 'input findings')
+      }
+      if (input.rejected !== undefined) {
+        throw new InputRejectedError(input.rejected.ruleId, input.rejected.category)
+      }
+      const controller = abortOnClientClose(request, reply)
+      inFlight++
+      try {
+        const res = await upstream.forward({
+          method: 'POST',
+          path: request.url,
+          headers: request.headers,
+          body: JSON.stringify(input.body),
+          authStyle: route.authStyle,
+          signal: controller.signal
+        })
+        return await relay(request, reply, res)
+      } finally {
+        inFlight--
+      }
+    })
+  }
+
+  app.get('/v1/models', { onRequest: authenticate, config: { sluice: false } }, async function models (request, reply) {
+    const controller = abortOnClientClose(request, reply)
+    const res = await upstream.forward({ method: 'GET', path: request.url, headers: request.headers, authStyle: 'bearer', signal: controller.signal })
+    return relay(request, reply, res)
+  })
+
+  // Probes and scrapes are neither sanitized nor rate limited (a limited health check restarts healthy pods).
+  const opsConfig = { config: { sluice: false as const, rateLimit: false as const } }
+  app.get('/healthz', opsConfig, async () => ({ status: 'ok' }))
+  app.get('/readyz', opsConfig, async (_request, reply) => {
+    if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' })
+    return { status: 'ready', rules: currentRules().rules.length }
+  })
+  app.get('/metrics', opsConfig, async (_request, reply) => {
+    return reply.type(metrics.contentType).send(await metrics.metrics())
+  })
+
+  return app
+}

@@ -1,0 +1,203 @@
+/**
+ * @module stream/create-sanitize-stream
+ * The Node Transform around the stream sanitizer: upstream LLM response
+ * bytes in, sanitized bytes out. One path for the Fastify plugin and the
+ * proxy (STYLE: pure core, thin shells); everything protocol-specific is in
+ * adapters/, everything stateful in stream/create-stream-sanitizer.ts.
+ *
+ * Backpressure: a plain Transform with the default high-water marks, so a
+ * slow reader stops `pipe`/`pipeline` from reading the upstream; memory per
+ * stream is bounded by the buffers, the scanners' holdback and one frame
+ * (`maxEventSize`).
+ *
+ * Events, besides the stream ones:
+ * - `'finding'` (finding, context) for every finding;
+ * - `'cut'` (finding): the closing frames are already pushed and the
+ *   readable side is ending; abort the upstream request (every later
+ *   write is dropped);
+ * - `'malformed'` (err): an upstream frame was dropped;
+ * - `'failed'` (err): the stream ended in-band with an error frame (a frame
+ *   over `maxEventSize`, or `failUpstream`).
+ *
+ * Upstream errors: `pipeline(source, transform)` destroys the transform
+ * when the source fails, and a destroyed stream can no longer write the
+ * error frame the client needs. So either call `failUpstream(err)` from the
+ * source's `'error'` handler, or use `sanitizeReadable(source, options)`,
+ * which wires it all (errors in-band, a cut or failure stops the source, a
+ * consumer that goes away destroys it).
+ */
+import { Transform } from 'node:stream'
+import type { Readable, TransformCallback } from 'node:stream'
+import { sanitizeJsonBody } from '../adapters/sanitize-json-body.js'
+import type { JsonSanitizeOptions, JsonSanitizeResult } from '../adapters/sanitize-json-body.js'
+import type { FindingContext, ProtocolOption } from '../adapters/types.js'
+import type { RuleSet } from '../rules/rule-set.js'
+import { createScanner } from '../scanner/create-scanner.js'
+import type { Finding, ScannerOptions } from '../scanner/types.js'
+import { createStreamSanitizer } from './create-stream-sanitizer.js'
+import type { SanitizeStats, StreamSanitizer } from './create-stream-sanitizer.js'
+
+export type { SanitizeStats } from './create-stream-sanitizer.js'
+export type { FindingContext, Protocol, ProtocolOption } from '../adapters/types.js'
+export type { JsonSanitizeResult } from '../adapters/sanitize-json-body.js'
+
+export interface SanitizeStreamOptions {
+  ruleSet: RuleSet
+  scannerOptions?: ScannerOptions
+  /** Default `auto`: SSE or NDJSON from `contentType`, the protocol from the first frame. */
+  protocol?: ProtocolOption
+  /** The upstream's Content-Type (`text/event-stream`, `application/x-ndjson`). */
+  contentType?: string
+  /** Cap on one SSE event or NDJSON line, in bytes (default 1 MiB). */
+  maxEventSize?: number
+  onFinding?: (finding: Finding, context: FindingContext) => void
+  onCut?: (finding: Finding) => void
+  onMalformed?: (err: Error) => void
+  /** Readable/writable high-water mark in bytes (default Node's, 16 KiB). */
+  highWaterMark?: number
+}
+
+export interface SanitizeStream extends Transform {
+  /** Statistics for the audit log; final once the stream has ended. */
+  readonly stats: SanitizeStats
+  /**
+   * The upstream failed: what was already written goes through, then the
+   * protocol's error frame ends the stream (held text is dropped, never a
+   * half frame is written), and the writable side is ended.
+   */
+  failUpstream(err: unknown): void
+}
+
+class SanitizeTransform extends Transform implements SanitizeStream {
+  readonly #sanitizer: StreamSanitizer
+  readonly #onCut: ((finding: Finding) => void) | undefined
+  /** Whether we pushed the end of the readable side ourselves (cut or failure). */
+  #closed = false
+  /** Set by `failUpstream`: the stream ends with an error frame. */
+  #upstreamError: { err: unknown } | undefined
+
+  constructor (options: SanitizeStreamOptions) {
+    super(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark })
+    const { ruleSet, scannerOptions } = options
+    this.#sanitizer = createStreamSanitizer({
+      newScanner: () => createScanner(ruleSet, scannerOptions),
+      ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
+      ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
+      ...(options.maxEventSize === undefined ? {} : { maxEventSize: options.maxEventSize }),
+      onFinding: (finding, context) => {
+        options.onFinding?.(finding, context)
+        this.emit('finding', finding, context)
+      },
+      onMalformed: (err) => {
+        options.onMalformed?.(err)
+        this.emit('malformed', err)
+      }
+    })
+    this.#onCut = options.onCut
+  }
+
+  get stats (): SanitizeStats {
+    return this.#sanitizer.stats
+  }
+
+  override _transform (chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#closed) {
+      callback()
+      return
+    }
+    const out = this.#sanitizer.write(chunk)
+    if (out !== '') this.push(out)
+    this.#settle()
+    callback()
+  }
+
+  override _flush (callback: TransformCallback): void {
+    if (!this.#closed) {
+      const out = this.#upstreamError === undefined ? this.#sanitizer.end() : this.#sanitizer.fail(this.#upstreamError.err)
+      if (out !== '') this.push(out)
+      this.#settle()
+    }
+    callback()
+  }
+
+  failUpstream (err: unknown): void {
+    if (this.#closed || this.destroyed || this.#upstreamError !== undefined) return
+    // Ending the writable side lets the reads already buffered go through
+    // first; `_flush` then writes the error frame instead of flushing.
+    this.#upstreamError = { err }
+    if (!this.writableEnded) this.end()
+  }
+
+  /** After a cut or a failure: end the readable side and tell the owner. */
+  #settle (): void {
+    const state = this.#sanitizer.state
+    if (this.#closed || (state !== 'cut' && state !== 'failed')) return
+    this.#closed = true
+    this.push(null)
+    if (state === 'cut') {
+      const finding = this.#sanitizer.cutFinding as Finding
+      this.#onCut?.(finding)
+      this.emit('cut', finding)
+    } else {
+      this.emit('failed', this.#sanitizer.failure)
+    }
+  }
+}
+
+/**
+ * Creates the sanitizing Transform for one upstream response.
+ * @example
+ * const stream = createSanitizeStream({ ruleSet, contentType: res.headers['content-type'] })
+ * stream.on('cut', () => upstreamAbort.abort())
+ * upstreamBody.on('error', (err) => stream.failUpstream(err))
+ * upstreamBody.pipe(stream).pipe(clientResponse)
+ */
+export function createSanitizeStream (options: SanitizeStreamOptions): SanitizeStream {
+  return new SanitizeTransform(options)
+}
+
+/**
+ * Pipes an upstream body through a new sanitize stream and returns it.
+ * Upstream errors end it in-band (`failUpstream`); a cut or failure
+ * unpipes and destroys the upstream (no more tokens paid for) and ends the
+ * writable side; destroying the returned stream (the client went away)
+ * destroys the upstream.
+ */
+export function sanitizeReadable (source: Readable, options: SanitizeStreamOptions): SanitizeStream {
+  const stream = createSanitizeStream(options)
+  const stop = (): void => {
+    source.unpipe(stream)
+    source.destroy()
+    if (!stream.writableEnded) stream.end()
+  }
+  source.on('error', (err) => {
+    source.unpipe(stream)
+    stream.failUpstream(err)
+  })
+  stream.once('cut', stop)
+  stream.once('failed', stop)
+  stream.once('close', () => { if (!source.destroyed) source.destroy() })
+  source.pipe(stream)
+  return stream
+}
+
+export interface JsonResponseOptions extends Omit<JsonSanitizeOptions, 'onCut'> {
+  scannerOptions?: ScannerOptions
+  onCut?: (finding: Finding) => void
+}
+
+/**
+ * Sanitizes a non-streaming JSON response body (Chat Completions,
+ * Completions, Responses, Anthropic Messages; recognised from the body
+ * unless `protocol` says). Returns a sanitized copy and what was found.
+ * @example
+ * const result = sanitizeJsonResponse(JSON.parse(text), ruleSet)
+ * reply.send(result.changed ? result.body : text)
+ */
+export function sanitizeJsonResponse (body: unknown, ruleSet: RuleSet, options: JsonResponseOptions = {}): JsonSanitizeResult {
+  const { scannerOptions, onCut, ...rest } = options
+  return sanitizeJsonBody(body, () => createScanner(ruleSet, scannerOptions), {
+    ...rest,
+    ...(onCut === undefined ? {} : { onCut: (finding: Finding) => onCut(finding) })
+  })
+}

@@ -1,0 +1,281 @@
+/**
+ * @module stream/create-stream-sanitizer
+ * The pure core of the sanitizing Transform: bytes in, sanitized bytes (as
+ * text) out, no Node streams, no I/O. It chains the UTF-8 decoder, the
+ * framing (SSE or NDJSON), the protocol codec and one scanner per text
+ * channel, and keeps the statistics the audit log records.
+ *
+ * Its life: `open` until the upstream ends (`ended`), a rule cuts the
+ * response (`cut`) or the upstream fails (`failed`). In the last two
+ * cases it has already written the protocol's closing frames, and every
+ * later write returns ''. It never throws for anything upstream sends: a
+ * frame too large, or an error while handling a frame, fails the stream
+ * in-band with a protocol-shaped error frame (a response's headers are
+ * out by then; fastify's rule: a mid-stream error is ended in-band). Text
+ * a scanner still held when the stream fails is dropped, not flushed: it
+ * may be the first half of a secret the failure cut short.
+ *
+ * Output is always whole frames: a frame is serialized only once complete.
+ */
+import { createCodec, selectFraming } from '../adapters/select-adapter.js'
+import { createNdjsonParser, serializeNdjsonFrame } from '../adapters/ndjson.js'
+import { createSseParser } from '../adapters/sse-parser.js'
+import { serializeSseComment, serializeSseFrame, serializeSseRetry } from '../adapters/sse-writer.js'
+import { createTextChannels } from '../adapters/text-channels.js'
+import type { CodecContext, DataFrame, FailureInfo, FindingContext, Protocol, ProtocolCodec, ProtocolOption } from '../adapters/types.js'
+import { createUtf8Decoder } from '../adapters/utf8-decoder.js'
+import { MalformedFrameError } from '../errors.js'
+import type { RuleAction } from '../rules/types.js'
+import type { Finding, Scanner } from '../scanner/types.js'
+
+/** Default cap on one SSE event or NDJSON line: 1 MiB. */
+export const kDefaultMaxEventSize = 1024 * 1024
+
+export interface StreamSanitizerOptions {
+  /** Makes a scanner for each text channel. */
+  newScanner: () => Scanner
+  /** Default `auto`. */
+  protocol?: ProtocolOption
+  /** The upstream's Content-Type; picks SSE or NDJSON framing. */
+  contentType?: string
+  /** Cap on one event or line, in UTF-8 bytes (default 1 MiB). */
+  maxEventSize?: number
+  onFinding?: (finding: Finding, context: FindingContext) => void
+  onCut?: (finding: Finding, context: FindingContext) => void
+  /** A frame that could not be parsed: dropped (never passed on), counted, reported. */
+  onMalformed?: (err: Error) => void
+  /** Clock for time-to-first-token, in milliseconds (default `performance.now`). */
+  now?: () => number
+}
+
+export type SanitizerState = 'open' | 'ended' | 'cut' | 'failed'
+
+/** What the audit log records about one stream. */
+export interface SanitizeStats {
+  /** The protocol spoken (decided at the first frame under `auto`). */
+  protocol: Protocol | undefined
+  /** Text characters (UTF-16 units) scanned, over all channels. */
+  charsIn: number
+  /** Text characters released, over all channels. */
+  charsOut: number
+  findings: Record<RuleAction, number>
+  /** The upstream's own `finish_reason` / `stop_reason` / response status (last seen). */
+  upstreamFinishReason: string | undefined
+  /** What we told the client: the upstream's, `content_filter`/`refusal` on a cut, `error` on a failure. */
+  finishReason: string | undefined
+  /** `now()` when the first non-empty text was released. */
+  firstTextAt: number | undefined
+  /** From creation to the first non-empty released text, in ms. */
+  timeToFirstTokenMs: number | undefined
+  /** The finding that cut the stream, if one did. */
+  cut: Finding | undefined
+  /** Error code when the stream failed in-band (`SLUICE_UPSTREAM`, `SLUICE_FRAME_TOO_LARGE`). */
+  errorCode: string | undefined
+  /** Malformed upstream frames, dropped. */
+  malformed: number
+  /** Most characters held back at once, over all channels. */
+  maxHeld: number
+  framesIn: number
+  framesOut: number
+}
+
+export interface StreamSanitizer {
+  /** Feeds upstream bytes (or already decoded text); returns sanitized output. */
+  write(chunk: Uint8Array | string): string
+  /** Upstream ended: flushes held text and returns the last frames. */
+  end(): string
+  /** Upstream failed: returns a protocol-shaped error frame (once). */
+  fail(err: unknown): string
+  readonly state: SanitizerState
+  readonly stats: SanitizeStats
+  readonly cutFinding: Finding | undefined
+  readonly failure: Error | undefined
+}
+
+function describe (err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string') return code
+    const cause = (err as { cause?: { code?: unknown } }).cause
+    if (typeof cause?.code === 'string') return cause.code
+    return err.name
+  }
+  return typeof err
+}
+
+/**
+ * What the client is told. Sluice's own coded errors keep their message;
+ * anything else is named by its code or class only, never by its message,
+ * which could quote upstream content.
+ */
+function failureInfo (err: unknown): FailureInfo {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined
+  if (typeof code === 'string' && code.startsWith('SLUICE_')) return { code, message: (err as Error).message }
+  return { code: 'SLUICE_UPSTREAM', message: `Upstream failed: ${describe(err)}` }
+}
+
+/**
+ * Creates the sanitizer of one response stream.
+ * @example
+ * const sanitizer = createStreamSanitizer({ newScanner: () => createScanner(ruleSet), contentType: 'text/event-stream' })
+ * socket.write(sanitizer.write(chunk)) // for each upstream chunk
+ * socket.end(sanitizer.end())
+ */
+export function createStreamSanitizer (options: StreamSanitizerOptions): StreamSanitizer {
+  const protocolOption = options.protocol ?? 'auto'
+  const maxEventSize = options.maxEventSize ?? kDefaultMaxEventSize
+  const now = options.now ?? (() => performance.now())
+  const framing = selectFraming(protocolOption, options.contentType)
+  const startedAt = now()
+
+  let state: SanitizerState = 'open'
+  let failure: Error | undefined
+  let out: string[] = []
+  let namedEvents = false
+  let upstreamFinishReason: string | undefined
+  let finishReason: string | undefined
+  let firstTextAt: number | undefined
+  let malformed = 0
+  let framesIn = 0
+  let framesOut = 0
+  let errorCode: string | undefined
+
+  const channels = createTextChannels({
+    newScanner: options.newScanner,
+    accumulate: () => codec.protocol === 'openai-responses',
+    onFinding: options.onFinding,
+    onCut: options.onCut,
+    onFirstText: () => { firstTextAt = now() }
+  })
+
+  const decoder = createUtf8Decoder()
+  const sse = framing === 'sse'
+    ? createSseParser({
+      maxEventSize,
+      onEvent: onFrame,
+      onComment: (comment) => { if (state === 'open') out.push(serializeSseComment(comment, sse?.lineEnding)) },
+      onRetry: (ms) => { if (state === 'open') out.push(serializeSseRetry(ms, sse?.lineEnding)) }
+    })
+    : undefined
+  const ndjson = framing === 'ndjson' ? createNdjsonParser({ maxLineSize: maxEventSize, onLine: onFrame }) : undefined
+
+  const ctx: CodecContext = {
+    channels,
+    emit (frame: DataFrame) {
+      framesOut++
+      out.push(sse !== undefined ? serializeSseFrame(frame, sse.lineEnding) : serializeNdjsonFrame(frame, ndjson?.lineEnding))
+    },
+    malformed (reason: string) {
+      malformed++
+      options.onMalformed?.(new MalformedFrameError(reason))
+    },
+    upstreamFinish (reason: string) {
+      upstreamFinishReason = reason
+    },
+    get namedEvents () {
+      return namedEvents
+    }
+  }
+  const codec: ProtocolCodec = createCodec(protocolOption, framing, ctx)
+
+  function checkCut (): void {
+    const finding = channels.cut
+    if (finding === undefined || state !== 'open') return
+    state = 'cut'
+    finishReason = codec.cutReason
+    codec.cut(finding)
+  }
+
+  function onFrame (frame: DataFrame): void {
+    if (state !== 'open') return
+    framesIn++
+    if (frame.event !== undefined) namedEvents = true
+    codec.frame(frame)
+    checkCut()
+  }
+
+  function failWith (err: unknown): void {
+    if (state !== 'open') return
+    state = 'failed'
+    failure = err instanceof Error ? err : new Error(String(err))
+    const info = failureInfo(err)
+    errorCode = info.code
+    finishReason = 'error'
+    codec.fail(info)
+  }
+
+  function drain (): string {
+    if (out.length === 0) return ''
+    const text = out.length === 1 ? out[0] as string : out.join('')
+    out = []
+    return text
+  }
+
+  function feed (text: string): void {
+    if (text.length === 0) return
+    if (sse !== undefined) sse.feed(text)
+    else ndjson?.feed(text)
+  }
+
+  return {
+    write (chunk) {
+      if (state !== 'open') return ''
+      try {
+        feed(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+      } catch (err) {
+        failWith(err)
+      }
+      return drain()
+    },
+    end () {
+      if (state !== 'open') return drain()
+      try {
+        feed(decoder.end())
+        sse?.end()
+        ndjson?.end()
+        if (state === 'open') {
+          codec.end()
+          checkCut()
+        }
+      } catch (err) {
+        failWith(err)
+      }
+      if (state === 'open') {
+        state = 'ended'
+        finishReason = upstreamFinishReason
+      }
+      return drain()
+    },
+    fail (err) {
+      failWith(err)
+      return drain()
+    },
+    get state () {
+      return state
+    },
+    get stats (): SanitizeStats {
+      return {
+        protocol: codec.protocol,
+        charsIn: channels.stats.charsIn,
+        charsOut: channels.stats.charsOut,
+        findings: { ...channels.stats.findings },
+        upstreamFinishReason,
+        finishReason,
+        firstTextAt,
+        timeToFirstTokenMs: firstTextAt === undefined ? undefined : firstTextAt - startedAt,
+        cut: channels.cut,
+        errorCode,
+        malformed,
+        maxHeld: channels.stats.maxHeld,
+        framesIn,
+        framesOut
+      }
+    },
+    get cutFinding () {
+      return channels.cut
+    },
+    get failure () {
+      return failure
+    }
+  }
+}

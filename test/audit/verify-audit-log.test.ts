@@ -1,0 +1,147 @@
+import t from 'tap'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createAuditLog } from '../../src/audit/create-audit-log.js'
+import { verifyAuditLog } from '../../src/audit/verify-audit-log.js'
+import { GENESIS, createChainHasher, sealRecord } from '../../src/audit/hash-chain.js'
+import type { Finding } from '../../src/scanner/types.js'
+
+function finding (n: number): Finding {
+  return { ruleId: 'email', category: 'pii', action: 'redact', severity: 'medium', start: n, length: 5, digest: 'd'.repeat(64) }
+}
+
+/** Writes `n` records with the real audit log; returns the file and its lines (without newlines). */
+async function writeLog (dir: string, n: number, chainKey?: string): Promise<{ file: string, lines: string[] }> {
+  const file = join(dir, 'audit.jsonl')
+  const audit = createAuditLog(chainKey === undefined ? { destination: file } : { destination: file, chainKey })
+  for (let i = 0; i < n; i++) audit.finding({ requestId: `r${i}`, stream: 'choice:0' }, finding(i))
+  await audit.close()
+  const lines = readFileSync(file, 'utf8').split('\n')
+  lines.pop()
+  return { file, lines }
+}
+
+function rewrite (file: string, lines: string[]): void {
+  writeFileSync(file, lines.map((l) => l + '\n').join(''))
+}
+
+t.test('a file written by the audit log verifies, with its record count and head', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5)
+  const result = await verifyAuditLog(file)
+  t.same(result, { ok: true, records: 5, head: JSON.parse(lines[4]!).hash })
+})
+
+t.test('an empty file verifies with zero records', async (t) => {
+  const file = join(t.testdir(), 'empty.jsonl')
+  writeFileSync(file, '')
+  t.same(await verifyAuditLog(file), { ok: true, records: 0, head: GENESIS })
+})
+
+t.test('a missing file rejects', async (t) => {
+  await t.rejects(verifyAuditLog(join(t.testdir(), 'nope.jsonl')), { code: 'ENOENT' })
+})
+
+t.test('an edited field is reported at the edited line', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5)
+  const record = JSON.parse(lines[2]!)
+  record.ruleId = 'nothing-to-see'
+  lines[2] = JSON.stringify(record)
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 3, reason: /hash does not match/ })
+})
+
+t.test('an edit with a recomputed hash is reported at the next line of an unkeyed chain', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5)
+  const { hash: _hash, ...record } = JSON.parse(lines[1]!)
+  record.action = 'flag'
+  // What an attacker without a key can do: re-seal the edited record.
+  lines[1] = sealRecord(record, record.prev, createChainHasher()).line.trimEnd()
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 3, reason: /previous record/ })
+})
+
+t.test('an edit re-sealed without the key is reported at the edited line of a keyed chain', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5, 'chain-secret')
+  const { hash: _hash, ...record } = JSON.parse(lines[1]!)
+  record.action = 'flag'
+  lines[1] = sealRecord(record, record.prev, createChainHasher()).line.trimEnd()
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file, { chainKey: 'chain-secret' }), { ok: false, line: 2, reason: /hash does not match/ })
+})
+
+t.test('a keyed chain verifies with its key and fails at line 1 without it', async (t) => {
+  const { file } = await writeLog(t.testdir(), 3, 'chain-secret')
+  t.match(await verifyAuditLog(file, { chainKey: 'chain-secret' }), { ok: true, records: 3 })
+  t.match(await verifyAuditLog(file), { ok: false, line: 1, reason: /chain key/ })
+  t.match(await verifyAuditLog(file, { chainKey: 'other' }), { ok: false, line: 1 })
+})
+
+t.test('a deleted line is reported at the line that followed it', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5)
+  lines.splice(2, 1)
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 3, reason: /previous record/ })
+})
+
+t.test('a deleted first line is reported at line 1', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 3)
+  lines.shift()
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 1, reason: /genesis/ })
+})
+
+t.test('an inserted copy of a valid line is reported where it was inserted', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5)
+  lines.splice(3, 0, lines[0]!)
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 4, reason: /previous record/ })
+})
+
+t.test('an inserted foreign line is reported where it was inserted', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5)
+  lines.splice(1, 0, '{"kind":"finding","ruleId":"fake"}')
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 2, reason: /not an audit record/ })
+})
+
+t.test('two swapped lines are reported at the first of them', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 5)
+  const a = lines[1]!
+  lines[1] = lines[2]!
+  lines[2] = a
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 2, reason: /previous record/ })
+})
+
+t.test('an empty line in the middle is reported', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 3)
+  lines.splice(1, 0, '')
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 2, reason: /empty line/ })
+})
+
+t.test('a last line without newline is reported apart, as truncated', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 4)
+  appendFileSync(file, lines[0]!.slice(0, 40))
+  const result = await verifyAuditLog(file)
+  t.match(result, { ok: false, line: 5, truncated: true, reason: /truncated.*4 records/ })
+})
+
+t.test('an edit before a truncated tail is reported at the edit, not as truncation', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 4)
+  lines[1] = lines[1]!.replace('"r1"', '"rX"')
+  writeFileSync(file, lines.map((l) => l + '\n').join('') + '{"kind":')
+  const result = await verifyAuditLog(file)
+  t.match(result, { ok: false, line: 2, reason: /hash does not match/ })
+  t.notOk('truncated' in result)
+})
+
+t.test('lines longer than a read chunk verify', async (t) => {
+  const file = join(t.testdir(), 'audit.jsonl')
+  const audit = createAuditLog({ destination: file })
+  audit.event('big', { blob: 'x'.repeat(200_000) })
+  audit.event('small', {})
+  audit.event('big', { blob: 'é'.repeat(100_000) })
+  await audit.close()
+  t.match(await verifyAuditLog(file), { ok: true, records: 3 })
+})

@@ -1,0 +1,86 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { defaultRulesDir } from '../../src/rules/load-rules.js'
+import { defaultProxyConfig, hashApiKey, resolveProxyConfig } from '../../src/proxy/proxy-config.js'
+
+const upstream = 'http://127.0.0.1:9999'
+
+t.test('uses the defaults when only the upstream is given', async (t) => {
+  const config = await resolveProxyConfig({ argv: ['--upstream', upstream] })
+  t.equal(config.upstream, upstream)
+  t.equal(config.host, '127.0.0.1')
+  t.equal(config.port, 8080)
+  t.same(config.rules, [defaultRulesDir()])
+  t.equal(config.retries, 2)
+  t.equal(config.timeouts.idleMs, 30_000)
+  t.equal(config.bodyLimit, 1024 * 1024)
+  t.same(config.apiKeyHashes, [])
+  t.equal(config.forwardClientAuth, false)
+  t.same(config.input, defaultProxyConfig.input)
+})
+
+t.test('lets flags win over env and env over the config file', async (t) => {
+  const dir = t.testdir({
+    'proxy.yaml': 'upstream: http://file.example:1\nport: 7001\nhost: 0.0.0.0\nretries: 5\ntimeouts:\n  idleMs: 1234\n  headersMs: 99\n'
+  })
+  const file = join(dir, 'proxy.yaml')
+  const fromFile = await resolveProxyConfig({ argv: ['--config', file] })
+  t.equal(fromFile.upstream, 'http://file.example:1')
+  t.equal(fromFile.port, 7001)
+  t.equal(fromFile.timeouts.idleMs, 1234)
+  t.equal(fromFile.timeouts.headersMs, 99)
+  t.equal(fromFile.timeouts.connectMs, defaultProxyConfig.timeouts.connectMs, 'unset timeouts keep their defaults')
+
+  const env = { SLUICE_PORT: '7002', SLUICE_UPSTREAM: 'http://env.example:2', SLUICE_CONFIG: file }
+  const fromEnv = await resolveProxyConfig({ argv: [], env })
+  t.equal(fromEnv.port, 7002)
+  t.equal(fromEnv.upstream, 'http://env.example:2')
+  t.equal(fromEnv.host, '0.0.0.0', 'the file still fills what env leaves out')
+
+  const fromFlags = await resolveProxyConfig({ argv: ['--port', '7003', '--idle-timeout', '50'], env })
+  t.equal(fromFlags.port, 7003)
+  t.equal(fromFlags.timeouts.idleMs, 50)
+  t.equal(fromFlags.retries, 5)
+})
+
+t.test('reads comma lists from env and keeps client keys only as hashes', async (t) => {
+  const config = await resolveProxyConfig({
+    argv: ['--upstream', upstream],
+    env: { SLUICE_RULES: 'a.yaml, b.yaml', SLUICE_UPSTREAM_KEYS: 'up1,up2', SLUICE_API_KEYS: 'client-one,client-two' }
+  })
+  t.same(config.rules, ['a.yaml', 'b.yaml'])
+  t.same(config.upstreamKeys, ['up1', 'up2'])
+  t.same(config.apiKeyHashes, [hashApiKey('client-one'), hashApiKey('client-two')])
+  t.notMatch(JSON.stringify(config), /client-one|client-two/, 'no plain client key in the resolved config')
+})
+
+t.test('accepts a JSON config file', async (t) => {
+  const dir = t.testdir({ 'proxy.json': JSON.stringify({ upstream, apiKeys: ['k'], input: { reject: [] }, rateLimit: { max: 10, timeWindow: '1 minute' } }) })
+  const config = await resolveProxyConfig({ argv: ['--config', join(dir, 'proxy.json')] })
+  t.same(config.apiKeyHashes, [hashApiKey('k')])
+  t.same(config.input.reject, [])
+  t.same(config.input.redact, defaultProxyConfig.input.redact)
+  t.same(config.rateLimit, { max: 10, timeWindow: '1 minute' })
+})
+
+t.test('names the field at fault in a config file', async (t) => {
+  const dir = t.testdir({})
+  const bad = join(dir, 'bad.yaml')
+  writeFileSync(bad, 'upstream: http://x\nport: "eighty"\n')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', bad] }), { code: 'SLUICE_INVALID_OPTIONS', message: /port/ })
+  writeFileSync(bad, 'upstream: http://x\ntimeouts:\n  idelMs: 5\n')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', bad] }), { message: /timeouts/ })
+  writeFileSync(bad, 'upstream: [unclosed\n')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', bad] }), { message: /not valid YAML/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--config', join(dir, 'missing.yaml')] }), { message: /cannot read config file/ })
+})
+
+t.test('rejects a missing or malformed upstream and bad flag values', async (t) => {
+  await t.rejects(resolveProxyConfig({ argv: [] }), { code: 'SLUICE_INVALID_OPTIONS', message: /upstream is required/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--upstream', 'ftp://x'] }), { message: /http\(s\) URL/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--upstream', 'http://u:p@x'] }), { message: /credentials/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--upstream', upstream, '--port', '70000'] }), { message: /--port/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--upstream', upstream, '--bogus'] }), { code: 'SLUICE_INVALID_OPTIONS' })
+  await t.rejects(resolveProxyConfig({ argv: ['--upstream', upstream], env: { SLUICE_PORT: 'x' } }), { message: /SLUICE_PORT/ })
+})
