@@ -6,7 +6,6 @@
  */
 import { parseArgs } from 'node:util'
 import { verifyAuditLog } from './audit/verify-audit-log.js'
-import { runDemo, runProxy } from './proxy/run-proxy.js'
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
 import { RuleFileSchema } from './rules/rule-schema.js'
 import { testRuleExamples } from './rules/test-rules.js'
@@ -79,6 +78,10 @@ async function rulesCommand (args: string[], io: CliIo): Promise<number> {
     io.stdout(JSON.stringify(RuleFileSchema, null, 2))
     return 0
   }
+  if (sub !== 'list' && sub !== 'test') {
+    io.stderr(usage)
+    return 2
+  }
   const paths = rest.length > 0 ? rest : [defaultRulesDir()]
   const ruleSet = await loadRuleSet(paths)
   if (sub === 'list') {
@@ -108,7 +111,8 @@ async function auditCommand (args: string[], io: CliIo): Promise<number> {
     io.stderr(usage)
     return 2
   }
-  const key = values['chain-key'] ?? process.env.SLUICE_AUDIT_CHAIN_KEY
+  // An empty variable means no key, as in the proxy's config (proxy-config.ts).
+  const key = values['chain-key'] ?? (process.env.SLUICE_AUDIT_CHAIN_KEY?.trim() || undefined)
   const result = await verifyAuditLog(file, key === undefined ? {} : { chainKey: key })
   if (result.ok) {
     io.stdout(`ok: ${result.records} records`)
@@ -126,8 +130,9 @@ export async function main (argv: string[], io: CliIo = defaultIo): Promise<numb
       case 'scan': return await scanCommand(rest, io)
       case 'rules': return await rulesCommand(rest, io)
       case 'audit': return await auditCommand(rest, io)
-      case 'proxy': return await runProxy(rest)
-      case 'demo': return await runDemo(rest)
+      // The proxy pulls in fastify, undici and prom-client: load it only when asked.
+      case 'proxy': return await (await import('./proxy/run-proxy.js')).runProxy(rest)
+      case 'demo': return await (await import('./proxy/run-proxy.js')).runDemo(rest)
       case undefined:
       case 'help':
       case '--help':

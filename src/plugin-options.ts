@@ -56,7 +56,12 @@ export interface SluicePluginOptions {
   onStreamEnd?: (outcome: StreamOutcome, request: FastifyRequest) => void
 }
 
-/** Per-route `config: { sluice: … }`: `false` turns sanitizing off. */
+/**
+ * Per-route `config: { sluice: … }`: `false` turns sanitizing off. Checked
+ * when the route is added (an unknown key or a bad value throws
+ * SLUICE_INVALID_OPTIONS); rules given as paths load at `ready`, once per
+ * distinct list. Register the plugin before the routes that use this.
+ */
 export type SluiceRouteConfig = false | Pick<SluicePluginOptions, 'rules' | 'contentTypes' | 'onFinding' | 'onCut'> & { protocol?: string }
 
 export interface SluiceDecorator {

@@ -11,6 +11,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createAuditLog } from './audit/create-audit-log.js'
 import type { AuditLog } from './audit/create-audit-log.js'
+import { selectFraming, isStreamContentType } from './adapters/select-adapter.js'
 import { InvalidOptionsError } from './errors.js'
 import type { SluiceDecorator, SluicePluginOptions, SluiceRouteConfig, StreamOutcome } from './plugin-options.js'
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
@@ -35,9 +36,10 @@ declare module 'fastify' {
   }
 }
 
-const streamTypes = ['text/event-stream', 'application/x-ndjson']
-const defaultContentTypes = [...streamTypes, 'application/json']
+const defaultContentTypes = ['text/event-stream', 'application/x-ndjson', 'application/json']
 const kSanitized = Symbol('sluice.sanitized')
+const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'hmacKey', 'maxEventSize', 'onFinding', 'onCut', 'onStreamEnd'])
+const knownRouteOptions = new Set(['rules', 'contentTypes', 'onFinding', 'onCut', 'protocol'])
 
 interface ResolvedRoute {
   rules: () => RuleSet
@@ -47,19 +49,60 @@ interface ResolvedRoute {
   protocol: string | undefined
 }
 
+function isRuleSet (value: unknown): value is RuleSet {
+  return typeof value === 'object' && value !== null && Array.isArray((value as RuleSet).rules) && Array.isArray((value as RuleSet).files)
+}
+
+/** `rules`, `contentTypes` and the callbacks are checked alike for the plugin and for a route (`where` names which). */
+function checkCommon (opts: Record<string, unknown>, where: string): void {
+  for (const key of ['onFinding', 'onCut', 'onStreamEnd']) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'function') throw new InvalidOptionsError(`${where}"${key}" must be a function`)
+  }
+  const types = opts.contentTypes
+  if (types !== undefined && (!Array.isArray(types) || types.some((c) => typeof c !== 'string'))) {
+    throw new InvalidOptionsError(`${where}"contentTypes" must be an array of strings`)
+  }
+  const rules = opts.rules
+  const isPaths = typeof rules === 'string' || (Array.isArray(rules) && rules.every((p) => typeof p === 'string'))
+  if (rules !== undefined && !isPaths && typeof rules !== 'function' && !isRuleSet(rules)) {
+    throw new InvalidOptionsError(`${where}"rules" must be a rule set, rule file path(s) or a function returning a rule set`)
+  }
+}
+
 function checkOptions (opts: SluicePluginOptions): void {
-  const known = new Set(['rules', 'audit', 'contentTypes', 'hmacKey', 'maxEventSize', 'onFinding', 'onCut', 'onStreamEnd'])
   for (const key of Object.keys(opts)) {
-    if (!known.has(key)) throw new InvalidOptionsError(`unknown option "${key}"`)
+    if (!knownOptions.has(key)) throw new InvalidOptionsError(`unknown option "${key}"`)
   }
-  for (const key of ['onFinding', 'onCut', 'onStreamEnd'] as const) {
-    if (opts[key] !== undefined && typeof opts[key] !== 'function') throw new InvalidOptionsError(`"${key}" must be a function`)
-  }
-  if (opts.contentTypes !== undefined && (!Array.isArray(opts.contentTypes) || opts.contentTypes.some((c) => typeof c !== 'string'))) {
-    throw new InvalidOptionsError('"contentTypes" must be an array of strings')
-  }
+  checkCommon(opts as Record<string, unknown>, '')
   if (opts.maxEventSize !== undefined && !(Number.isInteger(opts.maxEventSize) && opts.maxEventSize > 0)) {
     throw new InvalidOptionsError('"maxEventSize" must be a positive integer')
+  }
+  if (opts.hmacKey !== undefined && (typeof opts.hmacKey !== 'string' || opts.hmacKey === '')) {
+    throw new InvalidOptionsError('"hmacKey" must be a non-empty string')
+  }
+  // A wrong type here would otherwise reach createAuditLog as "no destination", i.e. stdout.
+  const audit: unknown = opts.audit
+  const validAudit = audit === undefined || audit === false || typeof audit === 'string' || isAuditLog(audit) ||
+    (typeof audit === 'object' && audit !== null && typeof (audit as { destination?: unknown }).destination === 'string')
+  if (!validAudit) throw new InvalidOptionsError('"audit" must be a file path, { destination, chainKey }, an AuditLog or false')
+}
+
+/** A route's `config.sluice`, checked when the route is added so a typo fails at startup. */
+function checkRouteConfig (cfg: unknown, url: string): void {
+  if (cfg === undefined || cfg === false) return
+  const where = `route ${url}: `
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new InvalidOptionsError(`${where}"config.sluice" must be false or an object`)
+  for (const key of Object.keys(cfg)) {
+    if (!knownRouteOptions.has(key)) throw new InvalidOptionsError(`${where}unknown route option "${key}"`)
+  }
+  checkCommon(cfg as Record<string, unknown>, where)
+  const protocol = (cfg as { protocol?: unknown }).protocol
+  if (protocol !== undefined) {
+    try {
+      selectFraming(protocol as ProtocolOption)
+    } catch {
+      throw new InvalidOptionsError(`${where}"protocol" must be one of the supported protocols or "auto", not ${JSON.stringify(protocol)}`)
+    }
   }
 }
 
@@ -106,29 +149,52 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
   }
   fastify.decorate('sluice', decorator)
 
-  // Route-level rules: sets and getters are kept as given; paths load in
-  // onReady so a broken file fails startup, not a request.
-  const routeRules = new Map<string, () => RuleSet>()
-  const pendingRoutePaths: Array<{ key: string, paths: string | readonly string[] }> = []
+  // Route-level rules are found by the route's `config.sluice` object
+  // itself (fastify copies `config` shallowly, so the request sees the very
+  // object onRoute saw): one entry serves every method, the HEAD twin of a
+  // GET route and any prefix. Sets and getters are used as given; paths
+  // load in onReady (each distinct list once) so a broken file fails
+  // startup, not a request.
+  const routeRules = new WeakMap<object, () => RuleSet>()
+  const pendingRoutePaths = new Map<object, string | readonly string[]>()
   fastify.addHook('onRoute', (route) => {
-    const cfg = (route.config as { sluice?: SluiceRouteConfig } | undefined)?.sluice
-    if (cfg === undefined || cfg === false || cfg.rules === undefined) return
-    const key = `${route.method.toString()} ${route.url}`
-    const r = cfg.rules
-    if (typeof r === 'string' || Array.isArray(r)) pendingRoutePaths.push({ key, paths: r as string | readonly string[] })
-    else if (typeof r === 'function') routeRules.set(key, r)
-    else { const set = r as RuleSet; routeRules.set(key, () => set) }
+    const cfg = (route.config as { sluice?: unknown } | undefined)?.sluice
+    checkRouteConfig(cfg, route.url)
+    if (cfg === undefined || cfg === false) return
+    const r = (cfg as Exclude<SluiceRouteConfig, false>).rules
+    if (typeof r === 'string' || Array.isArray(r)) pendingRoutePaths.set(cfg as object, r as string | readonly string[])
   })
   fastify.addHook('onReady', async () => {
-    for (const route of pendingRoutePaths) routeRules.set(route.key, await resolveRules(route.paths))
+    const loaded = new Map<string, Promise<() => RuleSet>>()
+    for (const [cfg, paths] of pendingRoutePaths) {
+      const key = JSON.stringify(paths)
+      let getter = loaded.get(key)
+      if (getter === undefined) loaded.set(key, (getter = resolveRules(paths)))
+      routeRules.set(cfg, await getter)
+    }
+    pendingRoutePaths.clear()
   })
+
+  function rulesOf (cfg: Exclude<SluiceRouteConfig, false> | undefined): () => RuleSet {
+    const r = cfg?.rules
+    if (cfg === undefined || r === undefined) return rules
+    if (typeof r === 'function') return r
+    if (typeof r !== 'string' && !Array.isArray(r)) {
+      const set = r as RuleSet
+      return () => set
+    }
+    const getter = routeRules.get(cfg)
+    // Rules given as a path on a route this plugin never saw (added before it
+    // was registered): fail the request rather than quietly use other rules.
+    if (getter === undefined) throw new InvalidOptionsError('route rules given as a path were not loaded: register the sluice plugin before the route')
+    return getter
+  }
 
   function routeOf (request: FastifyRequest): ResolvedRoute | undefined {
     const cfg = (request.routeOptions.config as { sluice?: SluiceRouteConfig }).sluice
     if (cfg === false) return undefined
-    const key = `${request.routeOptions.method?.toString() ?? request.method} ${request.routeOptions.url ?? ''}`
     return {
-      rules: routeRules.get(key) ?? rules,
+      rules: rulesOf(cfg),
       contentTypes: cfg?.contentTypes ?? globalTypes,
       onFinding: cfg?.onFinding ?? opts.onFinding,
       onCut: cfg?.onCut ?? opts.onCut,
@@ -188,7 +254,9 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
       opts.onStreamEnd?.(outcome, request)
     }
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) {
+      // Ended, not cancelled, once the transform handed its last byte to the
+      // response: `writableFinished` alone is false under `inject` (no socket).
+      if (!reply.raw.writableFinished && !transform.readableEnded) {
         // The client went away: destroying the transform destroys the source,
         // which aborts the upstream read at once.
         cancelled = true
@@ -200,26 +268,44 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
   }
 
   fastify.decorateReply('sanitize', function sanitize (this: FastifyReply, stream: Readable, options?: { contentType?: string }) {
-    const route = routeOf(this.request) ?? { rules, contentTypes: globalTypes, onFinding: opts.onFinding, onCut: opts.onCut, protocol: undefined }
-    const contentType = options?.contentType ?? mediaType(this.getHeader('content-type'))
     ;(this as unknown as Record<symbol, boolean>)[kSanitized] = true
-    return sanitizeFor(this.request, this, stream, route, contentType)
+    try {
+      const route = routeOf(this.request) ?? { rules, contentTypes: globalTypes, onFinding: opts.onFinding, onCut: opts.onCut, protocol: undefined }
+      const contentType = options?.contentType ?? mediaType(this.getHeader('content-type'))
+      return sanitizeFor(this.request, this, stream, route, contentType)
+    } catch (err) {
+      // e.g. a content type that is no stream: the caller gets the error, the stream is not left open.
+      stream.destroy()
+      throw err
+    }
   })
 
   fastify.addHook('onSend', async function sluiceOnSend (request, reply, payload) {
+    try {
+      return await sanitizePayload(request, reply, payload)
+    } catch (err) {
+      // Fastify sends the error instead and never reads the stream: destroy
+      // it, or the route's upstream request stays open (and billing).
+      if (isReadable(payload) && !payload.destroyed) payload.destroy()
+      throw err
+    }
+  })
+
+  async function sanitizePayload (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
     if ((reply as unknown as Record<symbol, boolean>)[kSanitized] === true) return payload
     const route = routeOf(request)
     if (route === undefined) return payload
     const contentType = mediaType(reply.getHeader('content-type'))
     if (!route.contentTypes.includes(contentType)) return payload
     if (isReadable(payload)) {
-      if (!streamTypes.includes(contentType) && contentType !== 'application/json') return payload
       if (contentType === 'application/json') {
         // A JSON body delivered as a stream: collect it (bounded by the route's own body) and sanitize once.
         const chunks: Buffer[] = []
         for await (const c of payload) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string))
         return sanitizeJsonText(Buffer.concat(chunks).toString('utf8'), request, route, reply)
       }
+      // Any SSE or NDJSON type the route's list names (application/ndjson, jsonl, ...).
+      if (!isStreamContentType(contentType)) return payload
       reply.removeHeader('content-length')
       return sanitizeFor(request, reply, payload, route, contentType)
     }
@@ -227,7 +313,7 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
       return sanitizeJsonText(payload.toString(), request, route, reply)
     }
     return payload
-  })
+  }
 
   function sanitizeJsonText (text: string, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): string {
     let body: unknown

@@ -16,6 +16,8 @@ export class RuleProblem extends Error {}
 
 export interface CompiledRuleInternal extends CompiledRule {
   readonly render: RenderReplacement
+  /** Sticky twin of `regex`: matches only exactly at `lastIndex`. */
+  readonly sticky: RE2
   /** Capture groups inside `source`. */
   readonly groups: number
   /** A prefix-language source written by the compiler itself (obfuscated words), else derived. */
@@ -79,6 +81,7 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     source: analysis.source,
     flags,
     regex: new RE2(analysis.source, `gu${flags}${rule.group === undefined ? '' : 'd'}`),
+    sticky: new RE2(analysis.source, `yu${flags}${rule.group === undefined ? '' : 'd'}`),
     maxLength: analysis.maxLength,
     group: rule.group,
     groups: analysis.groups,

@@ -9,6 +9,10 @@
  * Two lanes: `output` (redact and cut: they change the text, so they hold it
  * back) and `flag` (report only: scanned on a shadow buffer, never holds text).
  */
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import RE2 from 're2'
 import { prefixPattern } from './analyze-pattern.js'
 import type { CompiledRuleInternal } from './compile-rule.js'
@@ -53,9 +57,37 @@ export interface RuleSet {
   readonly loadedAt: Date
 }
 
-// Deriving a prefix automaton costs milliseconds per rule; rule sets are
-// rebuilt on every hot reload and in many tests, so cache by pattern.
+// Deriving a prefix automaton costs milliseconds to a second per rule, and
+// rule sets are built at every start, every hot reload and in many tests:
+// cache by pattern in memory and on disk (a derived, disposable artefact,
+// keyed by a hash of flags, pattern and this module's derivation version).
 const prefixCache = new Map<string, string>()
+const derivationVersion = '1'
+const diskCacheDir = process.env.SLUICE_CACHE_DIR ?? join(tmpdir(), 'sluice-prefix-cache')
+
+function readDiskCache (key: string): string | undefined {
+  try {
+    // A prefix pattern decides what is held back: trust only a private
+    // cache directory of our own (a planted entry could make text leak).
+    const dir = statSync(diskCacheDir)
+    if ((dir.mode & 0o077) !== 0 || (process.getuid !== undefined && dir.uid !== process.getuid())) return undefined
+    return readFileSync(join(diskCacheDir, key), 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+function writeDiskCache (key: string, value: string): void {
+  try {
+    mkdirSync(diskCacheDir, { recursive: true, mode: 0o700 })
+    // Write then rename: concurrent processes never read half an entry.
+    const tmp = join(diskCacheDir, `${key}.${process.pid}.tmp`)
+    writeFileSync(tmp, value)
+    renameSync(tmp, join(diskCacheDir, key))
+  } catch {
+    // A read-only or full disk only costs the next start the derivation.
+  }
+}
 
 function wrapFlags (flags: string, body: string): string {
   const inline = flags.replace(/u/g, '')
@@ -64,13 +96,14 @@ function wrapFlags (flags: string, body: string): string {
 
 function prefixSourceOf (rule: CompiledRuleInternal): string {
   if (rule.prefixSource !== undefined) return wrapFlags(rule.flags, rule.prefixSource)
-  const key = `${rule.flags}/${rule.source}`
-  let cached = prefixCache.get(key)
+  const key = createHash('sha256').update(`${derivationVersion}\0${rule.flags}\0${rule.source}`).digest('hex')
+  let cached = prefixCache.get(key) ?? readDiskCache(key)
   if (cached === undefined) {
     const p = prefixPattern(rule.source, rule.flags)
     cached = wrapFlags(p.flags, p.source)
-    prefixCache.set(key, cached)
+    writeDiskCache(key, cached)
   }
+  prefixCache.set(key, cached)
   return cached
 }
 

@@ -46,15 +46,17 @@ function lastCodePoint (s: string): string {
 }
 
 /** Where the undecided tail of `buf` begins. */
-function holdStart (lane: RuleLane, buf: string): number {
+function holdStart (lane: RuleLane, buf: string, bytes: Buffer): number {
   if (buf.length === 0) return 0
   // `search` returns only the start: RE2 answers it with its DFA alone,
-  // ~10x cheaper than `exec`, which also computes submatches.
-  let h = buf.length
+  // ~10x cheaper than `exec` with submatches.
+  let h = bytes.length
   for (const g of lane.groups) {
-    const found = g.prefix.search(buf)
+    const found = g.prefix.search(bytes)
     if (found >= 0 && found < h) h = found
   }
+  if (bytes.length !== buf.length && h < bytes.length) h = bytes.subarray(0, h).toString('utf8').length
+  else if (h === bytes.length) h = buf.length
   // Cap: no match is longer than the lane's longest, so an older prefix
   // cannot still be growing. This also bounds memory per stream.
   h = Math.max(h, buf.length - lane.maxLength)
@@ -76,9 +78,12 @@ function advance (
   for (;;) {
     const s = state.ctx + state.buf
     const off = state.ctx.length
-    const h = final ? state.buf.length : holdStart(state.lane, state.buf)
+    // node-re2 converts a string argument to UTF-8 on every call; with a
+    // search per rule group that conversion dominated, so convert once.
+    const bytes = Buffer.from(s, 'utf8')
+    const h = final ? state.buf.length : holdStart(state.lane, state.buf, bytes.subarray(Buffer.byteLength(state.ctx, 'utf8')))
     if (h === 0 && !final) return
-    const m = findMatch(state.lane, s, off, final ? s.length : off + h)
+    const m = findMatch(state.lane, s, off, final ? s.length : off + h, bytes)
     if (m !== undefined) {
       if (m.start > off) onText(s.slice(off, m.start))
       const stop = onMatch(m, s, state.base + m.start - off)

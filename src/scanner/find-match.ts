@@ -13,7 +13,7 @@
  * search may start (characters before it are context only).
  */
 import type { CompiledRuleInternal } from '../rules/compile-rule.js'
-import type { RuleLane } from '../rules/rule-set.js'
+import type { RuleGroup, RuleLane } from '../rules/rule-set.js'
 import { shannonEntropy } from '../rules/validators.js'
 
 export interface Match {
@@ -57,9 +57,9 @@ function touches (boundary: CompiledRuleInternal['boundary'], ch: string): boole
 
 /** Locates the rule's `group` inside a match known to start at `start`. */
 function locateGroup (rule: CompiledRuleInternal, s: string, start: number): [number, number] | undefined {
-  rule.regex.lastIndex = start
-  const m = rule.regex.exec(s)
-  if (m === null || m.index !== start || rule.group === undefined) return undefined
+  rule.sticky.lastIndex = start
+  const m = rule.sticky.exec(s)
+  if (m === null || rule.group === undefined) return undefined
   const span = m.indices?.[rule.group]
   return span === undefined ? undefined : [span[0], span[1]]
 }
@@ -86,71 +86,70 @@ function accept (rule: CompiledRuleInternal, s: string, start: number, end: numb
   return { rule, start, end, valueStart, valueEnd }
 }
 
-/** The first accepted match of one rule starting at or after `from` and before `limit`. */
-function firstOfRule (rule: CompiledRuleInternal, s: string, from: number, limit: number): Match | undefined {
-  const re = rule.regex
-  let pos = from
-  while (pos < limit) {
-    re.lastIndex = pos
-    const m = re.exec(s)
-    if (m === null || m.index >= limit) return undefined
-    const found = accept(rule, s, m.index, m.index + m[0].length)
-    if (found !== undefined) return found
-    // Resume one code point later, never inside a surrogate pair.
-    const cp = s.codePointAt(m.index) ?? 0
-    pos = m.index + (cp > 0xffff ? 2 : 1)
+/** The rule's own match exactly at `start`, if it has one there and it is accepted. */
+function acceptedAt (rule: CompiledRuleInternal, s: string, start: number): Match | undefined {
+  const re = rule.sticky
+  re.lastIndex = start
+  const m = re.exec(s)
+  return m === null ? undefined : accept(rule, s, start, start + m[0].length)
+}
+
+interface Candidate { start: number, end: number, rule: number }
+
+/** The leftmost candidate of one group at or after `pos` (its first alternative wins at that start). */
+function groupCandidate (group: RuleGroup, s: string, pos: number): Candidate | undefined {
+  const re = group.combined
+  re.lastIndex = pos
+  const m = re.exec(s)
+  if (m === null) return undefined
+  for (let k = 0; k < group.members.length; k++) {
+    if (m[group.groupIndex[k] as number] !== undefined) {
+      return { start: m.index, end: m.index + m[0].length, rule: group.members[k] as number }
+    }
   }
   return undefined
 }
 
 /**
  * The next match of `lane` in `s` starting at or after `from` and before
- * `limit`. One DFA-only `search` per rule group settles the common case (no
- * candidate); otherwise each group's leftmost candidate is compared. Only
- * when the winning candidate is rejected do we ask each rule that matches
- * anywhere (a RE2.Set pass) for its first accepted match.
+ * `limit`. Candidates are visited in start order: each rule group's
+ * leftmost-first alternation proposes one (DFA-only `search` first skips
+ * groups with no candidate at all); the earliest, lowest-index candidate is
+ * checked; if rejected, the later rules are tried exactly at that start
+ * (sticky), then the search moves one code point on. Each position is
+ * visited once, so a text full of near-misses stays linear.
  */
-export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length): Match | undefined {
-  let bestStart = Infinity
-  let bestEnd = 0
-  let bestRule = -1
-  for (const g of lane.groups) {
-    const re = g.combined
-    if (re.search(s) < 0) continue
-    re.lastIndex = from
-    const m = re.exec(s)
-    if (m === null || m.index >= limit || m.index > bestStart) continue
-    let member = -1
-    for (let k = 0; k < g.members.length; k++) {
-      if (m[g.groupIndex[k] as number] !== undefined) { member = g.members[k] as number; break }
-    }
-    if (m.index < bestStart || member < bestRule) {
-      bestStart = m.index
-      bestEnd = m.index + m[0].length
-      bestRule = member
-    }
+export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length, bytes = Buffer.from(s, 'utf8')): Match | undefined {
+  const groups = lane.groups
+  const cache: Array<Candidate | undefined | null> = new Array(groups.length)
+  // `bytes` is `s` in UTF-8: one conversion for all the groups' pre-filter searches.
+  for (let g = 0; g < groups.length; g++) {
+    // null: this group has no candidate at or after the current position.
+    cache[g] = (groups[g] as RuleGroup).combined.search(bytes) < 0 ? null : undefined
   }
-  if (bestRule < 0) return undefined
-  const found = accept(lane.rules[bestRule] as CompiledRuleInternal, s, bestStart, bestEnd)
-  if (found !== undefined) return found
-
-  // Slow path: the leftmost candidate was rejected. No rule matches before
-  // `bestStart`, so the rules that match anywhere are searched from there;
-  // on equal starts the rule loaded first wins.
-  let best: Match | undefined
-  let bestIndex = -1
-  for (const g of lane.groups) {
-    const hits = g.set.match(s)
-    for (const k of hits) {
-      const i = g.members[k] as number
-      const end = best === undefined ? limit : best.start + 1
-      const candidate = firstOfRule(lane.rules[i] as CompiledRuleInternal, s, bestStart, end)
-      if (candidate === undefined) continue
-      if (best === undefined || candidate.start < best.start || (candidate.start === best.start && i < bestIndex)) {
-        best = candidate
-        bestIndex = i
+  let pos = from
+  while (pos < limit) {
+    let best: Candidate | undefined
+    for (let g = 0; g < groups.length; g++) {
+      let c = cache[g]
+      if (c === null) continue
+      if (c === undefined || c.start < pos) {
+        c = groupCandidate(groups[g] as RuleGroup, s, pos)
+        cache[g] = c ?? null
+        if (c === undefined) continue
       }
+      if (best === undefined || c.start < best.start || (c.start === best.start && c.rule < best.rule)) best = c
     }
+    if (best === undefined || best.start >= limit) return undefined
+    const found = accept(lane.rules[best.rule] as CompiledRuleInternal, s, best.start, best.end)
+    if (found !== undefined) return found
+    // Rejected: a rule loaded later may still match exactly here.
+    for (let i = best.rule + 1; i < lane.rules.length; i++) {
+      const other = acceptedAt(lane.rules[i] as CompiledRuleInternal, s, best.start)
+      if (other !== undefined) return other
+    }
+    const cp = s.codePointAt(best.start) ?? 0
+    pos = best.start + (cp > 0xffff ? 2 : 1)
   }
-  return best
+  return undefined
 }

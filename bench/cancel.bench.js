@@ -1,0 +1,106 @@
+// Cancellation at scale: N streams cancelled by their clients at random
+// moments; is every upstream stream closed, how fast, and does the proxy go
+// back to idle?
+//
+// Method. The demo upstream (bench/lib/upstream.js) streams an endless answer
+// (`x-fault: never-ends`) at 50 chunks/s per stream and records, per request
+// (`x-bench-id`), the CLOCK_MONOTONIC time its response closed. The load
+// generator (own process) starts N streams spread over 1 s and aborts each at
+// a seeded random moment 100–1500 ms after its headers, recording the abort
+// time on the same clock. Abort→upstream close = close time − abort time, per
+// stream (p50/p99/max); a stream whose upstream never closed within 3 s is
+// counted as leaked. The upstream's own counters (GET /_demo/stats fields:
+// activeStreams, abortedStreams) must read 0 and N. The target's VmRSS and
+// open file descriptors (/proc/PID/fd: sockets are handles) are read idle
+// before, at the peak, and polled after the last abort until they are back
+// to the idle count (+2), at most 8 s; idle keep-alive sockets to the
+// upstream count until the upstream's 5 s keep-alive timeout closes them. Targets: sluice, then raw
+// relay for reference, each a fresh process.
+//
+// Run: npm run build && node bench/cancel.bench.js [--quick]
+import { setTimeout as sleep } from 'node:timers/promises'
+import { chatBody, mixedProse } from './lib/fixtures.js'
+import { isMain, runAsScript } from './lib/main.js'
+import { procStats, startContender, startLoadGen, startUpstream } from './lib/procs.js'
+import { fmt, summarize, table } from './lib/stats.js'
+
+export async function run ({ quick = false, log = () => {} } = {}) {
+  const streams = quick ? 200 : 1000
+  const upstream = await startUpstream(['--rate', '50'])
+  const loadGen = await startLoadGen()
+  const results = {}
+  for (const name of ['sluice', 'raw']) {
+    const target = await startContender(name, upstream.url)
+    // A short warm-up so the idle baseline is a warmed process, not a fresh one.
+    await loadGen.run({ url: target.url, path: '/v1/chat/completions', body: chatBody(mixedProse), headers: { 'x-demo-rate': '0' }, concurrency: 10, durationMs: 300, parse: false, tag: `cw-${name}` })
+    const statsBefore = (await upstream.take()).stats
+    await sleep(500)
+    const idle = procStats(target.pid)
+    let peak = idle
+    const sampler = setInterval(() => {
+      const s = procStats(target.pid)
+      if (s.fds > peak.fds) peak = s
+    }, 100)
+    const res = await loadGen.run({
+      url: target.url,
+      path: '/v1/chat/completions',
+      body: chatBody(mixedProse),
+      headers: { 'x-fault': 'never-ends' },
+      concurrency: streams,
+      staggerMs: 1000,
+      parse: false,
+      abortAfterMs: [100, 1500],
+      maxMs: 20_000,
+      seed: 7,
+      tag: `cancel-${name}`
+    })
+    // Back to idle: poll until the open handles are back to the idle count (+2), at most 8 s.
+    // Idle keep-alive sockets to the upstream count as handles until the upstream's 5 s keep-alive timeout closes them.
+    const lastAbort = Math.max(...Object.values(res.aborts))
+    let after = procStats(target.pid)
+    let idleAgainMs = NaN
+    for (let waited = 0; waited < 8000; waited += 250) {
+      after = procStats(target.pid)
+      if (after.fds <= idle.fds + 2) { idleAgainMs = Number(process.hrtime.bigint()) / 1e6 - lastAbort; break }
+      await sleep(250)
+    }
+    clearInterval(sampler)
+    const up = await upstream.take()
+    const delays = []
+    let leaked = 0
+    for (const [id, abortedAt] of Object.entries(res.aborts)) {
+      const close = up.closes[id]
+      if (close === undefined || close.t - abortedAt > 3000) leaked++
+      else delays.push(close.t - abortedAt)
+    }
+    results[name] = {
+      streams,
+      aborted: Object.keys(res.aborts).length,
+      errors: res.errors,
+      firstError: res.firstError,
+      delay: summarize(delays),
+      leaked,
+      upstreamActive: up.stats.activeStreams,
+      upstreamAborted: up.stats.abortedStreams - statsBefore.abortedStreams,
+      idleAgainMs,
+      idle: { rssKiB: idle.rssKiB, fds: idle.fds },
+      peak: { rssKiB: Math.max(peak.rssKiB, idle.rssKiB), fds: peak.fds },
+      after: { rssKiB: after.rssKiB, fds: after.fds }
+    }
+    const r = results[name]
+    log(`  cancel ${name}: ${r.aborted}/${streams} aborted, abort→upstream close p50 ${fmt(r.delay.p50)} p99 ${fmt(r.delay.p99)} max ${fmt(r.delay.max)} ms, leaked ${leaked}; upstream active ${r.upstreamActive}, aborted ${r.upstreamAborted}; fds ${idle.fds} → ${peak.fds} → ${after.fds} (back to idle ${fmt(idleAgainMs / 1000, 1)} s after the last abort); rss ${fmt(idle.rssKiB / 1024, 1)} → ${fmt(after.rssKiB / 1024, 1)} MiB${res.errors ? `; ${res.errors} errors (${res.firstError})` : ''}`)
+    await target.stop()
+  }
+  return { quick, results }
+}
+
+export function report ({ results }) {
+  const rows = [['target', 'aborted', 'close p50 ms', 'p99 ms', 'max ms', 'leaked', 'upstream active/aborted', 'fds idle→peak→after', 'fds idle again after s', 'rss idle→after MiB', 'errors']]
+  for (const [name, r] of Object.entries(results)) {
+    rows.push([name, `${r.aborted}/${r.streams}`, fmt(r.delay.p50), fmt(r.delay.p99), fmt(r.delay.max), r.leaked, `${r.upstreamActive}/${r.upstreamAborted}`,
+      `${r.idle.fds}→${r.peak.fds}→${r.after.fds}`, fmt(r.idleAgainMs / 1000, 1), `${fmt(r.idle.rssKiB / 1024, 1)}→${fmt(r.after.rssKiB / 1024, 1)}`, r.errors])
+  }
+  return `\nCancellation at scale (abort→upstream close on one CLOCK_MONOTONIC: client abort time vs the upstream's res 'close' time)\n\n${table(rows)}`
+}
+
+if (isMain(import.meta.url)) await runAsScript({ run, report })

@@ -1,0 +1,69 @@
+// Non-streaming benchmark: small chat completions (`stream: false`) with
+// autocannon.
+//
+// Method. The demo upstream (bench/lib/upstream.js) answers with a ~200-byte
+// assistant message that holds one e-mail address (Sluice redacts it in the
+// JSON body). autocannon runs in this process; each target runs in its own:
+//   direct — the upstream itself (reference)
+//   raw    — raw byte relay (bench/lib/raw-relay.js)
+//   sluice — `node bin/sluice.js proxy`, full default rule set, log level warn
+// After a warm-up per target, rounds alternate the targets (each round starts
+// one later); each run is `connections` keep-alive connections for a fixed
+// time. Reported: median over rounds of requests/s and of latency p50 / p99
+// (autocannon's), the ratio Sluice / raw, and non-2xx or errored requests.
+//
+// Run: npm run build && node bench/nonstream.bench.js [--quick]
+import autocannon from 'autocannon'
+import { isMain, runAsScript } from './lib/main.js'
+import { startContender, startUpstream } from './lib/procs.js'
+import { fmt, median, table } from './lib/stats.js'
+
+const targets = ['direct', 'raw', 'sluice']
+const answer = 'Your account manager is Maria; write to maria.keller@northwind-traders.com and she will answer within a day.'
+
+function cannon (url, connections, seconds) {
+  return autocannon({
+    url: `${url}/v1/chat/completions`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'sluice-demo-1', messages: [{ role: 'user', content: 'Who is my account manager?' }], demo_text: answer }),
+    connections,
+    duration: seconds
+  })
+}
+
+export async function run ({ quick = false, log = () => {} } = {}) {
+  const rounds = quick ? 2 : 3
+  const seconds = quick ? 1.5 : 5
+  const connections = quick ? 10 : 50
+  const upstream = await startUpstream(['--rate', '0'])
+  const urls = { direct: upstream.url }
+  for (const name of targets.slice(1)) urls[name] = (await startContender(name, upstream.url)).url
+  for (const name of targets) await cannon(urls[name], connections, quick ? 0.5 : 2)
+  const runs = Object.fromEntries(targets.map((t) => [t, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const name = targets[(i + round) % targets.length]
+      const r = await cannon(urls[name], connections, seconds)
+      runs[name].push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts })
+      log(`  nonstream round ${round + 1} ${name.padEnd(6)} ${fmt(r.requests.average, 0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx/errors ${r.non2xx + r.errors + r.timeouts}`)
+    }
+  }
+  const summary = Object.fromEntries(targets.map((t) => [t, {
+    rps: median(runs[t].map((r) => r.rps)),
+    p50: median(runs[t].map((r) => r.p50)),
+    p99: median(runs[t].map((r) => r.p99)),
+    bad: runs[t].reduce((s, r) => s + r.bad, 0)
+  }]))
+  return { quick, rounds, seconds, connections, runs, summary }
+}
+
+export function report (result) {
+  const s = result.summary
+  const rows = [['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors']]
+  for (const t of targets) rows.push([t, fmt(s[t].rps, 0), fmt(s[t].p50), fmt(s[t].p99), s[t].bad])
+  rows.push(['sluice/raw', fmt(s.sluice.rps / s.raw.rps), fmt(s.sluice.p50 / s.raw.p50), fmt(s.sluice.p99 / s.raw.p99), ''])
+  return `\nNon-streaming chat completions (autocannon, ${result.connections} connections, ${result.seconds} s per run, ${result.rounds} rounds, medians)\n\n${table(rows)}`
+}
+
+if (isMain(import.meta.url)) await runAsScript({ run, report })
