@@ -38,7 +38,8 @@ declare module 'fastify' {
 
 const defaultContentTypes = ['text/event-stream', 'application/x-ndjson', 'application/json']
 const kSanitized = Symbol('sluice.sanitized')
-const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'hmacKey', 'maxEventSize', 'onFinding', 'onCut', 'onStreamEnd'])
+// Fastify's own register options (`prefix`, `logLevel`, …) reach the plugin too.
+const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'hmacKey', 'maxEventSize', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
 const knownRouteOptions = new Set(['rules', 'contentTypes', 'onFinding', 'onCut', 'protocol'])
 
 interface ResolvedRoute {

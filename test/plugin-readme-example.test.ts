@@ -44,7 +44,7 @@ function ask (url: string, content: string) {
   return request(`${url}/chat`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ messages: [{ role: 'user', content }] })
+    body: JSON.stringify({ prompt: content })
   })
 }
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import Fastify from 'fastify'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Test } from 'tap'
 import { sluice } from '../src/plugin.js'
 import type { SluicePluginOptions, StreamOutcome } from '../src/plugin.js'
@@ -45,7 +45,7 @@ async function build (t: Test, opts: SluicePluginOptions = {}, routes: (app: Fas
 
 /** A route returning `chunks` as a stream of the given content type. */
 function streamRoute (type: string, chunks: () => ReadonlyArray<string | Buffer>) {
-  return async (_request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+  return async (_request: FastifyRequest, reply: FastifyReply) => {
     void reply.type(type)
     return Readable.from(chunks())
   }
