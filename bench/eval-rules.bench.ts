@@ -16,11 +16,13 @@
  *   - every `examples.match` of every enabled rule (label: that rule; value:
  *     the example's `value` when it names one).
  * - Negatives: `prose` samples, every `hardNegatives` line, every rule's
- *   `examples.nomatch`, and near-misses made here from each positive value
- *   (a Luhn digit changed, an IBAN check that fails, SSN areas never issued,
- *   keys one character too short, public-key headers, placeholders where a
- *   password goes, tracking-only queries, one lone zero-width character…)
- *   plus fixed near-misses (Scunthorpe words, harmless uses of the injection
+ *   `examples.nomatch` (a negative for that rule only: "SSN-like 123-45-6789
+ *   is not a phone" is a nomatch of the phone rule, and an SSN), and
+ *   near-misses made here from each positive value (a Luhn digit changed,
+ *   an IBAN check that fails, SSN areas never issued, keys one character too
+ *   short, public-key headers, placeholders where a password goes,
+ *   tracking-only queries, one lone zero-width character…) plus fixed
+ *   near-misses (Scunthorpe words, harmless uses of the injection
  *   words), embedded in the same templates.
  *
  * Every sample is scanned alone with `scanText` (the streaming scanner fed
@@ -28,7 +30,8 @@
  * - recall = positives labelled R with a finding of R whose digest is the
  *   HMAC of the labelled value and which overlaps the value's place in the
  *   text (examples without a value: any finding of R) ÷ positives labelled R;
- *   "partial" counts findings of R there with another value (a prefix of it).
+ *   "partial" counts misses where R did find something there, with another
+ *   value (a part of it).
  * - false positives = negatives with a finding of R, plus positives of OTHER
  *   rules with a finding of R (R is not expected there: the templates add
  *   nothing sensitive); FP rate = that ÷ (negatives + other rules' positives).
@@ -93,6 +96,11 @@ interface Negative {
   text: string
   /** The rule it was made to resemble, for the report. */
   near: string | undefined
+  /**
+   * A `nomatch` example is a negative for its own rule only: "SSN-like
+   * 123-45-6789 is not a phone" is a nomatch of the phone rule and an SSN.
+   */
+  only: string | undefined
 }
 
 function embed (value: string, i: number): { text: string, span: [number, number] } {
@@ -162,7 +170,9 @@ function nearMiss (v: SensitiveValue, i: number): string | undefined {
     case 'pii.ipv4': return x.replace(/^[0-9]+/, (o) => String(256 + (Number(o) % 44))) // octet > 255
     case 'pii.ipv6': return x.replace(/^[^:]*:[^:]*:/, '2001:db8:') // documentation prefix (RFC 3849), allowed
     case 'secret.aws_access_key_id': return x.slice(0, -1)
-    case 'secret.aws_secret_access_key': return withSecret(secret.slice(0, -1))
+    // Not "one character short": a 39-character key assigned to that name is still a secret
+    // (secret.generic_assignment rightly takes it). The documentation key and a mask are not.
+    case 'secret.aws_secret_access_key': return withSecret(i % 2 === 0 ? 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' : 'x'.repeat(40))
     case 'secret.github_token': return x.slice(0, -1)
     case 'secret.gitlab_token': return x.slice(0, 'glpat-'.length + 19)
     case 'secret.slack_token': return x.replace(/^xox./, 'xoxz') // no such token type
@@ -181,7 +191,7 @@ function nearMiss (v: SensitiveValue, i: number): string | undefined {
       const user = Buffer.from(secret, 'base64').toString('utf8').split(':')[0] ?? 'user'
       return withSecret(Buffer.from(`${user}:${placeholders[i % placeholders.length] ?? ''}`).toString('base64'))
     }
-    case 'secret.bearer_token': return withSecret(['YOUR_ACCESS_TOKEN_HERE', 'xxxxxxxxxxxxxxxxxxxxxxxx', 'your-api-token-goes-here', secret.slice(0, 19)][i % 4] ?? '')
+    case 'secret.bearer_token': return withSecret(['YOUR_ACCESS_TOKEN_HERE', 'xxxxxxxxxxxxxxxxxxxxxxxx', 'your-api-token-goes-here', '<access_token>'][i % 4] ?? '')
     case 'secret.generic_assignment': return withSecret(['process.env.API_KEY', '${SECRET_KEY}', 'changeme', '********', 'your_password_here'][i % 5] ?? '')
     case 'secret.private_key': return x.replace(/PRIVATE KEY/g, 'PUBLIC KEY')
     case 'injection.markdown_image_exfil': return x.replace(/\?[^)]*/, '?utm_source=newsletter') // tracking only
@@ -210,7 +220,7 @@ const fixedNearMisses: ReadonlyArray<readonly [string, string]> = [
     'bass', 'classic', 'passion', 'compass', 'assume', 'therapist', 'grapes', 'scrapped', 'Sussex', 'Middlesex',
     'arsenal', 'Cockburn', 'Clitheroe', 'cumulative', 'analysis', 'Matsushita', 'shitake', 'whorl', 'hoarse',
     'Wankel engine', 'pushed', 'bastion', 'document', 'titanic'].map((w) => ['toxicity.profanity', w] as const),
-  ...['Nigeria', 'Niger', 'sniggered', 'snigger', 'fire retardant', 'retardation of the flow', 'trannies of old radio'].map((w) => ['toxicity.slur', w] as const),
+  ...['Nigeria', 'Niger', 'sniggered', 'snigger', 'fire retardant', 'retardation of the flow', 'transistor radios'].map((w) => ['toxicity.slur', w] as const),
   ['injection.ignore_instructions', 'You can ignore the warnings about deprecated flags.'],
   ['injection.ignore_instructions', 'We must not forget the original authors.'],
   ['injection.ignore_instructions', 'Use --no-cache to bypass the cache.'],
@@ -251,19 +261,19 @@ generated.forEach((v, i) => {
     positives.push({ label: v.ruleId, origin: 'generated', text, value: v.finding ?? v.value, span: at })
   }
   const miss = nearMiss(v, i)
-  if (miss !== undefined && miss !== v.value) negatives.push({ origin: 'near-miss', text: embed(miss, i).text, near: v.ruleId })
+  if (miss !== undefined && miss !== v.value) negatives.push({ origin: 'near-miss', text: embed(miss, i).text, near: v.ruleId, only: undefined })
 })
 
-fixedNearMisses.forEach(([near, words], i) => negatives.push({ origin: 'near-miss', text: embed(words, i).text, near }))
+fixedNearMisses.forEach(([near, words], i) => negatives.push({ origin: 'near-miss', text: embed(words, i).text, near, only: undefined }))
 
 for (const rule of rules) {
   for (const ex of rule.examples.match) {
     positives.push({ label: rule.id, origin: 'example', text: typeof ex === 'string' ? ex : ex.text, value: typeof ex === 'string' ? undefined : ex.value, span: undefined })
   }
-  for (const text of rule.examples.nomatch) negatives.push({ origin: 'nomatch', text, near: rule.id })
+  for (const text of rule.examples.nomatch) negatives.push({ origin: 'nomatch', text, near: rule.id, only: rule.id })
 }
-for (const text of hardNegatives) negatives.push({ origin: 'hard-negative', text, near: undefined })
-for (const text of fc.sample(prose, { seed, numRuns: proseRuns })) negatives.push({ origin: 'prose', text, near: undefined })
+for (const text of hardNegatives) negatives.push({ origin: 'hard-negative', text, near: undefined, only: undefined })
+for (const text of fc.sample(prose, { seed, numRuns: proseRuns })) negatives.push({ origin: 'prose', text, near: undefined, only: undefined })
 
 // Scoring ---------------------------------------------------------------------------
 
@@ -328,10 +338,16 @@ for (const p of positives) {
   }
 }
 
+let globalNegatives = 0
+let cleanNegatives = 0
 for (const n of negatives) {
   const findings = scan(n.text)
   const hit = new Set(findings.map((f) => f.ruleId))
-  for (const id of ruleIds) {
+  if (n.only === undefined) {
+    globalNegatives++
+    if (findings.length === 0) cleanNegatives++
+  }
+  for (const id of n.only === undefined ? ruleIds : [n.only]) {
     const s = score(id)
     s.negatives++
     if (hit.has(id)) {
@@ -345,7 +361,7 @@ const seconds = Number(process.hrtime.bigint() - started) / 1e9
 
 // Report ------------------------------------------------------------------------------
 
-const pct = (a: number, b: number): string => b === 0 ? '—' : `${(100 * a / b).toFixed(a === b || a === 0 ? 0 : 1)}%`
+const pct = (a: number, b: number): string => b === 0 ? '—' : `${(100 * a / b).toFixed(a === b || a === 0 ? 0 : a / b < 0.01 ? 2 : 1)}%`
 const actionOf = new Map(rules.map((r) => [r.id, r.action]))
 const origins = (o: Negative['origin']): number => negatives.filter((n) => n.origin === o).length
 
@@ -370,10 +386,9 @@ for (const id of ruleIds) {
   tchecked += checked
   console.log(`| ${id} | ${actionOf.get(id) ?? ''} | ${s.positives} | ${s.found} | ${pct(s.found, s.positives)} | ${s.partial} | ${fp} / ${checked} | ${pct(fp, checked)} | ${s.negativeFp} | ${s.crossFp} |`)
 }
-const cleanNegatives = negatives.length - negatives.filter((n) => scanText(ruleSet, n.text, { hmacKey }).findings.length > 0).length
 console.log(`| **all rules** | | ${tpos} | ${tp} | ${pct(tp, tpos)} | | ${tfp} / ${tchecked} | ${pct(tfp, tchecked)} | | |`)
 console.log('')
-console.log(`negatives with no finding of any rule: ${cleanNegatives} / ${negatives.length} (${pct(cleanNegatives, negatives.length)})`)
+console.log(`negatives other than nomatch examples with no finding of any rule: ${cleanNegatives} / ${globalNegatives} (${pct(cleanNegatives, globalNegatives)})`)
 
 const flagged = ruleIds.filter((id) => score(id).misses.length > 0 || score(id).fps.length > 0)
 if (flagged.length > 0) {

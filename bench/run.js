@@ -4,8 +4,9 @@
 //   npm run build && npm run bench -- --quick  about two minutes: 1 and 100 streams, 2 rounds,
 //                                              no micro-benchmarks (add --micro for them)
 //
-// Micro-benchmarks (in-process, seeded): bench/scanner.bench.js and
-// bench/transform.bench.js, run as child processes. End-to-end (real sockets,
+// Micro-benchmarks (in-process, seeded): bench/scanner.bench.js,
+// bench/transform.bench.js and bench/eval-rules.bench.ts (rule recall and
+// false positives), run as child processes. End-to-end (real sockets,
 // the upstream, the load generator and each contender in their own
 // processes): e2e-stream, nonstream, slow-clients, cancel; holdback runs
 // in-process on real prose. Each file states its method at its top. Every
@@ -47,10 +48,12 @@ const results = { quick, machine }
 try {
   // The micro-benchmarks take minutes (the fixed-window contender of scanner.bench re-scans a
   // window of the rule set's longest match per chunk): in the full run, or with --micro, only.
-  for (const micro of (!quick || process.argv.includes('--micro')) ? ['scanner.bench.js', 'transform.bench.js'] : []) {
+  // eval-rules.bench.ts runs from source through tap's TypeScript loader.
+  for (const micro of (!quick || process.argv.includes('--micro')) ? ['scanner.bench.js', 'transform.bench.js', 'eval-rules.bench.ts'] : []) {
     console.log(`\n== ${micro}`)
     try {
-      const out = execFileSync(process.execPath, [fileURLToPath(new URL(micro, import.meta.url)), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] })
+      const loader = micro.endsWith('.ts') ? [`--import=${rootDir}node_modules/@tapjs/typescript/dist/esm/import.mjs`] : []
+      const out = execFileSync(process.execPath, [...loader, fileURLToPath(new URL(micro, import.meta.url)), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] })
       process.stdout.write(out)
       results[micro] = out
     } catch (err) {
