@@ -15,19 +15,10 @@
 //
 // Run: npm run build && node bench/scanner.bench.js [--quick]
 import { loadRuleSet, createScanner, scanText } from '../dist/index.js'
+import { median, quantile, rng } from './lib/stats.js'
 
 const quick = process.argv.includes('--quick')
 
-function rng (seed) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const words = 'the a of to and in is it you that he was for on are with as I his they be at one have this from or had by hot word but what some we can out other were all there when up use your how said an each she which do their time if will way about many then them write would like so these her long make thing see him two has look more day could go come did number sound no most people my over know water than call first who may down side been now find model stream token latency café naïve résumé 東京 数据 🙂 👍 function return const value 2024-05-17 v2.1.1 $19.99 550e8400-e29b-41d4-a716-446655440000 @fastify/rate-limit'.split(' ')
 const secrets = ['4111 1111 1111 1111', 'jane.doe@example.org', 'AKIAZ7QWERTYUIOPASDF', 'GB82 WEST 1234 5698 7654 32', '+44 20 7183 8750', 'ghp_' + 'x9Kd2Lm4Np6Qr8St0Uv1Wx3Yz5Ab7Cd9Ef1G', '123-45-6789']
@@ -59,11 +50,7 @@ function chunk (text, seed) {
   return chunks
 }
 
-function percentile (sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-}
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const ruleSet = await loadRuleSet(process.env.BENCH_RULES ?? undefined)
 const window = ruleSet.output.maxLength
@@ -135,5 +122,5 @@ for (const name of ['stream', 'whole', 'naive']) {
 }
 console.log(`ratio stream / naive (chunks/s): ${(cps('stream') / cps('naive')).toFixed(2)}x`)
 console.log(`held back after each chunk  p50 / p99 / max`)
-console.log(`  minimal holdback:         ${percentile(sortedStream, 0.5)} / ${percentile(sortedStream, 0.99)} / ${sortedStream.at(-1)}`)
-console.log(`  fixed window (W=${window}):  ${percentile(sortedNaive, 0.5)} / ${percentile(sortedNaive, 0.99)} / ${sortedNaive.at(-1)}`)
+console.log(`  minimal holdback:         ${quantile(sortedStream, 0.5)} / ${quantile(sortedStream, 0.99)} / ${sortedStream.at(-1)}`)
+console.log(`  fixed window (W=${window}):  ${quantile(sortedNaive, 0.5)} / ${quantile(sortedNaive, 0.99)} / ${sortedNaive.at(-1)}`)

@@ -19,21 +19,12 @@ import { Transform } from 'node:stream'
 import { createParser } from 'eventsource-parser'
 import { createSanitizeStream } from '../dist/stream/create-sanitize-stream.js'
 import { defaultRulesDir, loadRuleSet } from '../dist/rules/load-rules.js'
+import { median, rng } from './lib/stats.js'
 
 const quick = process.argv.includes('--quick')
 const frames = quick ? 4000 : 20000
 const rounds = quick ? 3 : 7
 
-function rng (seed) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const words = 'the a of to and in is it you that he was for on are with as his they be at one have this from or had by hot word but what some we can out other were all there when up use your how said each she which do their time if will way about many then them write would like so these her long make thing see him two has look more day could go come did number sound no most people my over know water than call first who may down side been now find model stream token latency café naïve résumé 東京 数据 🙂 👍 2024-05-17 v2.1.1 $19.99'.split(' ')
 const secrets = ['4111 1111 1111 1111', 'jane.doe@acme.io', 'AKIAZ7QWERTYUIOPASDF', '+44 20 7183 8750', '(415) 555-2671']
@@ -103,7 +94,6 @@ async function run (make, chunks) {
   return { ms: performance.now() - t0, bytes, stream }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const ruleSet = await loadRuleSet(defaultRulesDir())
 const input = makeStream(42, frames)

@@ -329,27 +329,14 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
 
   await app.register(sluice, {
     rules: currentRules,
-    onFinding: (finding, request) => {
-      audit.finding({ requestId: String(request.id), route: request.routeOptions.url ?? '', stream: 'output' }, finding)
-      metrics.countFinding(finding, 'output')
-    },
+    // Shared with the request side: one writer, one hash chain. The plugin
+    // writes output findings (with their channel) and the stream summaries.
+    audit,
+    onFinding: (finding) => { metrics.countFinding(finding, 'output') },
     onCut: (finding, request) => {
       request.log.info({ ruleId: finding.ruleId, category: finding.category }, 'answer cut by rule')
     },
-    onStreamEnd: (outcome: StreamOutcome) => {
-      metrics.observeStreamEnd(outcome)
-      audit.summary({ requestId: outcome.requestId, route: outcome.route }, {
-        finishReason: outcome.finishReason,
-        upstreamFinishReason: outcome.upstreamFinishReason,
-        charsIn: outcome.charsIn,
-        charsOut: outcome.charsOut,
-        findings: outcome.findings,
-        ttftMs: outcome.ttftMs,
-        durationMs: outcome.durationMs,
-        cancelled: outcome.cancelled,
-        ...(outcome.error === undefined ? {} : { error: outcome.error })
-      })
-    }
+    onStreamEnd: (outcome: StreamOutcome) => { metrics.observeStreamEnd(outcome) }
   })
 
   if (config.rateLimit !== false) {

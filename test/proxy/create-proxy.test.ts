@@ -325,7 +325,7 @@ t.test('writes input and output findings and a stream summary to one verifiable 
   await app.close()
   const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
   const findings = records.filter((r) => r.kind === 'finding')
-  t.same(findings.map((r) => [r.stream, r.ruleId]).sort(), [['input', 'test.pii.email'], ['output', 'test.pii.email']])
+  t.same(findings.map((r) => [r.stream, r.ruleId]).sort(), [['0:content', 'test.pii.email'], ['input', 'test.pii.email']], 'output findings name their channel')
   const summary = records.find((r) => r.kind === 'summary')
   t.equal(summary?.finishReason, 'stop')
   t.notMatch(readFileSync(file, 'utf8'), /ola@example\.com|northwind/, 'no matched value in the audit file')
