@@ -12,14 +12,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createAuditLog } from './audit/create-audit-log.js'
 import type { AuditLog } from './audit/create-audit-log.js'
 import { selectFraming, isStreamContentType } from './adapters/select-adapter.js'
+import type { FindingContext } from './adapters/types.js'
 import { InvalidOptionsError } from './errors.js'
 import type { SluiceDecorator, SluicePluginOptions, SluiceRouteConfig, StreamOutcome } from './plugin-options.js'
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
 import type { RuleSet } from './rules/rule-set.js'
+import { createScanner } from './scanner/create-scanner.js'
 import { scanText } from './scanner/scan-text.js'
 import type { Finding } from './scanner/types.js'
 import { sanitizeJsonResponse, sanitizeReadable } from './stream/create-sanitize-stream.js'
 import type { ProtocolOption, SanitizeStream } from './stream/create-sanitize-stream.js'
+import { createStreamSanitizer } from './stream/create-stream-sanitizer.js'
 
 export type { SluicePluginOptions, SluiceRouteConfig, SluiceDecorator, StreamOutcome } from './plugin-options.js'
 
@@ -316,12 +319,43 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     return payload
   }
 
+  /**
+   * A body labelled JSON that does not parse (an event stream under the wrong
+   * Content-Type, a body cut short) cannot be sanitized field by field, and
+   * passing it on unread leaks whatever it carries: fail closed. An SSE body
+   * is sanitized as the stream it is; anything else is scanned as plain text.
+   */
+  function sanitizeUnparsedText (text: string, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): string {
+    const ctx = { requestId: String(request.id), route: request.routeOptions.url ?? request.url }
+    const onFinding = (finding: Finding, where: FindingContext): void => {
+      audit?.finding({ ...ctx, stream: where.channel }, finding)
+      route.onFinding?.(finding, request, where)
+    }
+    reply.removeHeader('content-length')
+    if (/^\s*(?:data|event|id|retry)?:/.test(text)) {
+      const sanitizer = createStreamSanitizer({
+        newScanner: () => createScanner(route.rules(), scannerOptions),
+        contentType: 'text/event-stream',
+        ...(route.protocol === undefined ? {} : { protocol: route.protocol as ProtocolOption }),
+        ...(opts.maxEventSize === undefined ? {} : { maxEventSize: opts.maxEventSize }),
+        onFinding
+      })
+      const out = sanitizer.write(text) + sanitizer.end()
+      if (sanitizer.cutFinding !== undefined) route.onCut?.(sanitizer.cutFinding, request)
+      return out
+    }
+    const result = scanText(route.rules(), text, scannerOptions)
+    for (const finding of result.findings) onFinding(finding, { channel: 'body', choice: 0, field: 'content' })
+    if (result.cut !== undefined) route.onCut?.(result.cut, request)
+    return result.text
+  }
+
   function sanitizeJsonText (text: string, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): string {
     let body: unknown
     try {
       body = JSON.parse(text)
     } catch {
-      return text
+      return sanitizeUnparsedText(text, request, route, reply)
     }
     const ctx = { requestId: String(request.id), route: request.routeOptions.url ?? request.url }
     const result = sanitizeJsonResponse(body, route.rules(), {
