@@ -541,3 +541,20 @@ t.test('reply.sanitize() on a content type that is no stream throws and destroys
   t.equal(res.json().code, 'SLUICE_UNSUPPORTED_PROTOCOL')
   t.ok(source.destroyed)
 })
+
+t.test('regression: a body labelled JSON that does not parse is still scanned, never passed through', async (t) => {
+  // Found by the proxy's fault-injection tests: an SSE stream labelled
+  // application/json, and a JSON body cut short, went out unscanned.
+  const app = await build(t, {}, (app) => {
+    app.get('/lying-sse', streamRoute('application/json', () => byteChunks(chatSseFrames(tokensOf(pii)).join(''), 7)))
+    app.get('/cut-short', async (_request, reply) => {
+      void reply.type('application/json')
+      return JSON.stringify(chatCompletion(pii)).slice(0, -20)
+    })
+  })
+  for (const url of ['/lying-sse', '/cut-short']) {
+    const res = await app.inject(url)
+    t.notOk(res.body.includes(kEmail), `${url}: the e-mail never reaches the client`)
+    t.notOk(res.body.includes(kCard), `${url}: the card never reaches the client`)
+  }
+})
