@@ -29,6 +29,8 @@ export interface RuleGroup {
   readonly members: readonly number[]
   /** `(?flags:(rule0))|(?flags:(rule1))|…`, global. */
   readonly combined: RE2
+  /** The same alternation, sticky: does any member match exactly at `lastIndex`? */
+  readonly sticky: RE2
   /** Index of each member's wrapping capture group in `combined`. */
   readonly groupIndex: readonly number[]
   /** Which members match anywhere in a string, in one pass (the slow path's pre-filter). */
@@ -120,6 +122,7 @@ function createGroup (rules: readonly CompiledRuleInternal[], members: number[])
   return {
     members,
     combined: new RE2(parts.join('|'), 'gu'),
+    sticky: new RE2(parts.join('|'), 'yu'),
     groupIndex,
     set: new RE2.Set(own.map((r) => wrapFlags(r.flags, r.source)), 'u'),
     prefix: new RE2(`(?:${own.map(prefixSourceOf).join('|')})$`, 'u')

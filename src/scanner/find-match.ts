@@ -96,6 +96,29 @@ function acceptedAt (rule: CompiledRuleInternal, s: string, start: number): Matc
 
 interface Candidate { start: number, end: number, rule: number }
 
+/** The accepted match at exactly `start` of the earliest-loaded rule after `after`. */
+function laterAcceptedAt (lane: RuleLane, s: string, start: number, after: number): Match | undefined {
+  let best: Match | undefined
+  let bestIndex = Infinity
+  for (const g of lane.groups) {
+    const last = g.members[g.members.length - 1] as number
+    if (last <= after || (g.members[0] as number) >= bestIndex) continue
+    g.sticky.lastIndex = start
+    if (g.sticky.exec(s) === null) continue
+    for (const i of g.members) {
+      if (i <= after) continue
+      if (i >= bestIndex) break
+      const m = acceptedAt(lane.rules[i] as CompiledRuleInternal, s, start)
+      if (m !== undefined) {
+        best = m
+        bestIndex = i
+        break
+      }
+    }
+  }
+  return best
+}
+
 /** The leftmost candidate of one group at or after `pos` (its first alternative wins at that start). */
 function groupCandidate (group: RuleGroup, s: string, pos: number): Candidate | undefined {
   const re = group.combined
@@ -143,11 +166,10 @@ export function findMatch (lane: RuleLane, s: string, from: number, limit = s.le
     if (best === undefined || best.start >= limit) return undefined
     const found = accept(lane.rules[best.rule] as CompiledRuleInternal, s, best.start, best.end)
     if (found !== undefined) return found
-    // Rejected: a rule loaded later may still match exactly here.
-    for (let i = best.rule + 1; i < lane.rules.length; i++) {
-      const other = acceptedAt(lane.rules[i] as CompiledRuleInternal, s, best.start)
-      if (other !== undefined) return other
-    }
+    // Rejected: a rule loaded later may still match exactly here. One
+    // sticky probe per group skips the groups with nothing at this start.
+    const other = laterAcceptedAt(lane, s, best.start, best.rule)
+    if (other !== undefined) return other
     const cp = s.codePointAt(best.start) ?? 0
     pos = best.start + (cp > 0xffff ? 2 : 1)
   }
