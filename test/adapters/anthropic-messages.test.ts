@@ -1,8 +1,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import {
+  checkSplitInvariance,
   buildAnthropicStream, clientTexts, expectedTexts, fixture, jsonFrames, parseSse,
-  replay, replayBytes, scanWhole, testRules, tokenize
+  replay, scanWhole, testRules, tokenize
 } from '../stream/replay.js'
 
 const ruleSet = await testRules()
@@ -51,14 +52,7 @@ t.test('a tool block\'s held JSON is flushed as input_json_delta', async (t) => 
 })
 
 t.test('the output is the same however the upstream bytes were split', async (t) => {
-  for (const name of ['anthropic-messages.sse', 'anthropic-messages-cut.sse']) {
-    const input = fixture(name)
-    const reference = replay(ruleSet, input, []).output
-    t.equal(replayBytes(ruleSet, input).output, reference, `${name}: one byte at a time`)
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 40 }), (splits) => {
-      return replay(ruleSet, input, splits).output === reference
-    }), { numRuns: 25 })
-  }
+  checkSplitInvariance(t, ruleSet, ['anthropic-messages.sse', 'anthropic-messages-cut.sse'])
 })
 
 t.test('a cut stops the open block, then message_delta with stop_reason refusal, then message_stop', async (t) => {

@@ -2,6 +2,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { createRuleSetFromSources } from '../../src/rules/load-rules.js'
 import {
+  checkSplitInvariance,
   buildChatStream, clientTexts, expectedTexts, fixture, jsonFrames, parseNdjson, parseSse,
   replay, replayBytes, scanWhole, testRules, tokenize
 } from '../stream/replay.js'
@@ -30,14 +31,7 @@ t.test('each channel comes out as the whole-text scan of that channel', async (t
 })
 
 t.test('the output is the same however the upstream bytes were split', async (t) => {
-  for (const name of ['openai-chat.sse', 'openai-chat-tools.sse', 'openai-chat-n2.sse', 'openai-chat-cut.sse']) {
-    const input = fixture(name)
-    const reference = replay(ruleSet, input, []).output
-    t.equal(replayBytes(ruleSet, input).output, reference, `${name}: one byte at a time`)
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 40 }), (splits) => {
-      return replay(ruleSet, input, splits).output === reference
-    }), { numRuns: 25 })
-  }
+  checkSplitInvariance(t, ruleSet, ['openai-chat.sse', 'openai-chat-tools.sse', 'openai-chat-n2.sse', 'openai-chat-cut.sse'])
 })
 
 t.test('every frame is valid JSON, finish chunks follow their text, usage and [DONE] come last', async (t) => {

@@ -1,6 +1,5 @@
 import t from 'tap'
-import fc from 'fast-check'
-import { clientTexts, expectedTexts, fixture, jsonFrames, parseSse, replay, replayBytes, scanWhole, testRules } from '../stream/replay.js'
+import { checkSplitInvariance, clientTexts, expectedTexts, fixture, jsonFrames, parseSse, replay, scanWhole, testRules } from '../stream/replay.js'
 
 const ruleSet = await testRules()
 const texts = (s: string): Map<string, string> => clientTexts('completions', parseSse(s).frames)
@@ -16,14 +15,7 @@ t.test('each choice\'s text comes out as its whole-text scan', async (t) => {
 })
 
 t.test('the output is the same however the upstream bytes were split', async (t) => {
-  for (const name of ['openai-completions.sse', 'openai-completions-cut.sse']) {
-    const input = fixture(name)
-    const reference = replay(ruleSet, input, []).output
-    t.equal(replayBytes(ruleSet, input).output, reference, `${name}: one byte at a time`)
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 40 }), (splits) => {
-      return replay(ruleSet, input, splits).output === reference
-    }), { numRuns: 25 })
-  }
+  checkSplitInvariance(t, ruleSet, ['openai-completions.sse', 'openai-completions-cut.sse'])
 })
 
 t.test('changed chunks drop their logprobs, unchanged ones keep them byte for byte', async (t) => {

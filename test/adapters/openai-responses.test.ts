@@ -1,8 +1,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import {
+  checkSplitInvariance,
   buildResponsesStream, clientTexts, expectedTexts, fixture, jsonFrames, parseSse,
-  replay, replayBytes, scanWhole, testRules, tokenize
+  replay, scanWhole, testRules, tokenize
 } from '../stream/replay.js'
 
 const ruleSet = await testRules()
@@ -56,14 +57,7 @@ t.test('the SSE event names match the types, also on inserted events', async (t)
 })
 
 t.test('the output is the same however the upstream bytes were split', async (t) => {
-  for (const name of ['openai-responses.sse', 'openai-responses-cut.sse']) {
-    const input = fixture(name)
-    const reference = replay(ruleSet, input, []).output
-    t.equal(replayBytes(ruleSet, input).output, reference, `${name}: one byte at a time`)
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 40 }), (splits) => {
-      return replay(ruleSet, input, splits).output === reference
-    }), { numRuns: 20 })
-  }
+  checkSplitInvariance(t, ruleSet, ['openai-responses.sse', 'openai-responses-cut.sse'], 20)
 })
 
 t.test('unchanged events pass byte for byte; changed deltas lose their padding', async (t) => {

@@ -4,6 +4,8 @@
  * stream sanitizer split at given byte offsets, reading output the way a
  * client does, and small stream builders for generated (fuzzed) streams.
  */
+import type { Test } from 'tap'
+import fc from 'fast-check'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createParser } from 'eventsource-parser'
@@ -205,4 +207,20 @@ export function tokenize (text: string, cuts: readonly number[]): string[] {
   }
   tokens.push(text.slice(last))
   return tokens
+}
+
+/**
+ * Replays each fixture whole, one byte at a time and at random split points
+ * (fast-check): the output must not depend on how the upstream bytes were split.
+ */
+export function checkSplitInvariance (t: Test, ruleSet: RuleSet, names: readonly string[], numRuns = 25): void {
+  for (const name of names) {
+    const input = fixture(name)
+    const reference = replay(ruleSet, input, []).output
+    t.equal(replayBytes(ruleSet, input).output, reference, `${name}: one byte at a time`)
+    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 40 }), (splits) => {
+      return replay(ruleSet, input, splits).output === reference
+    }), { numRuns })
+    t.pass(`${name}: ${numRuns} random splittings agree`)
+  }
 }
