@@ -369,11 +369,14 @@ function separatorsOf (value: string): Set<string> {
  * An international number written with a leading `+`: E.164 allows at most
  * 15 digits; fewer than 8 is a sum or a score (`+5 10`). Mixed separators
  * (`+1 2024-05-17`) are a date after a number, not a phone.
+ * `+1` (NANP) takes exactly 11 digits: `+1 (419) 346-477` is a near miss.
  */
 const phoneE164: Validator = (value, { before }) => {
   if (continuesNumber(before)) return false
   const digits = value.replace(/[^0-9]/g, '')
   if (digits.length < 8 || digits.length > 15) return false
+  // NANP (+1) numbers always have exactly 10 digits after the country code.
+  if (digits.startsWith('1') && digits.length !== 11) return false
   const seps = separatorsOf(value)
   seps.delete(' ')
   return seps.size <= 1

@@ -151,6 +151,8 @@ t.test('phone_e164 wants 8 to 15 digits and one kind of separator besides spaces
   accepts(t, 'phone_e164', ['+442071838750', '+44 20 7183 8750', '+1 (415) 555-2671', '+33 1 23 45 67 89', '+91 98765 43210'])
   rejects(t, 'phone_e164', ['+5 10', '+12.5', '+1 2024-05.17', '+1234567890123456'])
   rejects(t, 'phone_e164', ['+4420718387'], '3')
+  // Found by the rule evaluation: a NANP number one digit short.
+  rejects(t, 'phone_e164', ['+1 (419) 346-477', '+1 415 555 26710'])
 })
 
 t.test('phone_national wants a trunk 0, 10-12 digits, and consistent separators', async (t) => {
