@@ -206,9 +206,21 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     }
   }
 
+  /** Where a request's findings go: the audit log (with their channel) and the route's callback. */
+  function reporterFor (request: FastifyRequest, route: ResolvedRoute): { ctx: { requestId: string, route: string }, onFinding: (finding: Finding, where: FindingContext) => void } {
+    const ctx = { requestId: String(request.id), route: request.routeOptions.url ?? request.url }
+    return {
+      ctx,
+      onFinding: (finding, where) => {
+        audit?.finding({ ...ctx, stream: where.channel }, finding)
+        route.onFinding?.(finding, request, where)
+      }
+    }
+  }
+
   function sanitizeFor (request: FastifyRequest, reply: FastifyReply, source: Readable, route: ResolvedRoute, contentType: string): SanitizeStream {
     const started = performance.now()
-    const ctx = { requestId: String(request.id), route: request.routeOptions.url ?? request.url }
+    const { ctx, onFinding } = reporterFor(request, route)
     let cancelled = false
     let ended = false
     const transform = sanitizeReadable(source, {
@@ -217,10 +229,7 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
       ...(route.protocol === undefined ? {} : { protocol: route.protocol as ProtocolOption }),
       scannerOptions,
       ...(opts.maxEventSize === undefined ? {} : { maxEventSize: opts.maxEventSize }),
-      onFinding: (finding, where) => {
-        audit?.finding({ ...ctx, stream: where.channel }, finding)
-        route.onFinding?.(finding, request, where)
-      },
+      onFinding,
       // sanitizeReadable destroys the source on a cut: the route's upstream call is aborted.
       onCut: (finding) => { route.onCut?.(finding, request) }
     })
@@ -326,11 +335,7 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
    * is sanitized as the stream it is; anything else is scanned as plain text.
    */
   function sanitizeUnparsedText (text: string, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): string {
-    const ctx = { requestId: String(request.id), route: request.routeOptions.url ?? request.url }
-    const onFinding = (finding: Finding, where: FindingContext): void => {
-      audit?.finding({ ...ctx, stream: where.channel }, finding)
-      route.onFinding?.(finding, request, where)
-    }
+    const { onFinding } = reporterFor(request, route)
     reply.removeHeader('content-length')
     if (/^\s*(?:data|event|id|retry)?:/.test(text)) {
       const sanitizer = createStreamSanitizer({
@@ -357,13 +362,9 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     } catch {
       return sanitizeUnparsedText(text, request, route, reply)
     }
-    const ctx = { requestId: String(request.id), route: request.routeOptions.url ?? request.url }
     const result = sanitizeJsonResponse(body, route.rules(), {
       scannerOptions,
-      onFinding: (finding, where) => {
-        audit?.finding({ ...ctx, stream: where.channel }, finding)
-        route.onFinding?.(finding, request, where)
-      },
+      onFinding: reporterFor(request, route).onFinding,
       onCut: (finding) => { route.onCut?.(finding, request) }
     })
     if (result.changed !== true) return text

@@ -26,19 +26,10 @@
 // It answers { type: 'result', ... } with counts, TTFTs, traces, abort times.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
+import { rng } from './stats.js'
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
-function rng (seed) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 async function runJob (job) {
   const pool = new Pool(job.url, { connections: job.concurrency, keepAliveTimeout: 30_000, bodyTimeout: 0, headersTimeout: 0 })

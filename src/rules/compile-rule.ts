@@ -37,10 +37,14 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
   const words = rule.words === undefined ? undefined : compileWords(rule.words, rule.obfuscation === true)
   const rawSource = rule.pattern ?? words?.source ?? ''
   let analysis
+  let regex: RE2
+  let sticky: RE2
+  const indices = rule.group === undefined ? '' : 'd'
   try {
     analysis = analyzePattern(rawSource, flags, rule.maxLength)
-    // RE2 has the last word on what it accepts.
-    void new RE2(analysis.source, `u${flags}`)
+    // RE2 has the last word on what it accepts; compiled once, kept.
+    regex = new RE2(analysis.source, `gu${flags}${indices}`)
+    sticky = new RE2(analysis.source, `yu${flags}${indices}`)
   } catch (err) {
     if (err instanceof PatternProblem) throw new RuleProblem(`pattern: ${err.message}`)
     throw new RuleProblem(`pattern is not valid RE2: ${(err as Error).message}`)
@@ -80,8 +84,8 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     boundary: rule.boundary ?? 'none',
     source: analysis.source,
     flags,
-    regex: new RE2(analysis.source, `gu${flags}${rule.group === undefined ? '' : 'd'}`),
-    sticky: new RE2(analysis.source, `yu${flags}${rule.group === undefined ? '' : 'd'}`),
+    regex,
+    sticky,
     maxLength: analysis.maxLength,
     group: rule.group,
     groups: analysis.groups,
