@@ -127,22 +127,26 @@ t.test('a cut reaches the client as content_filter then [DONE], and destroys a s
 })
 
 t.test('a client that does not read stops the source being read', async (t) => {
-  const source = createEndlessSource()
-  const { url, nextOutcome } = await start(t, {}, (app) => { sseRoute(app, '/chat', () => source.stream) })
-  const res = await request(`${url}/chat`)
-  t.equal(res.statusCode, 200)
-  // Nothing reads res.body: the client's buffer, both sockets' kernel
-  // buffers, the response and the transform fill up, and the source must
-  // then stop being asked for more. Without backpressure it would run on.
-  const limit = 64 * 1024 * 1024
-  const pulled = await settle(() => source.bytes, limit)
-  t.ok(pulled < limit, `the source stopped after ${pulled} bytes`)
-  t.ok(pulled > 0, 'it was read at first')
-  t.ok(source.reads < pulled, 'each read pulled a frame')
-  t.notOk(source.stream.destroyed, 'a slow client is not a cancelled one')
-  res.body.destroy()
-  await source.closed
-  t.match(await nextOutcome(), { cancelled: true })
+  // Coalesced, the endless source's ~150-byte frames of 11 characters go
+  // out as one frame per read, ~14 times fewer bytes: the same buffers
+  // then hold ~14 times more of the source before it stops.
+  for (const [coalesce, limit] of [[false, 64 * 1024 * 1024], [true, 512 * 1024 * 1024]] as const) {
+    const source = createEndlessSource()
+    const { url, nextOutcome } = await start(t, { coalesce }, (app) => { sseRoute(app, '/chat', () => source.stream) })
+    const res = await request(`${url}/chat`)
+    t.equal(res.statusCode, 200)
+    // Nothing reads res.body: the client's buffer, both sockets' kernel
+    // buffers, the response and the transform fill up, and the source must
+    // then stop being asked for more. Without backpressure it would run on.
+    const pulled = await settle(() => source.bytes, limit)
+    t.ok(pulled < limit, `coalesce ${coalesce}: the source stopped after ${pulled} bytes`)
+    t.ok(pulled > 0, 'it was read at first')
+    t.ok(source.reads < pulled, 'each read pulled a frame')
+    t.notOk(source.stream.destroyed, 'a slow client is not a cancelled one')
+    res.body.destroy()
+    await source.closed
+    t.match(await nextOutcome(), { cancelled: true })
+  }
 })
 
 t.test('a client that goes away mid-stream destroys the source and is reported as cancelled', async (t) => {

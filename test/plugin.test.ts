@@ -20,7 +20,7 @@ import type { FindingContext } from '../src/adapters/types.js'
 import type { Finding } from '../src/scanner/types.js'
 import {
   assembledContent, byteChunks, chatCompletion, chatNdjsonLines, chatSseFrames, createEndlessSource, expectedText,
-  finishTrail, jsonEvents, kCard, kCutPhrase, kEmail, kHmacKey, routeRulesFile, sseChunk, testRules, tokensOf
+  finishTrail, jsonEvents, kCard, kCutPhrase, kEmail, kHmacKey, routeRulesFile, sseChunk, sseEvents, testRules, tokensOf
 } from './fixtures/plugin/streams.js'
 
 const ruleSet = await testRules()
@@ -87,7 +87,8 @@ t.test('passes a clean stream through byte for byte when the rules hold nothing 
   const words = `${clean} Thanks. `.split(/(?<= )/)
   const sse = chatSseFrames(words).join('')
   const ndjson = chatNdjsonLines(words).join('')
-  const app = await build(t, { rules: [join(defaultRulesDir(), 'pii.yaml'), join(defaultRulesDir(), 'secrets.yaml')] }, (app) => {
+  // coalesce: false, or the frames of one read would go out merged (next test).
+  const app = await build(t, { rules: [join(defaultRulesDir(), 'pii.yaml'), join(defaultRulesDir(), 'secrets.yaml')], coalesce: false }, (app) => {
     app.get('/sse', streamRoute('text/event-stream; charset=utf-8', () => byteChunks(sse, 7)))
     app.get('/ndjson', streamRoute('application/x-ndjson', () => byteChunks(ndjson, 13)))
     app.get('/pii', streamRoute('text/event-stream', () => chatSseFrames([`mail ${kEmail} `])))
@@ -95,6 +96,21 @@ t.test('passes a clean stream through byte for byte when the rules hold nothing 
   t.ok((await app.inject('/sse')).rawPayload.equals(Buffer.from(sse, 'utf8')), 'SSE: the bytes out are the bytes in')
   t.ok((await app.inject('/ndjson')).rawPayload.equals(Buffer.from(ndjson, 'utf8')), 'NDJSON: the bytes out are the bytes in')
   t.notMatch((await app.inject('/pii')).body, kEmail, 'the rules given as paths are the ones in use')
+})
+
+t.test('coalesces the text chunks of one read into one chunk, same text (the default)', async (t) => {
+  const words = `${clean} Thanks. `.split(/(?<= )/)
+  const sse = chatSseFrames(words).join('')
+  const app = await build(t, { rules: [join(defaultRulesDir(), 'pii.yaml')] }, (app) => {
+    // The whole stream in one read.
+    app.get('/sse', streamRoute('text/event-stream', () => [sse]))
+  })
+  const res = await app.inject('/sse')
+  t.equal(assembledContent(res.body), words.join(''))
+  t.same(finishTrail(res.body), ['stop', '[DONE]'])
+  const events = sseEvents(res.body)
+  t.ok(events.length < words.length, `${events.length} events for ${words.length} upstream text chunks`)
+  await t.rejects(build(t, { coalesce: 'yes' as unknown as boolean }, () => {}), { code: 'SLUICE_INVALID_OPTIONS' })
 })
 
 t.test('redacts an NDJSON stream and keeps its framing', async (t) => {

@@ -13,7 +13,7 @@
  */
 import { indexOf, isRecord, isText } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import { createChoiceCodec } from './openai-choices.js'
+import { choiceTextInfo, createChoiceCodec, soleChoice } from './openai-choices.js'
 import type { ChoiceFlavor } from './openai-choices.js'
 import type { ChannelInfo, CodecContext, ProtocolCodec } from './types.js'
 
@@ -41,13 +41,15 @@ function isEmptyToolCall (call: JsonObject): boolean {
   return true
 }
 
+const kSimpleChoiceKeys = new Set(['index', 'delta', 'logprobs', 'finish_reason'])
+
 const chatFlavor: ChoiceFlavor = {
   protocol: 'openai-chat',
   object: 'chat.completion.chunk',
   scanChoice (choice, i, ctx) {
     const delta = choice.delta
     if (!isRecord(delta)) return false
-    let changed = scanField(ctx, delta, 'content', { key: `${i}:content`, choice: i, field: 'content' })
+    let changed = scanField(ctx, delta, 'content', choiceTextInfo('content', i))
     if (scanField(ctx, delta, 'refusal', { key: `${i}:refusal`, choice: i, field: 'refusal' })) changed = true
     const calls = toolCallsOf(delta)
     for (let k = 0; k < calls.length; k++) {
@@ -97,6 +99,17 @@ const chatFlavor: ChoiceFlavor = {
   cutChoice (index) {
     return { index, delta: {}, logprobs: null, finish_reason: 'content_filter' }
   },
+  simpleText (chunk) {
+    const choice = soleChoice(chunk, kSimpleChoiceKeys)
+    if (choice === undefined) return undefined
+    const delta = choice.delta
+    if (!isRecord(delta)) return undefined
+    const text = delta.content
+    if (!isText(text)) return undefined
+    for (const key in delta) if (key !== 'content') return undefined
+    const i = indexOf(choice.index, 0)
+    return { info: choiceTextInfo('content', i), text }
+  },
   isEmptyChoice (choice) {
     if (choice.finish_reason !== null && choice.finish_reason !== undefined) return false
     const delta = choice.delta
@@ -115,7 +128,7 @@ const chatFlavor: ChoiceFlavor = {
 }
 
 /** A codec for Chat Completions chunks; `doneMarker: false` for NDJSON. */
-export function createOpenAiChatCodec (ctx: CodecContext, options: { doneMarker?: boolean } = {}): ProtocolCodec {
+export function createOpenAiChatCodec (ctx: CodecContext, options: { doneMarker?: boolean, coalesce?: boolean } = {}): ProtocolCodec {
   const doneMarker = options.doneMarker ?? true
-  return createChoiceCodec(ctx, doneMarker ? chatFlavor : { ...chatFlavor, protocol: 'ndjson' }, { doneMarker })
+  return createChoiceCodec(ctx, doneMarker ? chatFlavor : { ...chatFlavor, protocol: 'ndjson' }, { doneMarker, coalesce: options.coalesce ?? true })
 }

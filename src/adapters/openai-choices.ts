@@ -28,6 +28,21 @@
  * and no finish reasons, then one chunk with the same envelope giving every
  * unfinished choice `finish_reason: "content_filter"` and an empty delta,
  * then `data: [DONE]` (SSE only).
+ *
+ * The fast path (issue 5: the per-chunk path decides the cost). Nearly
+ * every chunk of a stream is the same envelope around one choice's text
+ * delta. The first such chunk is parsed and becomes a template: its data
+ * split around the text's JSON string into a prefix and a suffix, verified
+ * by parsing the template with a probe string in the slot. A later chunk
+ * whose data starts with the prefix and ends with the suffix IS that
+ * envelope with a new text (only the string body in between is decoded, and
+ * it must be one valid JSON string body), so it is neither parsed whole
+ * nor re-serialized: the released text is written back into the template.
+ * With `coalesce`, consecutive such chunks that arrived in the same read
+ * (between two `flush` calls) are scanned as one text and written as one
+ * chunk: the same text reaches the client in fewer frames, and the scanner,
+ * the serializer and the socket each run once per read instead of once per
+ * token. Any other frame first flushes the run, so frame order is kept.
  */
 import type { Finding } from '../scanner/types.js'
 import { indexOf, isRecord, parseJsonObject } from './json-frame.js'
@@ -49,14 +64,113 @@ export interface ChoiceFlavor {
   cutChoice(index: number): JsonObject
   /** Whether a changed choice has nothing left worth sending. */
   isEmptyChoice(choice: JsonObject): boolean
+  /**
+   * The text of a chunk that carries nothing but one choice's non-empty
+   * text (no role, finish reason, logprobs, tool call or `obfuscation`):
+   * the shape the fast path handles. Undefined for any other chunk.
+   */
+  simpleText(chunk: JsonObject): { info: ChannelInfo, text: string } | undefined
 }
 
 export interface ChoiceCodecOptions {
   /** Whether the stream ends with `data: [DONE]` (SSE) or just ends (NDJSON). */
   doneMarker: boolean
+  /** Merge consecutive text-only chunks of one read into one (default true). */
+  coalesce?: boolean
 }
 
 const kDone = '[DONE]'
+
+/**
+ * The envelope of text-only chunks, split around the text's string body.
+ * `data === prefix + body + suffix` for every chunk it matches.
+ */
+interface ChunkTemplate {
+  prefix: string
+  suffix: string
+  info: ChannelInfo
+  /** The parsed chunk it was made from: inserted and cut chunks copy its envelope. */
+  chunk: JsonObject
+}
+
+// A probe no upstream sends; outside a JSON string its backslash is a syntax error.
+const kProbe = '\\u0001sluice-probe\\u0002'
+const kProbeText = '\u0001sluice-probe\u0002'
+// Template rebuilds tolerated before a stream whose envelope changes every
+// chunk (a per-chunk nonce) stops trying; after that the ratio of hits must pay for them.
+/** Text a run may gather before it is scanned even in the middle of a read. */
+const kMaxRunChars = 8192
+const kFreeBuilds = 4
+const kHitsPerBuild = 4
+
+/** The JSON string body between the quotes, decoded; undefined when it is not exactly one valid body. */
+function decodeStringBody (body: string): string | undefined {
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i)
+    // A quote, a backslash or a control character: let JSON.parse decide.
+    if (c === 34 || c === 92 || c < 32) {
+      try {
+        const value: unknown = JSON.parse('"' + body + '"')
+        return typeof value === 'string' ? value : undefined
+      } catch {
+        return undefined
+      }
+    }
+  }
+  return body
+}
+
+/** The template of a text-only chunk, or undefined when its text cannot be located with certainty. */
+function buildTemplate (data: string, chunk: JsonObject, simple: { info: ChannelInfo, text: string }, flavor: ChoiceFlavor): ChunkTemplate | undefined {
+  const encoded = JSON.stringify(simple.text)
+  const at = data.indexOf(encoded)
+  if (at === -1 || data.indexOf(encoded, at + 1) !== -1) return undefined
+  const prefix = data.slice(0, at + 1)
+  const suffix = data.slice(at + encoded.length - 1)
+  let probe: unknown
+  try {
+    probe = JSON.parse(prefix + kProbe + suffix)
+  } catch {
+    return undefined
+  }
+  if (!isRecord(probe)) return undefined
+  const found = flavor.simpleText(probe)
+  if (found === undefined || found.text !== kProbeText || found.info.key !== simple.info.key) return undefined
+  return { prefix, suffix, info: simple.info, chunk }
+}
+
+// Channel infos of the common choice indexes, made once: every scan of a
+// text-only chunk hands one on, and a fresh object (and key string) per
+// chunk was measurable garbage.
+const kCachedChoices = 16
+const infoCache = { content: new Map<number, ChannelInfo>(), text: new Map<number, ChannelInfo>() }
+
+/** The channel of choice `i`'s main text field (`i:content` in chat, `i:text` in completions). */
+export function choiceTextInfo (field: 'content' | 'text', i: number): ChannelInfo {
+  const cache = infoCache[field]
+  let info = cache.get(i)
+  if (info === undefined) {
+    info = { key: `${i}:${field}`, choice: i, field }
+    if (i < kCachedChoices) cache.set(i, info)
+  }
+  return info
+}
+
+/**
+ * The one choice of a chunk that may be text-only: exactly one choice, no
+ * finish reason, no logprobs, no key outside `keys`, and no `obfuscation`
+ * padding on the chunk. The flavors then check where the text lives.
+ */
+export function soleChoice (chunk: JsonObject, keys: ReadonlySet<string>): JsonObject | undefined {
+  if (chunk.obfuscation !== undefined) return undefined
+  const choices = chunk.choices
+  if (!Array.isArray(choices) || choices.length !== 1) return undefined
+  const choice: unknown = choices[0]
+  if (!isRecord(choice) || (choice.finish_reason !== null && choice.finish_reason !== undefined)) return undefined
+  if (choice.logprobs !== null && choice.logprobs !== undefined) return undefined
+  for (const key in choice) if (!keys.has(key)) return undefined
+  return choice
+}
 
 /** Creates a codec for an OpenAI choices stream of the given flavor. */
 export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, options: ChoiceCodecOptions): ProtocolCodec {
@@ -66,6 +180,66 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
   /** The last chunk seen: inserted chunks copy its envelope (built only when needed). */
   let lastChunk: JsonObject = { object: flavor.object }
   let sawDone = false
+  const coalesce = options.coalesce ?? true
+  let template: ChunkTemplate | undefined
+  let builds = 0
+  let hits = 0
+  /** The run of text-only chunks not yet scanned: their texts, and the data of the first. */
+  let runTexts: string[] = []
+  let runFirstData = ''
+  let runChars = 0
+
+  function matchTemplate (data: string): string | undefined {
+    if (template === undefined) return undefined
+    const { prefix, suffix } = template
+    if (data.length < prefix.length + suffix.length || !data.startsWith(prefix) || !data.endsWith(suffix)) return undefined
+    return decodeStringBody(data.slice(prefix.length, data.length - suffix.length))
+  }
+
+  function addToRun (data: string, text: string): void {
+    if (runTexts.length === 0) {
+      runFirstData = data
+      runChars = 0
+    }
+    runTexts.push(text)
+    runChars += text.length
+    // A source that pushes synchronously without end never lets the read
+    // end: the cap keeps the run (memory, and the scan that may cut) bounded.
+    if (!coalesce || runChars >= kMaxRunChars) flushRun()
+  }
+
+  /** Scans the pending run as one text and emits it as one chunk (the upstream's own bytes when unchanged). */
+  function flushRun (): void {
+    if (runTexts.length === 0 || template === undefined) return
+    const count = runTexts.length
+    const text = count === 1 ? runTexts[0] as string : runTexts.join('')
+    runTexts = []
+    const { info, prefix, suffix } = template
+    lastChunk = template.chunk
+    seen.add(info.choice)
+    const released = channels.scan(info, text)
+    if (released === '') return
+    if (count === 1 && released === text) {
+      ctx.emit({ data: runFirstData })
+      return
+    }
+    const encoded = JSON.stringify(released)
+    ctx.emit({ data: prefix + encoded.slice(1, encoded.length - 1) + suffix })
+  }
+
+  /** Takes a parsed text-only chunk into the run when a template covers it (made now if need be). */
+  function takeSimple (frame: DataFrame, chunk: JsonObject): boolean {
+    if (frame.event !== undefined || frame.id !== undefined) return false
+    const simple = flavor.simpleText(chunk)
+    if (simple === undefined) return false
+    if (builds >= kFreeBuilds && hits < builds * kHitsPerBuild) return false
+    builds++
+    const made = buildTemplate(frame.data, chunk, simple, flavor)
+    if (made === undefined) return false
+    template = made
+    addToRun(frame.data, simple.text)
+    return true
+  }
 
   function chunkOf (choices: JsonObject[]): DataFrame {
     const chunk: JsonObject = {}
@@ -156,6 +330,16 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     protocol: flavor.protocol,
     cutReason: 'content_filter',
     frame (frame) {
+      if (frame.event === undefined && frame.id === undefined) {
+        const text = matchTemplate(frame.data)
+        if (text !== undefined) {
+          hits++
+          addToRun(frame.data, text)
+          return
+        }
+      }
+      flushRun()
+      if (channels.cut !== undefined) return
       if (frame.data === kDone) {
         flushChoices()
         if (channels.cut !== undefined) return
@@ -171,9 +355,15 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
         ctx.emit(frame)
         return
       }
+      if (takeSimple(frame, chunk)) return
       onChunk(frame, chunk, choices)
     },
+    flush () {
+      flushRun()
+    },
     end () {
+      flushRun()
+      if (channels.cut !== undefined) return
       if (!sawDone) flushChoices()
     },
     cut (_finding: Finding) {
@@ -182,6 +372,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       if (options.doneMarker) ctx.emit({ data: kDone })
     },
     fail (info: FailureInfo) {
+      runTexts = []
       // The shape OpenAI itself sends mid-stream; the SDKs throw an APIError on it.
       ctx.emit({ data: JSON.stringify({ error: { message: info.message, type: 'upstream_error', param: null, code: info.code } }) })
     }

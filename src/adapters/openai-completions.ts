@@ -6,10 +6,12 @@
  * (holdback, flush before the finishing chunk, cut as `content_filter`
  * then `[DONE]`) are in openai-choices.ts.
  */
-import { isText } from './json-frame.js'
-import { createChoiceCodec } from './openai-choices.js'
+import { indexOf, isText } from './json-frame.js'
+import { choiceTextInfo, createChoiceCodec, soleChoice } from './openai-choices.js'
 import type { ChoiceFlavor } from './openai-choices.js'
 import type { CodecContext, ProtocolCodec } from './types.js'
+
+const kSimpleChoiceKeys = new Set(['index', 'text', 'logprobs', 'finish_reason'])
 
 const completionsFlavor: ChoiceFlavor = {
   protocol: 'openai-completions',
@@ -17,7 +19,7 @@ const completionsFlavor: ChoiceFlavor = {
   scanChoice (choice, i, ctx) {
     const text = choice.text
     if (!isText(text)) return false
-    const released = ctx.channels.scan({ key: `${i}:text`, choice: i, field: 'text' }, text)
+    const released = ctx.channels.scan(choiceTextInfo('text', i), text)
     if (released === text) return false
     choice.text = released
     return true
@@ -33,12 +35,19 @@ const completionsFlavor: ChoiceFlavor = {
   cutChoice (index) {
     return { text: '', index, logprobs: null, finish_reason: 'content_filter' }
   },
+  simpleText (chunk) {
+    const choice = soleChoice(chunk, kSimpleChoiceKeys)
+    if (choice === undefined) return undefined
+    const text = choice.text
+    if (!isText(text)) return undefined
+    return { info: choiceTextInfo('text', indexOf(choice.index, 0)), text }
+  },
   isEmptyChoice (choice) {
     return (choice.text === '' || choice.text === undefined) && (choice.finish_reason === null || choice.finish_reason === undefined)
   }
 }
 
 /** A codec for legacy Completions chunks. */
-export function createOpenAiCompletionsCodec (ctx: CodecContext): ProtocolCodec {
-  return createChoiceCodec(ctx, completionsFlavor, { doneMarker: true })
+export function createOpenAiCompletionsCodec (ctx: CodecContext, options: { coalesce?: boolean } = {}): ProtocolCodec {
+  return createChoiceCodec(ctx, completionsFlavor, { doneMarker: true, coalesce: options.coalesce ?? true })
 }

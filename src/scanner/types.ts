@@ -48,4 +48,12 @@ export interface Scanner {
 export interface ScannerOptions {
   /** Key for pseudonyms and digests. Default: `SLUICE_HMAC_KEY`, else a per-process random key. */
   hmacKey?: string | Buffer
+  /**
+   * Longest piece scanned in one step (default 512 characters); a longer
+   * write is scanned piece by piece, which gives the same result (any
+   * chunking does). Each decided match re-reads the undecided buffer, so
+   * unbounded pieces cost time quadratic in the text between matches.
+   * `Infinity` turns it off (the tests' whole-text reference).
+   */
+  sliceChars?: number
 }

@@ -53,8 +53,10 @@ export interface SanitizeStreamOptions {
   onFinding?: (finding: Finding, context: FindingContext) => void
   onCut?: (finding: Finding) => void
   onMalformed?: (err: Error) => void
-  /** Readable/writable high-water mark in bytes (default Node's, 16 KiB). */
+  /** Readable/writable high-water mark in bytes (default: Node's 16 KiB for input, 2 KiB for output). */
   highWaterMark?: number
+  /** Merge the text-only chunks of one read into one chunk (default true; see createStreamSanitizer). */
+  coalesce?: boolean
 }
 
 export interface SanitizeStream extends Transform {
@@ -68,6 +70,9 @@ export interface SanitizeStream extends Transform {
   failUpstream(err: unknown): void
 }
 
+/** Bytes of sanitized output buffered before the writer is held back (see the constructor). */
+const kReadableHighWaterMark = 2048
+
 class SanitizeTransform extends Transform implements SanitizeStream {
   readonly #sanitizer: StreamSanitizer
   readonly #onCut: ((finding: Finding) => void) | undefined
@@ -75,15 +80,24 @@ class SanitizeTransform extends Transform implements SanitizeStream {
   #closed = false
   /** Set by `failUpstream`: the stream ends with an error frame. */
   #upstreamError: { err: unknown } | undefined
+  /** A microtask will end the current read (see `_transform`). */
+  #readPending = false
+  /** `_flush` ran: the sanitizer has ended, nothing more may be pushed. */
+  #flushed = false
 
   constructor (options: SanitizeStreamOptions) {
-    super(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark })
+    // The readable side holds sanitized text, ~1 byte per character against
+    // the ~40 bytes per character of the JSON frames read: Node's default
+    // 16 KiB there would let a slow client's stream buffer 16,000 characters
+    // (minutes of reading) before backpressure reached the upstream.
+    super(options.highWaterMark === undefined ? { readableHighWaterMark: kReadableHighWaterMark } : { highWaterMark: options.highWaterMark })
     const { ruleSet, scannerOptions } = options
     this.#sanitizer = createStreamSanitizer({
       newScanner: () => createScanner(ruleSet, scannerOptions),
       ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
       ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
       ...(options.maxEventSize === undefined ? {} : { maxEventSize: options.maxEventSize }),
+      ...(options.coalesce === undefined ? {} : { coalesce: options.coalesce }),
       onFinding: (finding, context) => {
         options.onFinding?.(finding, context)
         this.emit('finding', finding, context)
@@ -105,13 +119,34 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       callback()
       return
     }
-    const out = this.#sanitizer.write(chunk)
+    // undici and node:http hand a chunked body over one HTTP chunk per
+    // 'data' event, all in one go for one socket read; ending the read in a
+    // microtask lets the sanitizer scan and write them as one (coalescing).
+    // But Transform only holds back the writer (backpressure) when a
+    // `_transform` call itself pushes while the readable side is full, so
+    // once the reader lags, every chunk is finished here and now.
+    const lagging = this.readableLength >= this.readableHighWaterMark
+    const out = lagging ? this.#sanitizer.write(chunk) : this.#sanitizer.feed(chunk)
     if (out !== '') this.push(out)
     this.#settle()
+    if (!lagging && !this.#readPending && !this.#closed) {
+      this.#readPending = true
+      queueMicrotask(this.#endRead)
+    }
     callback()
   }
 
+  /** Ends the read begun by the `_transform` calls of this tick. */
+  readonly #endRead = (): void => {
+    this.#readPending = false
+    if (this.#closed || this.#flushed || this.destroyed) return
+    const out = this.#sanitizer.flush()
+    if (out !== '') this.push(out)
+    this.#settle()
+  }
+
   override _flush (callback: TransformCallback): void {
+    this.#flushed = true
     if (!this.#closed) {
       const out = this.#upstreamError === undefined ? this.#sanitizer.end() : this.#sanitizer.fail(this.#upstreamError.err)
       if (out !== '') this.push(out)

@@ -46,6 +46,14 @@ export interface StreamSanitizerOptions {
   onMalformed?: (err: Error) => void
   /** Clock for time-to-first-token, in milliseconds (default `performance.now`). */
   now?: () => number
+  /**
+   * Merge the consecutive text-only chunks of one `write` into one chunk
+   * (default true). The text each channel carries, every other frame and
+   * their order are the same either way; only how many frames carry the
+   * text depends on how the upstream's bytes were read. False keeps one
+   * output frame per upstream frame.
+   */
+  coalesce?: boolean
 }
 
 export type SanitizerState = 'open' | 'ended' | 'cut' | 'failed'
@@ -80,8 +88,17 @@ export interface SanitizeStats {
 }
 
 export interface StreamSanitizer {
-  /** Feeds upstream bytes (or already decoded text); returns sanitized output. */
+  /** Feeds upstream bytes (or already decoded text) as one read; returns sanitized output. */
   write(chunk: Uint8Array | string): string
+  /**
+   * Feeds part of a read: like `write`, but text-only chunks stay in the
+   * codec's run, so the pieces of one read can be coalesced; `flush` ends
+   * the read. (An HTTP client hands a chunked body over one HTTP chunk at a
+   * time, even when one socket read brought many.)
+   */
+  feed(chunk: Uint8Array | string): string
+  /** Ends a read begun with `feed`: returns the coalesced output. */
+  flush(): string
   /** Upstream ended: flushes held text and returns the last frames. */
   end(): string
   /** Upstream failed: returns a protocol-shaped error frame (once). */
@@ -153,8 +170,8 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     ? createSseParser({
       maxEventSize,
       onEvent: onFrame,
-      onComment: (comment) => { if (state === 'open') out.push(serializeSseComment(comment, sse?.lineEnding)) },
-      onRetry: (ms) => { if (state === 'open') out.push(serializeSseRetry(ms, sse?.lineEnding)) }
+      onComment: (comment) => { if (flushed()) out.push(serializeSseComment(comment, sse?.lineEnding)) },
+      onRetry: (ms) => { if (flushed()) out.push(serializeSseRetry(ms, sse?.lineEnding)) }
     })
     : undefined
   const ndjson = framing === 'ndjson' ? createNdjsonParser({ maxLineSize: maxEventSize, onLine: onFrame }) : undefined
@@ -176,7 +193,7 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
       return namedEvents
     }
   }
-  const codec: ProtocolCodec = createCodec(protocolOption, framing, ctx)
+  const codec: ProtocolCodec = createCodec(protocolOption, framing, ctx, { coalesce: options.coalesce ?? true })
 
   function checkCut (): void {
     const finding = channels.cut
@@ -184,6 +201,14 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     state = 'cut'
     finishReason = codec.cutReason
     codec.cut(finding)
+  }
+
+  /** Emits what the codec coalesced so far, so a comment or `retry:` keeps its place; false once closed. */
+  function flushed (): boolean {
+    if (state !== 'open') return false
+    codec.flush?.()
+    checkCut()
+    return state === 'open'
   }
 
   function onFrame (frame: DataFrame): void {
@@ -195,6 +220,13 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
   }
 
   function failWith (err: unknown): void {
+    if (state !== 'open') return
+    // Frames that arrived whole before the failure go out as they would
+    // have one read earlier (scanned: held text stays held and is dropped).
+    try {
+      codec.flush?.()
+      checkCut()
+    } catch {}
     if (state !== 'open') return
     state = 'failed'
     failure = err instanceof Error ? err : new Error(String(err))
@@ -217,11 +249,28 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     else ndjson?.feed(text)
   }
 
+  function take (chunk: Uint8Array | string, endRead: boolean): string {
+    if (state !== 'open') return ''
+    try {
+      feed(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+      if (endRead) flushed()
+    } catch (err) {
+      failWith(err)
+    }
+    return drain()
+  }
+
   return {
     write (chunk) {
+      return take(chunk, true)
+    },
+    feed (chunk) {
+      return take(chunk, false)
+    },
+    flush () {
       if (state !== 'open') return ''
       try {
-        feed(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+        flushed()
       } catch (err) {
         failWith(err)
       }

@@ -168,11 +168,25 @@ function check<T> (t: Test, arb: fc.Arbitrary<T>, numRuns: number, predicate: (v
 
 t.test('streamed output and findings equal whole-text scanning for any split', async (t) => {
   check(t, fc.tuple(fc.oneof(mixed, filler.map((text): Mixed => ({ text, values: [], plain: text }))), splitPlan), 300, ([m, plan]) => {
-    const whole = scanText(ruleSet, m.text, { hmacKey })
+    const whole = scanText(ruleSet, m.text, { hmacKey, sliceChars: Infinity })
     const s = streamed(m.text, plan)
     strictEqual(s.text, whole.text, 'output text')
     deepStrictEqual(sorted(s.findings), sorted(whole.findings), 'findings')
     deepStrictEqual(s.cut, whole.cut, 'cut')
+  })
+})
+
+t.test('long texts: scanning in 512-character slices (the default) equals one unsliced scan', async (t) => {
+  // A write longer than `sliceChars` is scanned piece by piece; the
+  // reference here scans it in one piece, however long.
+  const long = fc.array(mixed, { minLength: 4, maxLength: 12 }).map((parts) => parts.map((m) => m.text).join('\n'))
+  check(t, fc.tuple(long, fc.integer({ min: 1, max: 700 })), 40, ([text, slice]) => {
+    const whole = scanText(ruleSet, text, { hmacKey, sliceChars: Infinity })
+    for (const sliced of [scanText(ruleSet, text, { hmacKey }), scanText(ruleSet, text, { hmacKey, sliceChars: slice })]) {
+      strictEqual(sliced.text, whole.text, 'output text')
+      deepStrictEqual(sorted(sliced.findings), sorted(whole.findings), 'findings')
+      deepStrictEqual(sliced.cut, whole.cut, 'cut')
+    }
   })
 })
 

@@ -56,6 +56,29 @@ t.test('sanitizes a stream piped through it, byte for byte as the core does', as
   }
 })
 
+t.test('frames written in one tick go out as one chunk; a frame alone is not delayed', async (t) => {
+  const words = ['Hello ', 'there, ', 'how ', 'are ', 'you? ']
+  const frames = buildChatStream(words).split(/(?<=\n\n)/)
+  const stream = createSanitizeStream(options({ contentType: 'text/event-stream' }))
+  let out = ''
+  stream.on('data', (c: Buffer) => { out += String(c) })
+  // The role chunk, then the five text frames as five writes in the same tick
+  // (as an HTTP client hands over the chunks of one socket read).
+  stream.write(enc(frames[0] as string))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(jsonFrames(parseSse(out).frames).length, 1, 'the role chunk went out before the next tick')
+  for (const frame of frames.slice(1, 6)) stream.write(enc(frame))
+  await new Promise((resolve) => setImmediate(resolve))
+  const chunks = jsonFrames(parseSse(out).frames)
+  t.equal(chunks.length, 2, 'one chunk for the five text frames')
+  const soFar = clientTexts('chat', parseSse(out).frames).get('0:content') ?? ''
+  t.ok(soFar.length > 0 && scanWhole(ruleSet, words.join('')).text.startsWith(soFar), 'it carries the text released so far')
+  stream.end(enc(frames.slice(6).join('')))
+  await finished(stream)
+  t.equal(clientTexts('chat', parseSse(out).frames).get('0:content'), scanWhole(ruleSet, words.join('')).text)
+  t.same(parseSse(out).frames.at(-1)?.data, '[DONE]')
+})
+
 t.test('a slow reader stops the upstream being read', async (t) => {
   const frame = enc(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'some words, then more words. ' }, finish_reason: null }] })}\n\n`)
   const total = 20 * 1024 * 1024
@@ -71,7 +94,9 @@ t.test('a slow reader stops the upstream being read', async (t) => {
       this.push(frame)
     }
   })
-  const stream = createSanitizeStream(options())
+  // Not coalesced, so bytes out match bytes in ("everything came through");
+  // the coalesced path's backpressure is tested over HTTP in plugin-sockets.
+  const stream = createSanitizeStream({ ...options(), coalesce: false })
   source.pipe(stream)
   await settle(() => produced)
   // Source, writable and readable buffers (16 KiB each by default) plus a frame.

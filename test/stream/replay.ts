@@ -48,12 +48,15 @@ export interface Replay {
   malformed: Error[]
 }
 
-/** Feeds `input` cut at the given byte offsets (any order), then ends it. */
+/** Feeds `input` cut at the given byte offsets (any order), then ends it; no coalescing unless `options` asks. */
 export function replay (ruleSet: RuleSet, input: Uint8Array, splits: readonly number[], options: Partial<StreamSanitizerOptions> = {}): Replay {
   const findings: Replay['findings'] = []
   const malformed: Error[] = []
   const sanitizer = createStreamSanitizer({
     newScanner: scannerFactory(ruleSet),
+    // One output frame per upstream frame, so outputs compare byte for byte
+    // across splittings; coalescing has its own tests (coalesce: true).
+    coalesce: false,
     onFinding: (finding, context) => findings.push({ finding, context }),
     onMalformed: (err) => malformed.push(err),
     ...options
