@@ -20,12 +20,31 @@
 //     µs of CPU per chunk).
 //   paced — C streams at 50 chunks/s each (x-demo-rate), first requests spread
 //     over up to 1 s, text with nothing to redact, so the client's text equals
-//     the upstream's and chunks match by character offset. Per-chunk latency =
-//     arrival at the client of the chunk's last character − the upstream's
-//     res.write of that chunk (same CLOCK_MONOTONIC in both processes), over up
-//     to 50 traced streams; TTFT = request sent → first content character.
-//     "Added" = target's percentile − direct's percentile. Memory per open
-//     stream = (VmRSS while all C streams are open − VmRSS just before) ÷ C.
+//     the upstream's and characters match one to one. The upstream stamps each
+//     content res.write, the client each content arrival (same CLOCK_MONOTONIC
+//     in both processes: process.hrtime.bigint), over up to 50 traced streams.
+//     Per-chunk latency incl. hold = arrival at the client of the chunk's last
+//     character − the upstream's write of that chunk. For Sluice this is
+//     mostly holdback, not work: a chunk ending mid-word (any word may yet
+//     become an e-mail's local part or a listed word) is held until the next
+//     chunk arrives, one chunk interval (20 ms) later. That wait is the price
+//     of never leaking a partial match. So, second: processing latency = for
+//     each client arrival of released characters, arrival − the write of the
+//     upstream chunk whose arrival released them, taken as the latest chunk
+//     written at or before the arrival. At 50 chunks/s chunks are 20 ms apart,
+//     so that chunk is unambiguous while processing ≪ 20 ms; the report warns
+//     when more than 1% of a target's processing latencies reach 10 ms (half
+//     an interval), where its figures become lower bounds. For direct and the
+//     relays nothing is held, so both latencies agree. Chunks held = the share
+//     of upstream chunks (each stream's last excluded) whose last character
+//     had not arrived when the next chunk was written. TTFT = request sent →
+//     first content character; TTFT processing = first content arrival − the
+//     write of the upstream chunk that released it. "Added" = target's
+//     percentile − direct's (direct goes through the same measure), each the
+//     median over rounds. A check: an arrival carrying characters the upstream
+//     had not yet written would mean the clocks disagree; it is counted and
+//     reported (expected 0). Memory per open stream = (VmRSS while all C
+//     streams are open − VmRSS just before) ÷ C.
 // Reported: per target, the median over rounds of each figure; ratios
 // Sluice / raw and Sluice / parse. The machine runs everything (upstream,
 // load generator, target) on the same cores: chunks/s is the whole system's
@@ -43,22 +62,58 @@ export const targets = ['direct', 'raw', 'parse', 'sluice']
 const PATH = '/v1/chat/completions'
 const PACED_RATE = 50
 
-/** Per-chunk latencies (ms) of traced streams whose text arrived intact. */
-function chunkLatencies (upTraces, clientTraces, texts, expected) {
-  const out = []
+/**
+ * The latency figures of one paced run, over the traced streams whose text
+ * arrived intact. `upTraces[id]` = the upstream's content writes, in order, as
+ * [cumulative characters after the write, write time]; `clientTraces[id]` =
+ * the client's content arrivals as [cumulative characters, arrival time].
+ *   hold       per upstream chunk: arrival of its last character − its write
+ *              (for Sluice this includes waiting for the next chunk when the
+ *              chunk's tail is held back)
+ *   proc       per client arrival: arrival − the write of the latest upstream
+ *              chunk written at or before it (the chunk whose arrival released
+ *              those characters, as long as processing ≪ the chunk interval)
+ *   ttftProc   per stream: the first arrival's `proc`
+ *   held       upstream chunks (all but each stream's last) whose last
+ *              character had not arrived when the next chunk was written
+ *   anomalies  arrivals with more characters than the upstream had written by
+ *              then (would mean the clocks disagree; expected 0)
+ */
+export function latencyFigures (upTraces, clientTraces, texts, expected) {
+  const hold = []
+  const proc = []
+  const ttftProc = []
+  let chunks = 0
+  let held = 0
   let skipped = 0
+  let anomalies = 0
   for (const [id, points] of Object.entries(clientTraces)) {
     const sent = upTraces[id]
-    if (sent === undefined || texts[id] !== expected) { skipped++; continue }
+    if (sent === undefined || sent.length === 0 || texts[id] !== expected) { skipped++; continue }
     let j = 0
-    for (const [end, t] of sent) {
+    for (let k = 0; k < sent.length; k++) {
+      const [end, t] = sent[k]
       while (j < points.length && points[j][0] < end) j++
       const arrived = points[j]
       if (arrived === undefined) break
-      out.push(arrived[1] - t)
+      hold.push(arrived[1] - t)
+      const next = sent[k + 1]
+      if (next !== undefined) {
+        chunks++
+        if (arrived[1] >= next[1]) held++
+      }
+    }
+    let w = -1
+    for (let i = 0; i < points.length; i++) {
+      const [cum, arrival] = points[i]
+      while (w + 1 < sent.length && sent[w + 1][1] <= arrival) w++
+      const latest = sent[w]
+      if (latest === undefined || latest[0] < cum) { anomalies++; continue }
+      proc.push(arrival - latest[1])
+      if (i === 0) ttftProc.push(arrival - latest[1])
     }
   }
-  return { latencies: out, skipped }
+  return { hold, proc, ttftProc, chunks, held, skipped, anomalies }
 }
 
 export async function run ({ quick = false, log = () => {} } = {}) {
@@ -119,9 +174,11 @@ export async function run ({ quick = false, log = () => {} } = {}) {
         const open = procStats(pid)
         const paced = await pacedJob
         const up = await upstream.take()
-        const { latencies, skipped } = chunkLatencies(up.traces, paced.traces, paced.texts, pacedText)
-        const lat = summarize(latencies)
+        const figures = latencyFigures(up.traces, paced.traces, paced.texts, pacedText)
+        const hold = summarize(figures.hold)
+        const proc = summarize(figures.proc)
         const ttft = summarize(paced.ttfts)
+        const ttftProc = summarize(figures.ttftProc)
         runs[C][name].push({
           chunksPerSec: chunks / (sat.elapsedMs / 1000),
           cpuCores: cpu / (sat.elapsedMs / 1000),
@@ -131,40 +188,63 @@ export async function run ({ quick = false, log = () => {} } = {}) {
           loadAvg: loadavg()[0],
           errors: sat.errors + paced.errors,
           firstError: sat.firstError ?? paced.firstError,
-          latP50: lat.p50,
-          latP99: lat.p99,
-          latN: lat.n,
-          skipped,
+          latHoldP50: hold.p50,
+          latHoldP99: hold.p99,
+          latProcP50: proc.p50,
+          latProcP99: proc.p99,
+          latN: hold.n,
+          procN: proc.n,
+          // Processing latencies of half a chunk interval or more: there the latest write may no longer be the releasing one.
+          procOverHalfInterval: figures.proc.filter((x) => x >= 500 / PACED_RATE).length / Math.max(1, proc.n),
+          heldShare: figures.held / Math.max(1, figures.chunks),
+          anomalies: figures.anomalies,
+          skipped: figures.skipped,
           ttftP50: ttft.p50,
           ttftP99: ttft.p99,
+          ttftProcP50: ttftProc.p50,
+          ttftProcP99: ttftProc.p99,
           memPerStreamKiB: (open.rssKiB - idle.rssKiB) / C,
           rssKiB: open.rssKiB
         })
         const r = runs[C][name].at(-1)
-        log(`  C=${C} round ${round + 1} ${name.padEnd(6)} ${fmt(r.chunksPerSec, 0)} chunks/s, cpu ${fmt(r.cpuCores)} cores (upstream ${fmt(r.upstreamCores)}, load gen ${fmt(r.loadGenCores)}, loadavg ${fmt(r.loadAvg, 1)}), chunk latency p50 ${fmt(r.latP50)} p99 ${fmt(r.latP99)} ms (n=${r.latN}), ttft p50 ${fmt(r.ttftP50)} p99 ${fmt(r.ttftP99)} ms, ${fmt(r.memPerStreamKiB, 1)} KiB/stream${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`)
+        log(`  C=${C} round ${round + 1} ${name.padEnd(6)} ${fmt(r.chunksPerSec, 0)} chunks/s, cpu ${fmt(r.cpuCores)} cores (upstream ${fmt(r.upstreamCores)}, load gen ${fmt(r.loadGenCores)}, loadavg ${fmt(r.loadAvg, 1)}), chunk latency incl. hold p50 ${fmt(r.latHoldP50)} p99 ${fmt(r.latHoldP99)} ms (n=${r.latN}), processing p50 ${fmt(r.latProcP50)} p99 ${fmt(r.latProcP99)} ms (n=${r.procN}), held ${fmt(r.heldShare * 100, 1)}%, ttft p50 ${fmt(r.ttftP50)} p99 ${fmt(r.ttftP99)} ms, ttft processing p50 ${fmt(r.ttftProcP50)} p99 ${fmt(r.ttftProcP99)} ms, ${fmt(r.memPerStreamKiB, 1)} KiB/stream${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}${r.anomalies ? `, ${r.anomalies} arrivals ahead of their writes (clock?)` : ''}${r.skipped ? `, ${r.skipped} traced streams skipped (text differs)` : ''}`)
       }
     }
   }
   return { quick, rounds, saturationMs, chunksPerStream, pacedChunks, pacedRate: PACED_RATE, concurrencies, runs, summary: summarizeRuns(runs) }
 }
 
-/** Medians over rounds, and "added" figures against direct. */
+/** Medians over rounds, and "added" figures against direct (target's median percentile − direct's). */
 export function summarizeRuns (runs) {
   const out = {}
   for (const [C, byTarget] of Object.entries(runs)) {
     out[C] = {}
     const med = (name, key) => median(byTarget[name].map((r) => r[key]))
+    const added = (name, key) => med(name, key) - med('direct', key)
     for (const name of targets) {
       out[C][name] = {
         chunksPerSec: med(name, 'chunksPerSec'),
         cpuCores: med(name, 'cpuCores'),
         cpuUsPerChunk: med(name, 'cpuUsPerChunk'),
-        latP50: med(name, 'latP50'),
-        latP99: med(name, 'latP99'),
-        addedLatP50: med(name, 'latP50') - med('direct', 'latP50'),
-        addedLatP99: med(name, 'latP99') - med('direct', 'latP99'),
-        addedTtftP50: med(name, 'ttftP50') - med('direct', 'ttftP50'),
-        addedTtftP99: med(name, 'ttftP99') - med('direct', 'ttftP99'),
+        latHoldP50: med(name, 'latHoldP50'),
+        latHoldP99: med(name, 'latHoldP99'),
+        latProcP50: med(name, 'latProcP50'),
+        latProcP99: med(name, 'latProcP99'),
+        ttftP50: med(name, 'ttftP50'),
+        ttftP99: med(name, 'ttftP99'),
+        ttftProcP50: med(name, 'ttftProcP50'),
+        ttftProcP99: med(name, 'ttftProcP99'),
+        addedHoldLatP50: added(name, 'latHoldP50'),
+        addedHoldLatP99: added(name, 'latHoldP99'),
+        addedProcLatP50: added(name, 'latProcP50'),
+        addedProcLatP99: added(name, 'latProcP99'),
+        addedTtftP50: added(name, 'ttftP50'),
+        addedTtftP99: added(name, 'ttftP99'),
+        addedTtftProcP50: added(name, 'ttftProcP50'),
+        addedTtftProcP99: added(name, 'ttftProcP99'),
+        heldShare: med(name, 'heldShare'),
+        procOverHalfInterval: Math.max(...byTarget[name].map((r) => r.procOverHalfInterval)),
+        anomalies: byTarget[name].reduce((s, r) => s + r.anomalies, 0),
         memPerStreamKiB: med(name, 'memPerStreamKiB'),
         errors: byTarget[name].reduce((s, r) => s + r.errors, 0)
       }
@@ -175,23 +255,44 @@ export function summarizeRuns (runs) {
 
 export function report (result) {
   const lines = [`\nEnd-to-end streaming (${result.quick ? 'quick' : 'full'}: ${result.rounds} rounds, medians; saturation ${result.saturationMs} ms per run; paced ${result.pacedRate} chunks/s)`]
+  const warnings = []
   for (const C of result.concurrencies) {
     const s = result.summary[C]
-    const rows = [['C=' + C, 'chunks/s', 'cpu cores', 'cpu µs/chunk', 'added lat p50', 'added lat p99', 'added TTFT p50', 'added TTFT p99', 'KiB/open stream', 'errors']]
+    const tput = [['C=' + C, 'chunks/s', 'cpu cores', 'cpu µs/chunk', 'KiB/open stream', 'errors']]
+    for (const name of targets) {
+      const x = s[name]
+      tput.push([name, fmt(x.chunksPerSec, 0), fmt(x.cpuCores), fmt(x.cpuUsPerChunk, 1), C >= 100 ? fmt(x.memPerStreamKiB, 1) : 'n/a', x.errors])
+    }
+    const sl = s.sluice
+    for (const relay of ['raw', 'parse']) {
+      tput.push([`sluice/${relay}`, fmt(sl.chunksPerSec / s[relay].chunksPerSec), '', fmt(sl.cpuUsPerChunk / s[relay].cpuUsPerChunk), C >= 100 ? `+${fmt(sl.memPerStreamKiB - s[relay].memPerStreamKiB, 1)}` : '', ''])
+    }
+    lines.push(table(tput))
+    const lat = [[`C=${C}, ms`, 'added lat. incl. hold p50', 'p99', 'added processing lat. p50', 'p99', 'chunks held', 'added TTFT p50', 'p99', 'added TTFT processing p50', 'p99']]
     for (const name of targets) {
       const x = s[name]
       const d = name === 'direct'
-      rows.push([name, fmt(x.chunksPerSec, 0), fmt(x.cpuCores), fmt(x.cpuUsPerChunk, 1),
-        d ? `(${fmt(x.latP50)})` : fmt(x.addedLatP50), d ? `(${fmt(x.latP99)})` : fmt(x.addedLatP99),
-        d ? '—' : fmt(x.addedTtftP50), d ? '—' : fmt(x.addedTtftP99),
-        C >= 100 ? fmt(x.memPerStreamKiB, 1) : 'n/a', x.errors])
+      const v = (key, abs) => (d ? `(${fmt(x[abs])})` : fmt(x[key]))
+      lat.push([name, v('addedHoldLatP50', 'latHoldP50'), v('addedHoldLatP99', 'latHoldP99'), v('addedProcLatP50', 'latProcP50'), v('addedProcLatP99', 'latProcP99'),
+        `${fmt(x.heldShare * 100, 1)}%`, v('addedTtftP50', 'ttftP50'), v('addedTtftP99', 'ttftP99'), v('addedTtftProcP50', 'ttftProcP50'), v('addedTtftProcP99', 'ttftProcP99')])
+      if (x.anomalies > 0) warnings.push(`C=${C} ${name}: ${x.anomalies} arrivals carried characters the upstream had not yet written (clock disagreement?)`)
     }
-    const sl = s.sluice
-    rows.push(['sluice/raw', fmt(sl.chunksPerSec / s.raw.chunksPerSec), '', fmt(sl.cpuUsPerChunk / s.raw.cpuUsPerChunk), '', '', '', '', C >= 100 ? `+${fmt(sl.memPerStreamKiB - s.raw.memPerStreamKiB, 1)}` : '', ''])
-    rows.push(['sluice/parse', fmt(sl.chunksPerSec / s.parse.chunksPerSec), '', fmt(sl.cpuUsPerChunk / s.parse.cpuUsPerChunk), '', '', '', '', C >= 100 ? `+${fmt(sl.memPerStreamKiB - s.parse.memPerStreamKiB, 1)}` : '', ''])
-    lines.push(table(rows))
+    const late = targets.filter((name) => s[name].procOverHalfInterval > 0.01)
+    if (late.length > 0) {
+      warnings.push(`C=${C}: processing latencies ≥ half the chunk interval (${fmt(500 / result.pacedRate, 0)} ms), share in the worst round: ${late.map((name) => `${name} ${fmt(s[name].procOverHalfInterval * 100, 1)}%`).join(', ')}; for those the latest write may not be the releasing one, so their processing p99 is a lower bound`)
+    }
+    lines.push(table(lat))
   }
-  lines.push('latencies in ms; direct shows its own absolute per-chunk latency in parentheses; ratios are Sluice ÷ relay (chunks/s: higher is better; CPU/chunk: lower is better); KiB rows under the ratios are Sluice minus relay.')
+  lines.push([
+    'Throughput: ratios are Sluice ÷ relay (chunks/s: higher is better; CPU/chunk: lower is better); KiB rows under the ratios are Sluice minus relay.',
+    'Latency: direct shows its own absolute figures in parentheses; the others are target − direct. "incl. hold" = a chunk\'s last character reaching',
+    'the client − the upstream\'s write of that chunk (for Sluice, a tail held back waits for the next chunk, one interval); "processing" = each',
+    'client arrival − the write of the upstream chunk that released it (the latest written before it). "chunks held" = chunks whose last character',
+    'had not arrived when the next chunk was written (for Sluice mostly holdback; for direct and the relays it only means a chunk took longer than',
+    'an interval). TTFT = request → first content character; "TTFT processing" = first content arrival − the write of the upstream chunk that',
+    'released it.',
+    ...warnings.map((w) => `warning: ${w}`)
+  ].join('\n'))
   return lines.join('\n\n')
 }
 

@@ -1,16 +1,19 @@
 // `npm run bench`: every benchmark in turn, then the chart.
 //
 //   npm run build && npm run bench            full: 1, 100 and 1,000 streams, 3 rounds
-//   npm run build && npm run bench -- --quick  about two minutes: 1 and 100 streams, 2 rounds,
-//                                              no micro-benchmarks (add --micro for them)
+//   npm run build && npm run bench -- --quick  about 2.5 minutes: 1 and 100 streams, 2 rounds,
+//                                              200 slow clients for 20 s per target, no
+//                                              micro-benchmarks (add --micro for them)
 //
 // Micro-benchmarks (in-process, seeded): bench/scanner.bench.js,
 // bench/transform.bench.js and bench/eval-rules.bench.ts (rule recall and
 // false positives), run as child processes. End-to-end (real sockets,
 // the upstream, the load generator and each contender in their own
-// processes): e2e-stream, nonstream, slow-clients, cancel; holdback runs
-// in-process on real prose. Each file states its method at its top. Every
-// child process is stopped by PID at the end, also on failure or Ctrl-C.
+// processes): e2e-stream, nonstream, slow-clients (in a private network
+// namespace with small socket buffers where `unshare -rn` works; see its
+// method), cancel; holdback runs in-process on real prose. Each file states
+// its method at its top. Every child process is stopped by PID at the end,
+// also on failure or Ctrl-C.
 // Writes bench/chart.svg (from the end-to-end streaming figures) and the raw
 // figures as JSON to /tmp/sluice-bench-results.json.
 import { execFileSync } from 'node:child_process'

@@ -1,6 +1,9 @@
-// A hand-built SVG line chart of the end-to-end streaming figures: chunks/s
-// and added per-chunk latency (p50 and p99) against concurrency, one line per
-// contender. No dependency; the numbers come from e2e-stream's summary.
+// A hand-built SVG line chart of the end-to-end streaming figures against
+// concurrency, one line per contender: chunks/s at saturation; added latency
+// per chunk including holdback (the wait for the next chunk when a tail is
+// held back); added processing latency (from the write of the chunk that
+// released the characters), p50 solid and p99 dashed. No dependency; the
+// numbers come from e2e-stream's summary.
 
 const colors = { raw: '#1f77b4', parse: '#2ca02c', sluice: '#d62728' }
 const labels = { raw: 'raw byte relay', parse: 'parse-only relay', sluice: 'Sluice (default rules)' }
@@ -50,30 +53,39 @@ function panel ({ x0, title, unit, concurrencies, series }) {
 /** The SVG text for `summary` (e2e-stream's), at `concurrencies`. */
 export function renderChart ({ summary, concurrencies, caption }) {
   const names = ['raw', 'parse', 'sluice']
-  const tput = panel({
-    x0: 0,
-    title: 'Throughput at saturation',
-    unit: 'upstream chunks / s',
-    concurrencies,
-    series: names.map((n) => ({ color: colors[n], values: concurrencies.map((c) => summary[c][n].chunksPerSec) }))
-  })
-  const lat = panel({
-    x0: 470,
-    title: 'Added latency per chunk (50 chunks/s streams)',
-    unit: 'ms over direct (solid p50, dashed p99)',
-    concurrencies,
-    series: names.flatMap((n) => [
-      { color: colors[n], values: concurrencies.map((c) => summary[c][n].addedLatP50) },
-      { color: colors[n], dashed: true, values: concurrencies.map((c) => summary[c][n].addedLatP99) }
-    ])
-  })
+  const latencySeries = (p50, p99) => names.flatMap((n) => [
+    { color: colors[n], values: concurrencies.map((c) => summary[c][n][p50]) },
+    { color: colors[n], dashed: true, values: concurrencies.map((c) => summary[c][n][p99]) }
+  ])
+  const panels = [
+    panel({
+      x0: 0,
+      title: 'Throughput at saturation',
+      unit: 'upstream chunks / s',
+      concurrencies,
+      series: names.map((n) => ({ color: colors[n], values: concurrencies.map((c) => summary[c][n].chunksPerSec) }))
+    }),
+    panel({
+      x0: 470,
+      title: 'Added latency per chunk, incl. holdback',
+      unit: 'ms over direct (solid p50, dashed p99)',
+      concurrencies,
+      series: latencySeries('addedHoldLatP50', 'addedHoldLatP99')
+    }),
+    panel({
+      x0: 940,
+      title: 'Added processing latency per chunk',
+      unit: 'ms over direct (solid p50, dashed p99)',
+      concurrencies,
+      series: latencySeries('addedProcLatP50', 'addedProcLatP99')
+    })
+  ]
   const legend = names.map((n, i) => `<rect x="${60 + i * 220}" y="345" width="14" height="4" fill="${colors[n]}"/><text x="${80 + i * 220}" y="351" font-size="12">${esc(labels[n])}</text>`).join('\n')
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="940" height="390" viewBox="0 0 940 390" font-family="sans-serif">
-<rect width="940" height="390" fill="white"/>
-${tput}
-${lat}
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="1410" height="390" viewBox="0 0 1410 390" font-family="sans-serif">
+<rect width="1410" height="390" fill="white"/>
+${panels.join('\n')}
 ${legend}
-<text x="470" y="380" text-anchor="middle" font-size="11" fill="#555">${esc(caption)}</text>
+<text x="705" y="380" text-anchor="middle" font-size="11" fill="#555">${esc(caption)}</text>
 </svg>
 `
 }

@@ -17,24 +17,163 @@
 //                                 `[DONE]` (cheap, for saturation)
 //   trace                         how many clients record, per content event,
 //                                 the cumulative content length and arrival time
-//   readBytesPerSec               slow client: after each read, wait as long as
-//                                 that rate needs (the body is paused meanwhile,
-//                                 so TCP backpressure builds up)
+//   readCharsPerSec               slow client paced in content characters, on
+//                                 a bare socket instead of undici (see
+//                                 slowStream below): it reads at most
+//                                 `readBufferBytes` (default 1,024) at a time,
+//                                 then stops reading while it "consumes" the
+//                                 characters that read completed, at that rate
 //   abortAfterMs: [min, max]      cancel each stream at a random moment after
 //                                 its first byte (seeded), recording the time
 //   maxMs                         hard stop for the whole job
 // It answers { type: 'result', ... } with counts, TTFTs, traces, abort times.
+// While a job runs, { cmd: 'peek' } answers { type: 'peek', ... } with its
+// running counts (bytes and content characters read so far, streams
+// started, completed, failed), so
+// a bench can follow the clients' read rate interval by interval.
+import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
 import { rng } from './stats.js'
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
+/**
+ * One streaming POST on a bare TCP socket, read slowly, paced in content
+ * characters. Why not undici: a paused undici body still takes ~230 KB off
+ * its socket (its parser and stream buffers read ahead, whatever the
+ * highWaterMark), and a proxy that re-frames densely (Sluice coalesces
+ * deltas) packs minutes of content into that. Here `onread` reads into one
+ * small buffer and returning false stops reading at once, so what a slow
+ * client holds is that buffer, and the rest of its backlog stays in the
+ * kernel's socket queues, where the slow-client bench measures it. HTTP/1.1
+ * with `connection: close`, chunked or plain body, SSE events whose
+ * `choices[0].delta.content` (or a Responses/Anthropic text delta) is counted.
+ * Resolves with { status, socketBytes, chars, headersMs }; rejects on a socket
+ * error or a non-200 status; resolves early (aborted) when `signal` fires.
+ */
+function slowStream ({ url, path, headers, body, charsPerSec, readBufferBytes = 1024, signal, onBytes, onChars }) {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url)
+    const t0 = nowMs()
+    const out = { status: 0, socketBytes: 0, chars: 0, headersMs: NaN, aborted: false }
+    let head = ''
+    let inBody = false
+    let chunked = false
+    // Chunked decoding state: bytes left in the current chunk, or -1 while reading a size line.
+    let chunkLeft = -1
+    let sizeLine = ''
+    let skipCrlf = 0
+    const decoder = new TextDecoder()
+    let sse = ''
+    let resumeTimer
+    const finish = (err) => {
+      clearTimeout(resumeTimer)
+      signal?.removeEventListener('abort', onAbort)
+      socket.destroy()
+      if (err) reject(err)
+      else resolve(out)
+    }
+    const onAbort = () => { out.aborted = true; finish() }
+    const countEvents = () => {
+      let chars = 0
+      let at
+      while ((at = sse.indexOf('\n\n')) !== -1) {
+        const event = sse.slice(0, at)
+        sse = sse.slice(at + 2)
+        for (const line of event.split('\n')) {
+          if (!line.startsWith('data: ') || line === 'data: [DONE]') continue
+          let json
+          try { json = JSON.parse(line.slice(6)) } catch { continue }
+          const text = json.choices?.[0]?.delta?.content ?? json.choices?.[0]?.text ?? json.delta?.text ?? (json.type === 'response.output_text.delta' ? json.delta : undefined)
+          if (typeof text === 'string') chars += text.length
+        }
+      }
+      return chars
+    }
+    const bodyBytes = (buf) => {
+      if (!chunked) { sse += decoder.decode(buf, { stream: true }); return }
+      let i = 0
+      while (i < buf.length) {
+        if (skipCrlf > 0) { i++; skipCrlf--; continue }
+        if (chunkLeft === -1) {
+          const nl = buf.indexOf(10, i)
+          if (nl === -1) { sizeLine += buf.toString('latin1', i); return }
+          sizeLine += buf.toString('latin1', i, nl)
+          i = nl + 1
+          chunkLeft = parseInt(sizeLine.trim(), 16)
+          sizeLine = ''
+          if (chunkLeft === 0) { chunkLeft = -2; return } // last chunk: the server closes (connection: close)
+          if (Number.isNaN(chunkLeft)) throw new Error('bad chunk size')
+          continue
+        }
+        if (chunkLeft === -2) return
+        const take = Math.min(chunkLeft, buf.length - i)
+        sse += decoder.decode(buf.subarray(i, i + take), { stream: true })
+        i += take
+        chunkLeft -= take
+        if (chunkLeft === 0) { chunkLeft = -1; skipCrlf = 2 }
+      }
+    }
+    const socket = net.connect({
+      host: target.hostname,
+      port: Number(target.port),
+      onread: {
+        buffer: Buffer.alloc(readBufferBytes),
+        callback (n, buf) {
+          out.socketBytes += n
+          onBytes?.(n)
+          let data = buf.subarray(0, n)
+          try {
+            if (!inBody) {
+              head += data.toString('latin1')
+              const end = head.indexOf('\r\n\r\n')
+              if (end === -1) return true
+              out.headersMs = nowMs() - t0
+              out.status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0)
+              chunked = /^transfer-encoding:\s*chunked/im.test(head.slice(0, end))
+              if (out.status !== 200) { finish(new Error(`status ${out.status}: ${head.slice(0, 200)}`)); return false }
+              const rest = Buffer.from(head.slice(end + 4), 'latin1')
+              inBody = true
+              head = ''
+              data = rest
+            }
+            bodyBytes(data)
+          } catch (err) {
+            finish(err)
+            return false
+          }
+          const chars = countEvents()
+          if (chars === 0) return true
+          out.chars += chars
+          onChars?.(chars)
+          // Consume what arrived at the set pace, reading nothing meanwhile.
+          resumeTimer = setTimeout(() => socket.resume(), (chars / charsPerSec) * 1000)
+          return false
+        }
+      }
+    })
+    signal?.addEventListener('abort', onAbort, { once: true })
+    socket.once('error', (err) => finish(err))
+    socket.once('end', () => finish(chunked && chunkLeft !== -2 ? new Error('stream ended mid-body') : undefined))
+    socket.once('connect', () => {
+      const payload = Buffer.from(body)
+      const lines = [`POST ${path} HTTP/1.1`, `host: ${target.host}`, `content-length: ${payload.length}`, 'connection: close']
+      for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`)
+      socket.write(lines.join('\r\n') + '\r\n\r\n')
+      socket.write(payload)
+    })
+  })
+}
+
+/** The running job's result object (null between jobs), for `peek`. */
+let current = null
 
 async function runJob (job) {
   const pool = new Pool(job.url, { connections: job.concurrency, keepAliveTimeout: 30_000, bodyTimeout: 0, headersTimeout: 0 })
   const random = rng(job.seed ?? 1)
-  const result = { started: 0, completed: 0, errors: 0, aborted: 0, bytes: 0, ttfts: [], traces: {}, texts: {}, aborts: {}, firstError: null }
+  const result = { started: 0, completed: 0, errors: 0, aborted: 0, bytes: 0, chars: 0, headersMs: [], ttfts: [], traces: {}, texts: {}, aborts: {}, firstError: null }
+  current = result
   const start = nowMs()
   const deadline = job.durationMs === undefined ? Infinity : start + job.durationMs
   const hardStop = start + (job.maxMs ?? 60_000)
@@ -53,6 +192,30 @@ async function runJob (job) {
     result.started++
     const t0 = nowMs()
     let abortTimer
+    if (job.readCharsPerSec !== undefined) {
+      try {
+        const out = await slowStream({
+          url: job.url,
+          path: job.path,
+          headers,
+          body: job.body,
+          charsPerSec: job.readCharsPerSec,
+          readBufferBytes: job.readBufferBytes,
+          signal: controller.signal,
+          onBytes: (n) => { result.bytes += n },
+          onChars: (n) => { result.chars += n }
+        })
+        result.headersMs.push(out.headersMs)
+        if (out.aborted) result.aborted++
+        else result.completed++
+      } catch (err) {
+        result.errors++
+        result.firstError ??= String(err?.message ?? err)
+      } finally {
+        hardController.signal.removeEventListener('abort', onHard)
+      }
+      return
+    }
     try {
       const { statusCode, body } = await pool.request({ method: 'POST', path: job.path, headers, body: job.body, signal: controller.signal })
       if (statusCode !== 200) {
@@ -97,8 +260,6 @@ async function runJob (job) {
         } else {
           tail = (tail + chunk.toString('latin1')).slice(-32)
         }
-        // Abortable, so a hard stop or a cancel is not held up by a long pause.
-        if (job.readBytesPerSec !== undefined) await sleep((chunk.length / job.readBytesPerSec) * 1000, undefined, { signal: controller.signal })
       }
       if (!job.parse) done = tail.includes('data: [DONE]')
       if (!done) throw new Error('stream ended without [DONE]')
@@ -130,6 +291,7 @@ async function runJob (job) {
   result.elapsedMs = nowMs() - start
   result.start = start
   clearTimeout(hardTimer)
+  current = null
   await pool.destroy()
   return result
 }
@@ -140,6 +302,9 @@ process.on('message', (msg) => {
       (result) => process.send({ type: 'result', result }),
       (err) => process.send({ type: 'error', message: String(err?.stack ?? err) })
     )
+  } else if (msg?.cmd === 'peek') {
+    const r = current
+    process.send({ type: 'peek', t: nowMs(), running: r !== null, bytes: r?.bytes ?? 0, chars: r?.chars ?? 0, started: r?.started ?? 0, completed: r?.completed ?? 0, errors: r?.errors ?? 0, aborted: r?.aborted ?? 0 })
   } else if (msg?.cmd === 'stop') {
     process.disconnect()
   }

@@ -1,6 +1,8 @@
 // Process plumbing for the end-to-end benches: start the upstream, the three
 // contenders and the load generator as child processes, read a process's CPU,
-// memory and open handles from /proc, and stop every child by its PID.
+// memory, socket I/O and open handles from /proc, read the kernel's socket
+// queues (/proc/net/tcp), run a bench in a private network namespace, and stop
+// every child by its PID.
 import { fork, spawn } from 'node:child_process'
 import { openSync, readFileSync, readdirSync, closeSync } from 'node:fs'
 import net from 'node:net'
@@ -22,7 +24,12 @@ function logOut () {
 
 const CLK_TCK = 100 // getconf CLK_TCK on Linux
 
-/** CPU seconds (user + system), resident memory, peak resident memory and open fds of a process. */
+/**
+ * CPU seconds (user + system), resident memory, peak resident memory, open fds
+ * and bytes moved by read/write system calls (`rchar`/`wchar` of
+ * /proc/PID/io: sockets included, so for a relay they are, within a few
+ * request bodies, the bytes it read from the upstream and wrote to clients).
+ */
 export function procStats (pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the command name (which may hold spaces) start after the last ')'.
@@ -32,7 +39,43 @@ export function procStats (pid) {
   const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
   let fds = NaN
   try { fds = readdirSync(`/proc/${pid}/fd`).length } catch {}
-  return { cpu, rssKiB: kb('VmRSS'), hwmKiB: kb('VmHWM'), fds }
+  let rchar = NaN
+  let wchar = NaN
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    rchar = Number(/^rchar:\s+(\d+)/m.exec(io)?.[1] ?? NaN)
+    wchar = Number(/^wchar:\s+(\d+)/m.exec(io)?.[1] ?? NaN)
+  } catch {}
+  return { cpu, rssKiB: kb('VmRSS'), hwmKiB: kb('VmHWM'), fds, rchar, wchar }
+}
+
+/**
+ * Bytes the kernel holds in the TCP connections to `port` on this host (both
+ * ends, from /proc/net/tcp and tcp6): `queued` = Σ tx_queue + rx_queue, i.e.
+ * bytes written by one side and not yet read by the other (unsent or unacked
+ * in the sender's socket, or received and unread in the receiver's). On
+ * loopback a segment in flight can briefly count at both ends; the error is
+ * at most a window per connection. Listening sockets are left out (their
+ * rx_queue is the accept backlog). `connections` counts the server-side ends.
+ */
+export function tcpQueues (port) {
+  const hex = ':' + port.toString(16).toUpperCase().padStart(4, '0')
+  let queued = 0
+  let connections = 0
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try { text = readFileSync(file, 'utf8') } catch { continue }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f.length < 5 || f[3] === '0A') continue
+      const local = f[1].endsWith(hex)
+      if (!local && !f[2].endsWith(hex)) continue
+      const [tx, rx] = f[4].split(':').map((h) => parseInt(h, 16))
+      queued += tx + rx
+      if (local) connections++
+    }
+  }
+  return { queued, connections }
 }
 
 function track (child, name) {
@@ -93,6 +136,12 @@ export async function startLoadGen () {
       child.send({ cmd: 'run', job })
       return (await reply).result
     },
+    /** The running job's counts so far (bytes and content characters the clients read, streams started/completed/failed). */
+    async peek () {
+      const reply = waitForMessage(child, 'peek', 10_000)
+      child.send({ cmd: 'peek' })
+      return reply
+    },
     stop: () => stopChild(child)
   }
 }
@@ -131,6 +180,59 @@ export async function startContender (name, upstreamUrl) {
   const url = `http://127.0.0.1:${port}`
   await waitHealthy(name === 'sluice' ? `${url}/healthz` : `${url}/v1/models`, child)
   return { name, url, pid: child.pid, stop: () => stopChild(child) }
+}
+
+/**
+ * Runs `node script args…` in a private network namespace (`unshare -rn`: a
+ * user namespace mapping us to root in it, and a network namespace of our
+ * own), after bringing its loopback up with `mtu` and writing `sysctls`
+ * (per-namespace knobs under /proc/sys/net, e.g. `ipv4/tcp_wmem`). Every
+ * process the script starts lives in that namespace, so its sockets see those
+ * settings and no one else's traffic. Lines the script prints go to `onLine`.
+ * Resolves with { code, ready }: `ready` is false when the namespace could not
+ * be set up (no unshare or ip, user namespaces disabled, a sysctl refused), in
+ * which case the script never ran. The child is tracked: stopAll() stops it.
+ */
+export async function runInNetns ({ script, args = [], mtu, sysctls = {}, onLine = () => {} }) {
+  const marker = 'SLUICE_BENCH_NETNS_READY'
+  const setup = [
+    'set -e',
+    'ip link set lo up',
+    ...(mtu === undefined ? [] : [`ip link set lo mtu ${Number(mtu)}`]),
+    ...Object.entries(sysctls).map(([key, value]) => `echo '${String(value).replace(/[^0-9 ]/g, '')}' > /proc/sys/net/${key.replace(/[^a-z0-9_/]/g, '')}`),
+    `echo ${marker}`,
+    'exec "$@"'
+  ].join('\n')
+  let child
+  try {
+    child = spawn('unshare', ['-rn', 'sh', '-c', setup, 'sh', process.execPath, script, ...args], { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] })
+  } catch {
+    return { code: null, ready: false }
+  }
+  track(child, 'netns')
+  // No unshare at all: 'error' and no 'exit'; stopAll() must not wait for it.
+  child.once('error', () => children.delete(child))
+  child.stderr.pipe(process.stderr, { end: false })
+  let ready = false
+  let buffered = ''
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (text) => {
+    buffered += text
+    let at
+    while ((at = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, at)
+      buffered = buffered.slice(at + 1)
+      if (line === marker) ready = true
+      else onLine(line)
+    }
+  })
+  const code = await new Promise((resolve) => {
+    // 'close', not 'exit': the last line (a bench's result) may still be in the pipe at 'exit'.
+    child.once('close', (exitCode) => resolve(exitCode))
+    child.once('error', () => resolve(null))
+  })
+  if (buffered.length > 0) onLine(buffered)
+  return { code, ready }
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the child is gone. */
