@@ -10,12 +10,16 @@
 // After a warm-up per target, rounds alternate the targets (each round starts
 // one later); each run is `connections` keep-alive connections for a fixed
 // time. Reported: median over rounds of requests/s and of latency p50 / p99
-// (autocannon's), the ratio Sluice / raw, and non-2xx or errored requests.
+// (autocannon's), CPU per request of the target process (utime + stime from
+// /proc/PID/stat over the run ÷ requests; for direct, the upstream's own), the
+// ratio Sluice / raw, and non-2xx or errored requests. On a shared 2-core
+// machine req/s moves with whatever else runs (autocannon itself takes most
+// of a core); CPU per request moves much less, so read both.
 //
 // Run: npm run build && node bench/nonstream.bench.js [--quick]
 import autocannon from 'autocannon'
 import { isMain, runAsScript } from './lib/main.js'
-import { startContender, startUpstream } from './lib/procs.js'
+import { procStats, startContender, startUpstream } from './lib/procs.js'
 import { fmt, median, table } from './lib/stats.js'
 
 const targets = ['direct', 'raw', 'sluice']
@@ -38,21 +42,29 @@ export async function run ({ quick = false, log = () => {} } = {}) {
   const connections = quick ? 10 : 50
   const upstream = await startUpstream(['--rate', '0'])
   const urls = { direct: upstream.url }
-  for (const name of targets.slice(1)) urls[name] = (await startContender(name, upstream.url)).url
+  const pids = { direct: upstream.pid }
+  for (const name of targets.slice(1)) {
+    const c = await startContender(name, upstream.url)
+    urls[name] = c.url
+    pids[name] = c.pid
+  }
   for (const name of targets) await cannon(urls[name], connections, quick ? 0.5 : 2)
   const runs = Object.fromEntries(targets.map((t) => [t, []]))
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < targets.length; i++) {
       const name = targets[(i + round) % targets.length]
+      const cpu0 = procStats(pids[name]).cpu
       const r = await cannon(urls[name], connections, seconds)
-      runs[name].push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts })
-      log(`  nonstream round ${round + 1} ${name.padEnd(6)} ${fmt(r.requests.average, 0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx/errors ${r.non2xx + r.errors + r.timeouts}`)
+      const cpuUs = (procStats(pids[name]).cpu - cpu0) * 1e6 / Math.max(1, r.requests.total)
+      runs[name].push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs, bad: r.non2xx + r.errors + r.timeouts })
+      log(`  nonstream round ${round + 1} ${name.padEnd(6)} ${fmt(r.requests.average, 0)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${fmt(cpuUs, 0)} µs CPU/req, non-2xx/errors ${r.non2xx + r.errors + r.timeouts}`)
     }
   }
   const summary = Object.fromEntries(targets.map((t) => [t, {
     rps: median(runs[t].map((r) => r.rps)),
     p50: median(runs[t].map((r) => r.p50)),
     p99: median(runs[t].map((r) => r.p99)),
+    cpuUs: median(runs[t].map((r) => r.cpuUs)),
     bad: runs[t].reduce((s, r) => s + r.bad, 0)
   }]))
   return { quick, rounds, seconds, connections, runs, summary }
@@ -60,9 +72,9 @@ export async function run ({ quick = false, log = () => {} } = {}) {
 
 export function report (result) {
   const s = result.summary
-  const rows = [['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx/errors']]
-  for (const t of targets) rows.push([t, fmt(s[t].rps, 0), fmt(s[t].p50), fmt(s[t].p99), s[t].bad])
-  rows.push(['sluice/raw', fmt(s.sluice.rps / s.raw.rps), fmt(s.sluice.p50 / s.raw.p50), fmt(s.sluice.p99 / s.raw.p99), ''])
+  const rows = [['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'non-2xx/errors']]
+  for (const t of targets) rows.push([t, fmt(s[t].rps, 0), fmt(s[t].p50), fmt(s[t].p99), fmt(s[t].cpuUs, 0), s[t].bad])
+  rows.push(['sluice/raw', fmt(s.sluice.rps / s.raw.rps), fmt(s.sluice.p50 / s.raw.p50), fmt(s.sluice.p99 / s.raw.p99), fmt(s.sluice.cpuUs / s.raw.cpuUs), ''])
   return `\nNon-streaming chat completions (autocannon, ${result.connections} connections, ${result.seconds} s per run, ${result.rounds} rounds, medians)\n\n${table(rows)}`
 }
 

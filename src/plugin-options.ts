@@ -50,6 +50,12 @@ export interface SluicePluginOptions {
   hmacKey?: string
   /** Largest single SSE event / NDJSON line, bytes (default 1 MiB). */
   maxEventSize?: number
+  /**
+   * Merge the text-only chunks that arrive in one read into one chunk
+   * (default true): the same text in fewer frames, far less work per token.
+   * False writes one frame per upstream frame.
+   */
+  coalesce?: boolean
   /** Every finding; `where` says which channel (choice, tool call, content block) it was in. */
   onFinding?: (finding: Finding, request: FastifyRequest, where: FindingContext) => void
   onCut?: (finding: Finding, request: FastifyRequest) => void

@@ -12,12 +12,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createAuditLog } from './audit/create-audit-log.js'
 import type { AuditLog } from './audit/create-audit-log.js'
 import { selectFraming, isStreamContentType } from './adapters/select-adapter.js'
+import { onClientGone } from './client-gone.js'
 import type { FindingContext } from './adapters/types.js'
 import { InvalidOptionsError } from './errors.js'
 import type { SluiceDecorator, SluicePluginOptions, SluiceRouteConfig, StreamOutcome } from './plugin-options.js'
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
 import type { RuleSet } from './rules/rule-set.js'
 import { createScanner } from './scanner/create-scanner.js'
+import { resolveHmacKey } from './scanner/digest.js'
 import { scanText } from './scanner/scan-text.js'
 import type { Finding } from './scanner/types.js'
 import { sanitizeJsonResponse, sanitizeReadable } from './stream/create-sanitize-stream.js'
@@ -42,7 +44,7 @@ declare module 'fastify' {
 const defaultContentTypes = ['text/event-stream', 'application/x-ndjson', 'application/json']
 const kSanitized = Symbol('sluice.sanitized')
 // Fastify's own register options (`prefix`, `logLevel`, …) reach the plugin too.
-const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'hmacKey', 'maxEventSize', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
+const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'hmacKey', 'maxEventSize', 'coalesce', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
 const knownRouteOptions = new Set(['rules', 'contentTypes', 'onFinding', 'onCut', 'protocol'])
 
 interface ResolvedRoute {
@@ -80,6 +82,9 @@ function checkOptions (opts: SluicePluginOptions): void {
   checkCommon(opts as Record<string, unknown>, '')
   if (opts.maxEventSize !== undefined && !(Number.isInteger(opts.maxEventSize) && opts.maxEventSize > 0)) {
     throw new InvalidOptionsError('"maxEventSize" must be a positive integer')
+  }
+  if (opts.coalesce !== undefined && typeof opts.coalesce !== 'boolean') {
+    throw new InvalidOptionsError('"coalesce" must be a boolean')
   }
   if (opts.hmacKey !== undefined && (typeof opts.hmacKey !== 'string' || opts.hmacKey === '')) {
     throw new InvalidOptionsError('"hmacKey" must be a non-empty string')
@@ -139,12 +144,18 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
   // or options make one that this plugin owns and closes.
   const given = opts.audit
   const owned = given !== undefined && given !== false && !isAuditLog(given)
+  // A shared no-op log (the proxy without --audit) counts as none: `audit?.x(...)`
+  // then skips building the records it would drop, per finding and per stream.
   const audit: AuditLog | undefined = given === undefined || given === false
     ? undefined
-    : isAuditLog(given) ? given : createAuditLog(typeof given === 'string' ? { destination: given } : given)
+    : isAuditLog(given) ? (given.enabled === false ? undefined : given) : createAuditLog(typeof given === 'string' ? { destination: given } : given)
   if (owned && audit !== undefined) fastify.addHook('onClose', async () => { await audit.close() })
-  const scannerOptions = opts.hmacKey === undefined ? {} : { hmacKey: opts.hmacKey }
+  // Resolved once: every scanner (one per stream channel, one per JSON
+  // field) would otherwise read SLUICE_HMAC_KEY from process.env again.
+  const scannerOptions = { hmacKey: resolveHmacKey(opts.hmacKey) }
   const globalTypes = opts.contentTypes ?? defaultContentTypes
+  // Stable, so resolved routes can be cached: reads `rules` as `setRuleSet` left it.
+  const currentRules = (): RuleSet => rules()
 
   const decorator: SluiceDecorator = {
     scan: (text) => scanText(rules(), text, scannerOptions),
@@ -181,7 +192,7 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
 
   function rulesOf (cfg: Exclude<SluiceRouteConfig, false> | undefined): () => RuleSet {
     const r = cfg?.rules
-    if (cfg === undefined || r === undefined) return rules
+    if (cfg === undefined || r === undefined) return currentRules
     if (typeof r === 'function') return r
     if (typeof r !== 'string' && !Array.isArray(r)) {
       const set = r as RuleSet
@@ -194,9 +205,7 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     return getter
   }
 
-  function routeOf (request: FastifyRequest): ResolvedRoute | undefined {
-    const cfg = (request.routeOptions.config as { sluice?: SluiceRouteConfig }).sluice
-    if (cfg === false) return undefined
+  function resolveRoute (cfg: Exclude<SluiceRouteConfig, false> | undefined): ResolvedRoute {
     return {
       rules: rulesOf(cfg),
       contentTypes: cfg?.contentTypes ?? globalTypes,
@@ -204,6 +213,23 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
       onCut: cfg?.onCut ?? opts.onCut,
       protocol: cfg?.protocol
     }
+  }
+
+  // Resolved once per route config object (the same object every request of
+  // the route sees, see above), not once per response.
+  const resolvedRoutes = new WeakMap<object, ResolvedRoute>()
+  let defaultRoute: ResolvedRoute | undefined
+
+  function routeOf (request: FastifyRequest): ResolvedRoute | undefined {
+    const cfg = (request.routeOptions.config as { sluice?: SluiceRouteConfig } | undefined)?.sluice
+    if (cfg === false) return undefined
+    if (cfg === undefined) return (defaultRoute ??= resolveRoute(undefined))
+    let route = resolvedRoutes.get(cfg)
+    if (route === undefined) {
+      route = resolveRoute(cfg)
+      resolvedRoutes.set(cfg, route)
+    }
+    return route
   }
 
   /** Where a request's findings go: the audit log (with their channel) and the route's callback. */
@@ -229,6 +255,7 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
       ...(route.protocol === undefined ? {} : { protocol: route.protocol as ProtocolOption }),
       scannerOptions,
       ...(opts.maxEventSize === undefined ? {} : { maxEventSize: opts.maxEventSize }),
+      ...(opts.coalesce === undefined ? {} : { coalesce: opts.coalesce }),
       onFinding,
       // sanitizeReadable destroys the source on a cut: the route's upstream call is aborted.
       onCut: (finding) => { route.onCut?.(finding, request) }
@@ -266,24 +293,25 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
       })
       opts.onStreamEnd?.(outcome, request)
     }
-    reply.raw.once('close', () => {
+    // At the client's FIN or RST, not at the response's 'close' a loop turn
+    // or more later (see client-gone.ts).
+    onClientGone(reply.raw, () => {
       // Ended, not cancelled, once the transform handed its last byte to the
       // response: `writableFinished` alone is false under `inject` (no socket).
-      if (!reply.raw.writableFinished && !transform.readableEnded) {
-        // The client went away: destroying the transform destroys the source,
-        // which aborts the upstream read at once.
-        cancelled = true
-        transform.destroy()
-      }
-      finish()
+      if (transform.readableEnded) return
+      // Destroying the transform destroys the source, which aborts the
+      // upstream read at once.
+      cancelled = true
+      transform.destroy()
     })
+    reply.raw.once('close', finish)
     return transform
   }
 
   fastify.decorateReply('sanitize', function sanitize (this: FastifyReply, stream: Readable, options?: { contentType?: string }) {
     ;(this as unknown as Record<symbol, boolean>)[kSanitized] = true
     try {
-      const route = routeOf(this.request) ?? { rules, contentTypes: globalTypes, onFinding: opts.onFinding, onCut: opts.onCut, protocol: undefined }
+      const route = routeOf(this.request) ?? (defaultRoute ??= resolveRoute(undefined))
       const contentType = options?.contentType ?? mediaType(this.getHeader('content-type'))
       return sanitizeFor(this.request, this, stream, route, contentType)
     } catch (err) {
@@ -293,30 +321,42 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     }
   })
 
-  fastify.addHook('onSend', async function sluiceOnSend (request, reply, payload) {
-    try {
-      return await sanitizePayload(request, reply, payload)
-    } catch (err) {
+  // A callback hook, not an async one: most payloads are settled at once,
+  // and every response (probes included) passes here.
+  fastify.addHook('onSend', function sluiceOnSend (request, reply, payload, done) {
+    const failed = (err: unknown): void => {
       // Fastify sends the error instead and never reads the stream: destroy
       // it, or the route's upstream request stays open (and billing).
       if (isReadable(payload) && !payload.destroyed) payload.destroy()
-      throw err
+      done(err as Error)
     }
+    let result: unknown
+    try {
+      result = sanitizePayload(request, reply, payload)
+    } catch (err) {
+      failed(err)
+      return
+    }
+    if (result instanceof Promise) result.then((next: unknown) => { done(null, next) }, failed)
+    else done(null, result)
   })
 
-  async function sanitizePayload (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  /** A JSON body delivered as a stream: collect it (bounded by the route's own body) and sanitize once. */
+  async function sanitizeJsonStream (payload: Readable, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): Promise<string> {
+    const chunks: Buffer[] = []
+    for await (const c of payload) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string))
+    return sanitizeJsonText(Buffer.concat(chunks).toString('utf8'), request, route, reply)
+  }
+
+  /** The payload to send: as given, sanitized now, or (a JSON stream) a promise of it. */
+  function sanitizePayload (request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
     if ((reply as unknown as Record<symbol, boolean>)[kSanitized] === true) return payload
     const route = routeOf(request)
     if (route === undefined) return payload
     const contentType = mediaType(reply.getHeader('content-type'))
     if (!route.contentTypes.includes(contentType)) return payload
     if (isReadable(payload)) {
-      if (contentType === 'application/json') {
-        // A JSON body delivered as a stream: collect it (bounded by the route's own body) and sanitize once.
-        const chunks: Buffer[] = []
-        for await (const c of payload) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string))
-        return sanitizeJsonText(Buffer.concat(chunks).toString('utf8'), request, route, reply)
-      }
+      if (contentType === 'application/json') return sanitizeJsonStream(payload, request, route, reply)
       // Any SSE or NDJSON type the route's list names (application/ndjson, jsonl, ...).
       if (!isStreamContentType(contentType)) return payload
       reply.removeHeader('content-length')
@@ -364,6 +404,8 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     }
     const result = sanitizeJsonResponse(body, route.rules(), {
       scannerOptions,
+      // `body` is ours, fresh from JSON.parse: no defensive copy.
+      inPlace: true,
       onFinding: reporterFor(request, route).onFinding,
       onCut: (finding) => { route.onCut?.(finding, request) }
     })

@@ -2,7 +2,8 @@
  * @module adapters/sanitize-json-body
  * Non-streaming (`stream: false`) response bodies: the same text fields as
  * the streams, each scanned whole with its own scanner, on a copy of the
- * body (the input is never modified).
+ * body (the input is never modified), unless the caller owns the body and
+ * says so (`inPlace`).
  *
  * - Chat Completions: `choices[].message.content`, `.refusal`,
  *   `.tool_calls[].function.arguments`;
@@ -31,10 +32,16 @@ export interface JsonSanitizeOptions {
   protocol?: ProtocolOption
   onFinding?: (finding: Finding, context: FindingContext) => void
   onCut?: (finding: Finding, context: FindingContext) => void
+  /**
+   * The caller owns `input` (say, it comes straight from `JSON.parse`) and
+   * lets it be changed in place: no copy is made. The copy (a
+   * `structuredClone`) cost more than scanning a small chat completion.
+   */
+  inPlace?: boolean
 }
 
 export interface JsonSanitizeResult {
-  /** The sanitized copy (the input itself when nothing changed). */
+  /** The sanitized copy (the input itself when nothing changed, or changed in place with `inPlace`). */
   body: unknown
   changed: boolean
   findings: Finding[]
@@ -73,7 +80,7 @@ export function sanitizeJsonBody (input: unknown, newScanner: () => Scanner, opt
     },
     onCut: options.onCut
   })
-  const body = structuredClone(input)
+  const body = options.inPlace === true ? input : structuredClone(input)
   let changed = false
 
   /** Scans `holder[name]` whole; returns whether it changed. */

@@ -22,13 +22,15 @@ import pino from 'pino'
 import type { DestinationStream } from 'pino'
 import { createAuditLog } from '../audit/create-audit-log.js'
 import type { AuditLog } from '../audit/create-audit-log.js'
+import { onClientGone } from '../client-gone.js'
 import { BadRequestError, InputRejectedError, NotFoundError, PayloadTooLargeError, ProxyInternalError, UnauthorizedError, UpstreamError } from '../errors.js'
 import { sluice } from '../plugin.js'
 import type { StreamOutcome } from '../plugin-options.js'
 import { loadRuleSet } from '../rules/load-rules.js'
 import type { RuleSet } from '../rules/rule-set.js'
-import { createUpstreamClient } from './forward.js'
-import type { ForwardResponse } from './forward.js'
+import { resolveHmacKey } from '../scanner/digest.js'
+import { createCanceller, createUpstreamClient } from './forward.js'
+import type { Canceller, ForwardResponse } from './forward.js'
 import { createInputStage } from './input-stage.js'
 import type { InputRoute } from './input-stage.js'
 import { createMetrics } from './metrics.js'
@@ -80,6 +82,9 @@ const generationRoutes: GenerationRoute[] = [
 ]
 
 type JsonObject = Record<string, unknown>
+
+/** Set on a request whose client went away (its upstream call was aborted for that). */
+const kClientGone = Symbol('sluice.clientGone')
 
 function isObject (value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -223,11 +228,27 @@ function loggerOptions (level: string): pino.LoggerOptions {
   }
 }
 
-/** Collects a body into a string; the guarded body errors on idle/total timeouts. */
-async function readAll (body: Readable): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string))
-  return Buffer.concat(chunks).toString('utf8')
+/**
+ * Collects a body into a string; the guarded body errors on idle/total
+ * timeouts. Plain events rather than `for await`: the async iterator costs
+ * an object and a promise per chunk on every non-streamed answer.
+ */
+function readAll (body: Readable): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let settled = false
+    body.on('data', (chunk: Buffer | string) => { chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)) })
+    body.once('end', () => {
+      settled = true
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'))
+    })
+    body.once('error', (err) => {
+      settled = true
+      reject(err)
+    })
+    // A close without 'end' or 'error' would otherwise hang the request.
+    body.once('close', () => { if (!settled) reject(new UpstreamError('upstream body closed before its end')) })
+  })
 }
 
 function mediaType (value: string | string[] | undefined): string {
@@ -257,6 +278,10 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     forceCloseConnections: 'idle'
   }) as unknown as FastifyInstance
 
+  // One key for every input scan (read once, not from process.env per scan);
+  // the plugin resolves the same one (SLUICE_HMAC_KEY or the process key).
+  const inputStage = createInputStage(config.input, { hmacKey: resolveHmacKey() })
+  inputStage.prepare(initialRules)
   const metrics = createMetrics()
   const audit = config.audit === false
     ? createAuditLog({ destination: false })
@@ -266,7 +291,10 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       paths: config.rules,
       initial: initialRules,
       logger: app.log,
-      onReload: (rs) => { audit.event('rules_reloaded', { rules: rs.rules.length, files: rs.files.length }) }
+      onReload: (rs) => {
+        inputStage.prepare(rs)
+        audit.event('rules_reloaded', { rules: rs.rules.length, files: rs.files.length })
+      }
     })
     : undefined
   const currentRules = reloader === undefined ? () => initialRules : reloader.current
@@ -280,7 +308,6 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     timeouts: config.timeouts,
     metrics
   })
-  const inputStage = createInputStage(config.input)
   const isAllowedKey = createKeyCheck(config.apiKeyHashes)
   const requireKey = config.apiKeyHashes.length > 0
   let shuttingDown = false
@@ -303,13 +330,15 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
   })
 
   app.setErrorHandler(function sluiceErrorHandler (err: FastifyError & { param?: string | null }, request, reply) {
-    if (reply.raw.destroyed && (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED')) {
+    const clientGone = reply.raw.destroyed || (request as unknown as Record<symbol, boolean>)[kClientGone] === true
+    if (clientGone && (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED')) {
       // The client went away before the answer started: nothing to send, nothing wrong.
       request.log.info('request cancelled by the client before the answer started')
       return
     }
     const e = publicError(err, config.bodyLimit)
-    if (e.status >= 500 && !(err.code ?? '').startsWith('SLUICE_UPSTREAM')) request.log.error({ err }, 'request failed')
+    // `code` is not always a string (a DOMException's is a number).
+    if (e.status >= 500 && !String(err.code ?? '').startsWith('SLUICE_UPSTREAM')) request.log.error({ err }, 'request failed')
     else request.log.info({ err, statusCode: e.status }, 'request refused')
     if (reply.sent || reply.raw.headersSent) return
     const headers = (err as { headers?: Record<string, string> }).headers
@@ -321,10 +350,15 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     void reply.code(404).type('application/json').send(errorBody(404, err.message, err.code))
   })
 
-  // Lets a client quote the id that audit records and logs carry.
-  app.addHook('onRequest', async (request, reply) => { void reply.header('x-sluice-request-id', request.id) })
-  app.addHook('onResponse', async (request, reply) => {
+  // Lets a client quote the id that audit records and logs carry. Callback
+  // hooks: an async one costs a promise and a microtask turn per request.
+  app.addHook('onRequest', function requestIdHeader (request, reply, done) {
+    void reply.header('x-sluice-request-id', request.id)
+    done()
+  })
+  app.addHook('onResponse', function observeResponse (request, reply, done) {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
+    done()
   })
 
   await app.register(sluice, {
@@ -352,20 +386,25 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     })
   }
 
-  async function authenticate (request: FastifyRequest): Promise<void> {
-    if (!requireKey) return
-    if (!isAllowedKey(clientKeyOf(request))) throw new UnauthorizedError()
+  function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+    done(isAllowedKey(clientKeyOf(request)) ? undefined : new UnauthorizedError())
   }
+  // No hook at all when no client key is required.
+  const authOptions = requireKey ? { onRequest: authenticate } : {}
 
-  /** Aborts the upstream call the moment the client goes away. */
-  function abortOnClientClose (request: FastifyRequest, reply: FastifyReply): AbortController {
-    const controller = new AbortController()
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished && !controller.signal.aborted) {
-        request.log.info('client went away; upstream request cancelled')
-        metrics.countUpstreamError('cancelled')
-        controller.abort()
-      }
+  /**
+   * Aborts the upstream call the moment the client goes away: at its FIN or
+   * RST on the socket (see client-gone.ts), which aborts undici's request
+   * and destroys its socket in the same call.
+   */
+  function abortOnClientClose (request: FastifyRequest, reply: FastifyReply): Canceller {
+    const controller = createCanceller()
+    onClientGone(reply.raw, () => {
+      if (controller.signal.aborted) return
+      ;(request as unknown as Record<symbol, boolean>)[kClientGone] = true
+      request.log.info('client went away; upstream request cancelled')
+      metrics.countUpstreamError('cancelled')
+      controller.abort()
     })
     return controller
   }
@@ -393,12 +432,12 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
   }
 
   for (const route of generationRoutes) {
-    app.post(route.url, { onRequest: authenticate }, async function generate (request, reply) {
+    app.post(route.url, authOptions, async function generate (request, reply) {
       const body = validateBody(route.input, request.body)
       const input = inputStage.run(currentRules(), route.input, body)
       const ctx = { requestId: String(request.id), route: route.url, stream: 'input' }
       for (const f of input.findings) {
-        audit.finding(ctx, { ruleId: f.ruleId, category: f.category, action: f.decision === 'reject' ? 'cut' : f.action, severity: f.severity, start: f.start, length: f.length, digest: f.digest })
+        if (audit.enabled) audit.finding(ctx, { ruleId: f.ruleId, category: f.category, action: f.decision === 'reject' ? 'cut' : f.action, severity: f.severity, start: f.start, length: f.length, digest: f.digest })
         metrics.countFinding({ ruleId: f.ruleId, category: f.category, action: f.decision }, 'input')
       }
       if (input.findings.length > 0) {
@@ -425,7 +464,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     })
   }
 
-  app.get('/v1/models', { onRequest: authenticate, config: { sluice: false } }, async function models (request, reply) {
+  app.get('/v1/models', { ...authOptions, config: { sluice: false } }, async function models (request, reply) {
     const controller = abortOnClientClose(request, reply)
     const res = await upstream.forward({ method: 'GET', path: request.url, headers: request.headers, authStyle: 'bearer', signal: controller.signal })
     return relay(request, reply, res)

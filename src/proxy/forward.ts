@@ -14,8 +14,8 @@
  * protocol's own shape (fastify's rule: once headers are out, a mid-stream
  * error is ended in-band, never by changing the status).
  */
+import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool, errors as undiciErrors } from 'undici'
 import type { Dispatcher } from 'undici'
 import { UpstreamError, UpstreamTimeoutError } from '../errors.js'
@@ -49,7 +49,82 @@ export interface ForwardRequest {
   /** Anthropic routes authenticate with `x-api-key`, OpenAI ones with a bearer token. */
   authStyle: 'bearer' | 'x-api-key'
   /** Aborts the upstream exchange at once (the client went away). */
-  signal: AbortSignal
+  signal: CancelSignal
+}
+
+/**
+ * What stops an exchange: an `AbortSignal`, or the cheaper `Canceller`
+ * signal (an EventEmitter with `aborted` and `reason` that emits 'abort',
+ * which undici accepts as a request signal too).
+ */
+export type CancelSignal = AbortSignal | CancellerSignal
+
+export interface CancellerSignal extends EventEmitter {
+  readonly aborted: boolean
+  readonly reason: unknown
+}
+
+export interface Canceller {
+  readonly signal: CancellerSignal
+  /** Aborts once; later calls do nothing. */
+  abort: (reason?: unknown) => void
+}
+
+class CancellerEmitter extends EventEmitter implements CancellerSignal {
+  aborted = false
+  reason: unknown = undefined
+}
+
+/**
+ * An AbortController for one request, at a fraction of the cost: in Node 20
+ * making an AbortController and listening to it costs ~6.6 µs, an
+ * EventEmitter ~0.3 µs (and `AbortSignal.any` over two ~29 µs). Every
+ * proxied request makes two of them.
+ *
+ * @example
+ * const cancel = createCanceller()
+ * onClientGone(reply.raw, () => { cancel.abort() })
+ * await upstream.forward({ ..., signal: cancel.signal })
+ */
+export function createCanceller (): Canceller {
+  const signal = new CancellerEmitter()
+  return {
+    signal,
+    abort: function abort (reason?: unknown) {
+      if (signal.aborted) return
+      signal.aborted = true
+      signal.reason = reason
+      signal.emit('abort')
+    }
+  }
+}
+
+/** Calls `fn` once when `signal` aborts (at once if it has); returns a function that stops listening. */
+function onCancel (signal: CancelSignal, fn: () => void): () => void {
+  if (signal.aborted) {
+    fn()
+    return () => {}
+  }
+  if (signal instanceof EventEmitter) {
+    signal.once('abort', fn)
+    return () => { signal.removeListener('abort', fn) }
+  }
+  signal.addEventListener('abort', fn, { once: true })
+  return () => { signal.removeEventListener('abort', fn) }
+}
+
+/** Waits `ms`, or less if `signal` aborts first (the caller then sees the abort). */
+function pause (ms: number, signal: CancelSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      stop()
+      resolve()
+    }, ms)
+    const stop = onCancel(signal, () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 }
 
 export interface ForwardResponse {
@@ -119,31 +194,49 @@ function responseHeaders (raw: Record<string, string | string[] | undefined>): R
 }
 
 /**
- * Wraps the upstream body: restarts an idle timer on every chunk (paused
- * while the client applies backpressure, since a slow reader is not a silent
- * upstream) and turns the body's own failures into coded errors the plugin
- * can end the stream with.
+ * Wraps the upstream body: an idle clock that restarts on every chunk
+ * (stopped while the client applies backpressure, since a slow reader is not
+ * a silent upstream) and the body's own failures turned into coded errors
+ * the plugin can end the stream with.
+ *
+ * One timer per stream, not one per chunk: a chunk only notes the time, and
+ * when the timer fires it either times out or re-arms for what is left of
+ * the allowed gap. (A `clearTimeout` + `setTimeout` per chunk cost ~2% of
+ * the proxy's CPU at saturation, plus a Timeout object per chunk to collect.)
  */
 function guardBody (body: Readable, idleMs: number, onTimeoutKind: (kind: string) => void): Readable {
   let idleTimer: NodeJS.Timeout | undefined
-  const clearIdle = (): void => {
+  let lastActivity = 0
+  /** True while the consumer is full: the upstream is paused, the idle clock stopped. */
+  let waiting = false
+  const onIdleTimer = (): void => {
+    idleTimer = undefined
+    if (waiting || guarded.destroyed) return
+    const quiet = performance.now() - lastActivity
+    if (quiet < idleMs) {
+      idleTimer = setTimeout(onIdleTimer, idleMs - quiet)
+      return
+    }
+    onTimeoutKind('idle')
+    guarded.destroy(new UpstreamTimeoutError(`no data from upstream for ${idleMs} ms`))
+  }
+  const startIdle = (): void => {
+    lastActivity = performance.now()
+    idleTimer ??= setTimeout(onIdleTimer, idleMs)
+  }
+  const stopIdle = (): void => {
     if (idleTimer !== undefined) clearTimeout(idleTimer)
     idleTimer = undefined
   }
-  const armIdle = (): void => {
-    clearIdle()
-    idleTimer = setTimeout(() => {
-      onTimeoutKind('idle')
-      guarded.destroy(new UpstreamTimeoutError(`no data from upstream for ${idleMs} ms`))
-    }, idleMs)
-  }
   const guarded = new Readable({
     read () {
-      if (body.isPaused()) body.resume()
-      if (!body.readableEnded) armIdle()
+      if (!waiting) return
+      waiting = false
+      body.resume()
+      if (!body.readableEnded) startIdle()
     },
     destroy (err, callback) {
-      clearIdle()
+      stopIdle()
       body.off('data', onData)
       // Destroying undici's body aborts the request and frees (or drops) the socket.
       if (!body.destroyed) body.destroy()
@@ -151,19 +244,20 @@ function guardBody (body: Readable, idleMs: number, onTimeoutKind: (kind: string
     }
   })
   const onData = (chunk: Buffer): void => {
-    armIdle()
+    lastActivity = performance.now()
     if (!guarded.push(chunk)) {
+      waiting = true
       body.pause()
-      clearIdle()
+      stopIdle()
     }
   }
   body.on('data', onData)
   body.once('end', () => {
-    clearIdle()
+    stopIdle()
     guarded.push(null)
   })
   body.once('error', (err) => {
-    clearIdle()
+    stopIdle()
     if (guarded.destroyed) return
     const coded = err instanceof UpstreamTimeoutError || err instanceof UpstreamError
       ? err
@@ -172,7 +266,7 @@ function guardBody (body: Readable, idleMs: number, onTimeoutKind: (kind: string
         : new UpstreamError(`connection closed mid-body (${errorCode(err) ?? err.message})`)
     guarded.destroy(coded)
   })
-  armIdle()
+  startIdle()
   return guarded
 }
 
@@ -232,17 +326,24 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     // Round-robin across requests; a 429 moves this request on to the next key.
     let keyIndex = keys.length === 0 ? 0 : nextKey++ % keys.length
     if (nextKey >= Number.MAX_SAFE_INTEGER) nextKey = 0
-    const totalController = new AbortController()
+    // One canceller for both reasons to stop: the client's signal and the
+    // total cap. (`AbortSignal.any` over two AbortControllers did the same
+    // for ~29 µs per request in Node 20; this costs well under 1 µs.)
+    const cancel = createCanceller()
+    const signal = cancel.signal
     let totalTimedOut = false
     const totalTimer = timeouts.totalMs > 0
       ? setTimeout(() => {
         totalTimedOut = true
         metrics?.countUpstreamError('timeout_total')
-        totalController.abort(new UpstreamTimeoutError(`upstream exchange exceeded ${timeouts.totalMs} ms`))
+        cancel.abort(new UpstreamTimeoutError(`upstream exchange exceeded ${timeouts.totalMs} ms`))
       }, timeouts.totalMs)
       : undefined
-    const signal = AbortSignal.any([request.signal, totalController.signal])
-    const done = (): void => { if (totalTimer !== undefined) clearTimeout(totalTimer) }
+    const stopListening = onCancel(request.signal, () => { cancel.abort(request.signal.reason) })
+    const done = (): void => {
+      if (totalTimer !== undefined) clearTimeout(totalTimer)
+      stopListening()
+    }
     const path = upstreamPath(request.path)
 
     for (let attempt = 0; ; attempt++) {
@@ -276,7 +377,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
           metrics?.countUpstreamError('connection')
           metrics?.countRetry()
           // An abort during the wait makes the next attempt fail at once, through the checks above.
-          await sleep(backoffDelay(attempt, options.retryBaseDelayMs, options.retryMaxDelayMs), undefined, { signal }).catch(() => {})
+          await pause(backoffDelay(attempt, options.retryBaseDelayMs, options.retryMaxDelayMs), signal)
           continue
         }
         done()
@@ -305,16 +406,16 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
             if (after !== undefined) wait = Math.min(options.retryMaxDelayMs, Math.max(wait, after))
           }
         }
-        if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => {})
+        if (wait > 0) await pause(wait, signal)
         continue
       }
       const guarded = guardBody(response.body, timeouts.idleMs, (kind) => metrics?.countUpstreamError(`timeout_${kind}`))
       guarded.once('close', done)
       // The total cap also applies to the body: its abort destroys undici's body, which guardBody
       // reports; replace that error with the coded timeout.
-      totalController.signal.addEventListener('abort', () => {
-        if (!guarded.destroyed) guarded.destroy(new UpstreamTimeoutError(`upstream exchange exceeded ${timeouts.totalMs} ms`))
-      }, { once: true })
+      signal.once('abort', () => {
+        if (totalTimedOut && !guarded.destroyed) guarded.destroy(new UpstreamTimeoutError(`upstream exchange exceeded ${timeouts.totalMs} ms`))
+      })
       return {
         status,
         headers: responseHeaders(response.headers),

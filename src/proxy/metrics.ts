@@ -134,6 +134,7 @@ export function createMetrics (): ProxyMetrics {
     help: 'Upstream requests retried.',
     registers
   })
+  const seenProtocols = new Set<string>()
   const activeStreams = new Gauge({
     name: 'sluice_active_streams',
     help: 'Sanitized streams in flight.',
@@ -151,13 +152,20 @@ export function createMetrics (): ProxyMetrics {
     },
     observeStreamEnd: function observeStreamEnd (outcome) {
       const protocol = outcome.protocol
-      if (outcome.ttftMs !== null) ttft.observe({ protocol }, outcome.ttftMs / 1000)
-      perToken.observe({ protocol }, outcome.durationMs / 1000 / Math.max(1, outcome.charsOut / charsPerToken))
-      held.observe({ protocol }, outcome.maxHeld)
+      const labels = { protocol }
+      if (!seenProtocols.has(protocol)) {
+        // Zero increments create the series, so dashboards see 0, not "no data";
+        // once per protocol is enough (each update costs a label hash).
+        seenProtocols.add(protocol)
+        cancellations.inc(labels, 0)
+        malformed.inc(labels, 0)
+      }
+      if (outcome.ttftMs !== null) ttft.observe(labels, outcome.ttftMs / 1000)
+      perToken.observe(labels, outcome.durationMs / 1000 / Math.max(1, outcome.charsOut / charsPerToken))
+      held.observe(labels, outcome.maxHeld)
       finishes.inc({ protocol, reason: outcome.finishReason ?? 'none' })
-      // Zero increments still create the series, so dashboards see 0, not "no data".
-      cancellations.inc({ protocol }, outcome.cancelled ? 1 : 0)
-      malformed.inc({ protocol }, outcome.malformed)
+      if (outcome.cancelled) cancellations.inc(labels)
+      if (outcome.malformed > 0) malformed.inc(labels, outcome.malformed)
     },
     countFinding: function countFinding (f, stage) {
       findings.inc({ rule: f.ruleId, category: f.category, action: f.action, stage })

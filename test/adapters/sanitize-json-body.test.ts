@@ -42,6 +42,19 @@ t.test('a clean body is returned as is', async (t) => {
   t.equal(r.body, body)
 })
 
+t.test('inPlace sanitizes the very object it is given, with the same result as a copy', async (t) => {
+  const make = (): { object: string, choices: Array<{ index: number, message: { role: string, content: string }, logprobs: unknown, finish_reason: string }> } =>
+    ({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text }, logprobs: { content: [] }, finish_reason: 'stop' }] })
+  const copied = sanitizeJsonBody(make(), newScanner)
+  const body = make()
+  const r = sanitizeJsonBody(body, newScanner, { inPlace: true })
+  t.equal(r.body, body, 'no copy was made')
+  t.equal(body.choices[0]?.message.content, clean, 'the given object carries the sanitized text')
+  t.equal(body.choices[0]?.logprobs, null)
+  t.same(r.body, copied.body)
+  t.equal(r.changed, true)
+})
+
 t.test('a cut truncates at the match, empties later text and says content_filter', async (t) => {
   const body = {
     object: 'chat.completion',

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { createDemoUpstream } from '../../src/demo/create-demo-upstream.js'
 import type { DemoUpstream } from '../../src/demo/create-demo-upstream.js'
-import { backoffDelay, createUpstreamClient } from '../../src/proxy/forward.js'
+import { backoffDelay, createCanceller, createUpstreamClient } from '../../src/proxy/forward.js'
 import type { UpstreamClientOptions } from '../../src/proxy/forward.js'
 import { defaultProxyConfig } from '../../src/proxy/proxy-config.js'
 
@@ -124,6 +124,49 @@ t.test('ends the body with a coded timeout when the upstream stalls mid-stream',
   await t.rejects(text(res.body), { code: 'SLUICE_UPSTREAM_TIMEOUT' })
 })
 
+t.test('an upstream that keeps sending is never idle, however long the stream lasts', async (t) => {
+  // 20 chunks/s (50 ms gaps) against a 150 ms idle limit, for a stream much
+  // longer than the limit: the one idle timer must re-arm, not fire.
+  const demo = createDemoUpstream({ chunksPerSecond: 20 })
+  const url = await demo.listen(0)
+  t.teardown(() => demo.close())
+  const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, idleMs: 150 } })
+  const res = await upstream.forward({
+    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    headers: { 'x-demo-chunk': '40-40' }
+  })
+  const body = await text(res.body)
+  t.match(body, /data: \[DONE\]/)
+  t.ok(body.split('\n\n').length > 6, 'the stream lasted several idle limits')
+})
+
+t.test('a reader that stops reading is not taken for a silent upstream', async (t) => {
+  const { demo, url } = await startUpstream(t)
+  const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, idleMs: 100 } })
+  const controller = new AbortController()
+  const res = await upstream.forward({
+    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: controller.signal,
+    headers: { 'x-fault': 'never-ends' }
+  })
+  let failed: unknown
+  res.body.once('error', (err) => { failed = err })
+  // Nobody reads: the buffer fills, the upstream is paused; wait well past the idle limit.
+  for (let i = 0; i < 100 && res.body.readableLength < res.body.readableHighWaterMark; i++) await new Promise((r) => setTimeout(r, 10))
+  t.ok(res.body.readableLength >= res.body.readableHighWaterMark, 'the reader fell behind')
+  await new Promise((r) => setTimeout(r, 400))
+  t.equal(failed, undefined, 'no idle timeout while the reader was full')
+  let read = 0
+  for await (const chunk of res.body) {
+    read += (chunk as Buffer).length
+    if (read > 4 * res.body.readableHighWaterMark) break
+  }
+  t.ok(read > 4 * res.body.readableHighWaterMark, 'the upstream went on once the reader read again')
+  t.equal(failed, undefined)
+  controller.abort()
+  for (let i = 0; i < 100 && demo.stats.activeStreams > 0; i++) await new Promise((r) => setTimeout(r, 20))
+  t.equal(demo.stats.activeStreams, 0)
+})
+
 t.test('caps the whole exchange with the total timeout', async (t) => {
   const { url } = await startUpstream(t)
   const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, totalMs: 200 } })
@@ -157,6 +200,32 @@ t.test('closes the upstream connection when the caller aborts mid-stream', async
     controller.abort()
     break
   }
+  for (let i = 0; i < 100 && demo.stats.abortedStreams === 0; i++) await new Promise((r) => setTimeout(r, 20))
+  t.equal(demo.stats.abortedStreams, 1)
+  t.equal(demo.stats.activeStreams, 0)
+})
+
+t.test('a Canceller stops the exchange like an AbortController, before the call and mid-stream', async (t) => {
+  const demo = createDemoUpstream({ chunksPerSecond: 20 })
+  const url = await demo.listen(0)
+  t.teardown(() => demo.close())
+  const upstream = client(t, url)
+  const early = createCanceller()
+  early.abort()
+  early.abort()
+  await t.rejects(upstream.forward({
+    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: early.signal, headers: {}
+  }), { code: 'UND_ERR_ABORTED' })
+  t.equal(demo.stats.requests, 0, 'an exchange cancelled before it started never reaches the upstream')
+
+  const cancel = createCanceller()
+  const res = await upstream.forward({
+    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: cancel.signal, headers: { 'x-fault': 'never-ends' }
+  })
+  const failed = new Promise<Error & { code?: string }>((resolve) => { res.body.once('error', resolve) })
+  res.body.resume()
+  cancel.abort()
+  t.equal((await failed).code, 'UND_ERR_ABORTED')
   for (let i = 0; i < 100 && demo.stats.abortedStreams === 0; i++) await new Promise((r) => setTimeout(r, 20))
   t.equal(demo.stats.abortedStreams, 1)
   t.equal(demo.stats.activeStreams, 0)
