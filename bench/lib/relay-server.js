@@ -55,7 +55,8 @@ export async function runRelay (name, transformFor) {
     }
   })
   server.keepAliveTimeout = 30_000
-  await new Promise((resolve) => server.listen(Number(values.port), '127.0.0.1', resolve))
+  // The same accept queue as Sluice's proxy (src/proxy/run-proxy.ts kListenBacklog), so connects compare alike.
+  await new Promise((resolve) => server.listen({ port: Number(values.port), host: '127.0.0.1', backlog: 4096 }, resolve))
   process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`)
   process.once('SIGTERM', () => {
     server.close()

@@ -1053,7 +1053,8 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
       return new Promise<string>((resolve, reject) => {
         const onError = (err: Error): void => reject(err)
         server.once('error', onError)
-        server.listen(port, host, () => {
+        // A deep accept queue, as the proxy's (see kListenBacklog in proxy/run-proxy.ts).
+        server.listen({ port, host, backlog: 4096 }, () => {
           server.removeListener('error', onError)
           const address = server.address() as AddressInfo
           resolve(`http://${urlHost(address)}:${address.port}`)

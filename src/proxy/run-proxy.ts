@@ -18,6 +18,15 @@ import { createProxy } from './create-proxy.js'
 import { proxyUsage, resolveProxyConfig } from './proxy-config.js'
 import type { ProxyConfig } from './proxy-config.js'
 
+/**
+ * Pending connections the kernel queues before `accept` (capped by
+ * net.core.somaxconn). Node's default, 511, overflowed when 1,000 clients
+ * connected within a second while the event loop was busy: the dropped SYNs
+ * were retried after 1, 3, 7 s, which showed as seconds of time to first
+ * token (bench/e2e-stream.bench.js, C = 1,000; 1,826 listen overflows).
+ */
+export const kListenBacklog = 4096
+
 export interface RunIo {
   stdout: (line: string) => void
   stderr: (line: string) => void
@@ -112,7 +121,7 @@ export async function runProxy (argv: string[], io: RunIo = defaultIo): Promise<
   let app: FastifyInstance
   try {
     app = await createProxy(config)
-    await app.listen({ host: config.host, port: config.port, listenTextResolver: () => '' } as never)
+    await app.listen({ host: config.host, port: config.port, backlog: kListenBacklog, listenTextResolver: () => '' } as never)
   } catch (err) {
     io.stderr(`sluice proxy: cannot start: ${(err as Error).message}`)
     return 1
@@ -135,7 +144,7 @@ export async function runDemo (argv: string[], io: RunIo = defaultIo): Promise<n
     const upstreamUrl = await demo.listen(0, '127.0.0.1')
     config = await resolveProxyConfig({ argv: ['--upstream', upstreamUrl, ...argv], env: { ...io.env, SLUICE_UPSTREAM: undefined } })
     app = await createProxy(config)
-    await app.listen({ host: config.host, port: config.port, listenTextResolver: () => '' } as never)
+    await app.listen({ host: config.host, port: config.port, backlog: kListenBacklog, listenTextResolver: () => '' } as never)
   } catch (err) {
     await demo?.close()
     io.stderr(`sluice demo: cannot start: ${(err as Error).message}`)
