@@ -38,6 +38,9 @@
  * envelope with a new text (only the string body in between is decoded, and
  * it must be one valid JSON string body), so it is neither parsed whole
  * nor re-serialized: the released text is written back into the template.
+ * OpenAI's per-chunk `obfuscation` padding (the chunk's last key, a new
+ * value each chunk) is a variable part of the template, dropped whenever
+ * the text changed or chunks were merged (it is sized to the original).
  * With `coalesce`, consecutive such chunks that arrived in the same read
  * (between two `flush` calls) are scanned as one text and written as one
  * chunk: the same text reaches the client in fewer frames, and the scanner,
@@ -66,8 +69,8 @@ export interface ChoiceFlavor {
   isEmptyChoice(choice: JsonObject): boolean
   /**
    * The text of a chunk that carries nothing but one choice's non-empty
-   * text (no role, finish reason, logprobs, tool call or `obfuscation`):
-   * the shape the fast path handles. Undefined for any other chunk.
+   * text (no role, finish reason, logprobs or tool call; `obfuscation`
+   * padding allowed): the shape the fast path handles. Undefined otherwise.
    */
   simpleText(chunk: JsonObject): { info: ChannelInfo, text: string } | undefined
 }
@@ -87,7 +90,15 @@ const kDone = '[DONE]'
  */
 interface ChunkTemplate {
   prefix: string
+  /**
+   * What follows the text. For a padded template (OpenAI's per-chunk
+   * `obfuscation`, the chunk's last key, a different value every chunk) it
+   * ends with `,"obfuscation":"` and the value and `"}` follow.
+   */
   suffix: string
+  /** The suffix without the padding: written when the text changed (the padding is sized to the original). */
+  plainSuffix: string
+  padded: boolean
   info: ChannelInfo
   /** The parsed chunk it was made from: inserted and cut chunks copy its envelope. */
   chunk: JsonObject
@@ -120,23 +131,45 @@ function decodeStringBody (body: string): string | undefined {
   return body
 }
 
+const kPadKey = ',"obfuscation":"'
+
+/** Whether a padding value is written in JSON exactly as it is (no quote, backslash or control character). */
+function isPlainPad (pad: string): boolean {
+  for (let i = 0; i < pad.length; i++) {
+    const c = pad.charCodeAt(i)
+    if (c === 34 || c === 92 || c < 32) return false
+  }
+  return true
+}
+
 /** The template of a text-only chunk, or undefined when its text cannot be located with certainty. */
 function buildTemplate (data: string, chunk: JsonObject, simple: { info: ChannelInfo, text: string }, flavor: ChoiceFlavor): ChunkTemplate | undefined {
   const encoded = JSON.stringify(simple.text)
   const at = data.indexOf(encoded)
   if (at === -1 || data.indexOf(encoded, at + 1) !== -1) return undefined
   const prefix = data.slice(0, at + 1)
-  const suffix = data.slice(at + encoded.length - 1)
+  let suffix = data.slice(at + encoded.length - 1)
+  let plainSuffix = suffix
+  const pad = chunk.obfuscation
+  const padded = typeof pad === 'string'
+  if (padded) {
+    // Only as the chunk's last key, written as is (OpenAI's place and alphabet).
+    const tail = `${kPadKey}${pad}"}`
+    if (!isPlainPad(pad) || !suffix.endsWith(tail)) return undefined
+    const base = suffix.slice(0, suffix.length - tail.length)
+    suffix = base + kPadKey
+    plainSuffix = base + '}'
+  }
   let probe: unknown
   try {
-    probe = JSON.parse(prefix + kProbe + suffix)
+    probe = JSON.parse(prefix + kProbe + (padded ? `${suffix}pad"}` : suffix))
   } catch {
     return undefined
   }
-  if (!isRecord(probe)) return undefined
+  if (!isRecord(probe) || (padded && probe.obfuscation !== 'pad')) return undefined
   const found = flavor.simpleText(probe)
   if (found === undefined || found.text !== kProbeText || found.info.key !== simple.info.key) return undefined
-  return { prefix, suffix, info: simple.info, chunk }
+  return { prefix, suffix, plainSuffix, padded, info: simple.info, chunk }
 }
 
 // Channel infos of the common choice indexes, made once: every scan of a
@@ -158,11 +191,11 @@ export function choiceTextInfo (field: 'content' | 'text', i: number): ChannelIn
 
 /**
  * The one choice of a chunk that may be text-only: exactly one choice, no
- * finish reason, no logprobs, no key outside `keys`, and no `obfuscation`
- * padding on the chunk. The flavors then check where the text lives.
+ * finish reason, no logprobs, no key outside `keys`, and `obfuscation`
+ * padding, if any, a string. The flavors then check where the text lives.
  */
 export function soleChoice (chunk: JsonObject, keys: ReadonlySet<string>): JsonObject | undefined {
-  if (chunk.obfuscation !== undefined) return undefined
+  if (chunk.obfuscation !== undefined && typeof chunk.obfuscation !== 'string') return undefined
   const choices = chunk.choices
   if (!Array.isArray(choices) || choices.length !== 1) return undefined
   const choice: unknown = choices[0]
@@ -192,8 +225,14 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
   function matchTemplate (data: string): string | undefined {
     if (template === undefined) return undefined
     const { prefix, suffix } = template
-    if (data.length < prefix.length + suffix.length || !data.startsWith(prefix) || !data.endsWith(suffix)) return undefined
-    return decodeStringBody(data.slice(prefix.length, data.length - suffix.length))
+    if (data.length < prefix.length + suffix.length || !data.startsWith(prefix)) return undefined
+    if (!template.padded) return data.endsWith(suffix) ? decodeStringBody(data.slice(prefix.length, data.length - suffix.length)) : undefined
+    // The padding value holds no quote, so the last occurrence of the
+    // suffix is the real one (the text before it can only hold escaped ones).
+    if (!data.endsWith('"}')) return undefined
+    const at = data.lastIndexOf(suffix)
+    if (at < prefix.length || !isPlainPad(data.slice(at + suffix.length, data.length - 2))) return undefined
+    return decodeStringBody(data.slice(prefix.length, at))
   }
 
   function addToRun (data: string, text: string): void {
@@ -214,7 +253,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     const count = runTexts.length
     const text = count === 1 ? runTexts[0] as string : runTexts.join('')
     runTexts = []
-    const { info, prefix, suffix } = template
+    const { info, prefix, plainSuffix } = template
     lastChunk = template.chunk
     seen.add(info.choice)
     const released = channels.scan(info, text)
@@ -224,7 +263,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       return
     }
     const encoded = JSON.stringify(released)
-    ctx.emit({ data: prefix + encoded.slice(1, encoded.length - 1) + suffix })
+    ctx.emit({ data: prefix + encoded.slice(1, encoded.length - 1) + plainSuffix })
   }
 
   /** Takes a parsed text-only chunk into the run when a template covers it (made now if need be). */

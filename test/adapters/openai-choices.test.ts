@@ -25,12 +25,15 @@ function textOnly (f: Json | '[DONE]'): f is Json {
 
 /**
  * The output as a client understands it: consecutive text-only chunks of
- * one envelope merged into one, empty ones dropped. Equal for two outputs
+ * one envelope merged into one, empty ones dropped, `obfuscation` padding
+ * ignored. Equal for two outputs
  * when only the frame boundaries of the text differ.
  */
 function normalized (frames: readonly ClientFrame[]): unknown[] {
   const out: Array<Json | '[DONE]'> = []
   for (const f of jsonFrames(frames)) {
+    // Padding is kept on chunks passed unchanged and dropped from changed or merged ones.
+    if (f !== '[DONE]') delete f.obfuscation
     const prev = out.at(-1)
     if (textOnly(f) && prev !== undefined && textOnly(prev) && prev.id === f.id && prev.model === f.model && prev.choices[0].index === f.choices[0].index) {
       prev.choices[0].delta.content += f.choices[0].delta.content
@@ -60,8 +63,13 @@ t.test('coalesced or not, any splitting gives the same text, frames and findings
   fc.assert(fc.property(
     fc.array(fc.integer({ min: 1, max: text.length - 1 }), { maxLength: 30 }),
     fc.array(fc.integer({ min: 1, max: 2000 }), { maxLength: 30 }),
-    (cuts, splits) => {
-      const input = enc(buildChatStream(tokenize(text, cuts)))
+    fc.boolean(),
+    (cuts, splits, padded) => {
+      let stream = buildChatStream(tokenize(text, cuts))
+      // OpenAI's per-chunk padding, a different length each chunk.
+      let n = 0
+      if (padded) stream = stream.replace(/"finish_reason":null\}\]\}/g, () => `"finish_reason":null}],"obfuscation":"${'p'.repeat(n++ % 7)}"}`)
+      const input = enc(stream)
       const one = replay(ruleSet, input, [], { coalesce: false })
       const many = replay(ruleSet, input, splits, coalesced)
       const frames = sseFrames(many.output)
@@ -156,12 +164,27 @@ t.test('a keep-alive comment between text chunks keeps its place', async (t) => 
   t.ok(at < output.indexOf('More text. '), 'text after the comment goes out after it')
 })
 
-t.test('chunks with per-chunk obfuscation padding are read whole and lose the padding when changed', async (t) => {
+t.test('chunks with OpenAI\'s per-chunk obfuscation padding take the fast path; changed or merged ones lose the padding', async (t) => {
   const chunk = (content: string, obfuscation: string): string =>
     `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }], obfuscation })}\n\n`
-  const input = enc(chunk('Write to ', 'x1') + chunk('jane.doe@', 'y22') + chunk('acme.io now. ', 'z333') + 'data: [DONE]\n\n')
-  const { output } = replay(ruleSet, input, [], coalesced)
-  t.equal(clientTexts('chat', sseFrames(output)).get('0:content'), scanWhole(ruleSet, 'Write to jane.doe@acme.io now. ').text)
-  t.notOk(output.includes('jane.doe'))
-  t.notOk(output.includes('y22') || output.includes('z333'), 'padding sized to the original text is gone from changed chunks')
+  // Text that spells the template's own suffix, quotes escaped: it must stay text.
+  const tricky = '"},"logprobs":null,"finish_reason":null}],"obfuscation":"x"} '
+  const input = enc(chunk('Write to ', 'x1') + chunk('jane.doe@', 'y22') + chunk('acme.io now. ', 'z333') + chunk(tricky, 'q4') + chunk('Bye. ', 'w55555') + 'data: [DONE]\n\n')
+  const expected = scanWhole(ruleSet, 'Write to jane.doe@acme.io now. ' + tricky + 'Bye. ').text
+  for (const options of [coalesced, { coalesce: false }]) {
+    const { output, malformed } = replay(ruleSet, input, [], options)
+    t.equal(clientTexts('chat', sseFrames(output)).get('0:content'), expected)
+    t.equal(malformed.length, 0)
+    t.notOk(output.includes('jane.doe'))
+    t.notOk(output.includes('y22') || output.includes('z333'), 'padding sized to the original text is gone from changed chunks')
+  }
+  // Merged: one chunk, no padding at all.
+  const merged = jsonFrames(sseFrames(replay(ruleSet, input, [], coalesced).output)) as Json[]
+  t.ok(merged.length <= 3, `${merged.length} frames`)
+  t.notOk(merged.some((f) => typeof f === 'object' && 'obfuscation' in f), 'no merged chunk carries padding')
+  // One frame per read, nothing held or changed: the upstream's own bytes, padding included.
+  const plain = chunk('Hello there. ', 'abc') + chunk('All fine. ', 'defg') + 'data: [DONE]\n\n'
+  const bytes = Buffer.from(plain)
+  const split = plain.indexOf('data:', 5)
+  t.equal(replay(ruleSet, bytes, [split, plain.lastIndexOf('data:')], coalesced).output, plain, 'unchanged chunks pass byte for byte')
 })
