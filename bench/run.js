@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark in turn, then the chart.
 //
 //   npm run build && npm run bench            full: 1, 100 and 1,000 streams, 3 rounds
-//   npm run build && npm run bench -- --quick  about 2.5 minutes: 1 and 100 streams, 2 rounds,
-//                                              200 slow clients for 20 s per target, no
-//                                              micro-benchmarks (add --micro for them)
+//   npm run build && npm run bench -- --quick  about 1.75 minutes: 1 and 100 streams, 2 rounds,
+//                                              200 slow clients for 10 s per target, no
+//                                              micro-benchmarks (add --micro for them); its
+//                                              chart goes to /tmp, not over the full run's
 //
 // Micro-benchmarks (in-process, seeded): bench/scanner.bench.js,
 // bench/transform.bench.js and bench/eval-rules.bench.ts (rule recall and
@@ -14,7 +15,7 @@
 // method), cancel; holdback runs in-process on real prose. Each file states
 // its method at its top. Every child process is stopped by PID at the end,
 // also on failure or Ctrl-C.
-// Writes bench/chart.svg (from the end-to-end streaming figures) and the raw
+// Writes bench/chart.svg (full runs; from the end-to-end streaming figures) and the raw
 // figures as JSON to /tmp/sluice-bench-results.json.
 import { execFileSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
@@ -66,18 +67,22 @@ try {
   }
   for (const [name, bench] of [['e2e-stream', e2e], ['nonstream', nonstream], ['slow-clients', slowClients], ['cancel', cancel], ['holdback', holdback]]) {
     console.log(`\n== ${name}`)
+    const sectionStart = Date.now()
     const result = await bench.run({ quick, log })
     await stopAll()
     console.log(bench.report(result))
+    console.log(`(${name}: ${((Date.now() - sectionStart) / 1000).toFixed(0)} s)`)
     results[name] = result
   }
   const r = results['e2e-stream']
   const caption = `${quick ? 'quick' : 'full'} run, medians of ${r.rounds} rounds; ${machine.nproc} cores shared by upstream, load generator and contender; load average at start ${machine.loadAvgAtStart[0]}`
-  writeFileSync(fileURLToPath(new URL('chart.svg', import.meta.url)), renderChart({ summary: r.summary, concurrencies: r.concurrencies, caption }))
+  // A quick run never replaces the chart of the recorded full run.
+  const chartPath = quick ? '/tmp/sluice-bench-chart-quick.svg' : fileURLToPath(new URL('chart.svg', import.meta.url))
+  writeFileSync(chartPath, renderChart({ summary: r.summary, concurrencies: r.concurrencies, caption }))
   machine.loadAvgAtEnd = loadavg().map((x) => +x.toFixed(2))
   results.seconds = (Date.now() - started) / 1000
   writeFileSync('/tmp/sluice-bench-results.json', JSON.stringify(results, null, 2))
-  console.log(`\nwrote bench/chart.svg and /tmp/sluice-bench-results.json; ${results.seconds.toFixed(0)} s; load average at end ${machine.loadAvgAtEnd.join(' ')}`)
+  console.log(`\nwrote ${quick ? chartPath : 'bench/chart.svg'} and /tmp/sluice-bench-results.json; ${results.seconds.toFixed(0)} s; load average at end ${machine.loadAvgAtEnd.join(' ')}`)
 } catch (err) {
   console.error(err?.stack ?? err)
   process.exitCode = 1

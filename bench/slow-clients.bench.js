@@ -26,7 +26,7 @@
 // undici's 10 s connect timeout against Sluice); the time to response headers
 // is reported (p50 / p99 / max, and how many streams never got them). Each
 // target (sluice, then the raw relay for reference; fresh processes, same
-// upstream) gets the same N streams for T seconds. Quick: N = 200, T = 20 s,
+// upstream) gets the same N streams for T seconds. Quick: N = 200, T = 10 s,
 // stagger 1 s, 1 s intervals. Full: N = 1,000, T = 120 s, stagger 2.5 s, 6 s
 // intervals: filling 1,000 streams' buffers (~200 KB of upstream bytes each
 // through the raw relay, mostly its own undici and response buffers) took the
@@ -98,7 +98,7 @@ const RESULT_MARK = 'SLUICE_BENCH_RESULT '
 export const netnsSettings = { mtu: 1500, sysctls: { 'ipv4/tcp_wmem': '4096 8192 8192', 'ipv4/tcp_rmem': '4096 8192 8192' } }
 
 /** Streams, run length, spread of the first requests, sampling interval, what each client consumes (content chars/s). */
-export const quickPlan = { streams: 200, seconds: 20, staggerMs: 1000, intervalMs: 1000, charsPerSec: 25, targets: ['sluice', 'raw'] }
+export const quickPlan = { streams: 200, seconds: 10, staggerMs: 1000, intervalMs: 1000, charsPerSec: 25, targets: ['sluice', 'raw'] }
 export const fullPlan = { streams: 1000, seconds: 120, staggerMs: 2500, intervalMs: 6000, charsPerSec: 25, targets: ['sluice', 'raw'] }
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
