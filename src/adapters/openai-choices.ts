@@ -116,27 +116,22 @@ const kHitsPerBuild = 4
 
 /** The JSON string body between the quotes, decoded; undefined when it is not exactly one valid body. */
 function decodeStringBody (body: string): string | undefined {
-  for (let i = 0; i < body.length; i++) {
-    const c = body.charCodeAt(i)
-    // A quote, a backslash or a control character: let JSON.parse decide.
-    if (c === 34 || c === 92 || c < 32) {
-      try {
-        const value: unknown = JSON.parse('"' + body + '"')
-        return typeof value === 'string' ? value : undefined
-      } catch {
-        return undefined
-      }
-    }
+  if (isVerbatim(body)) return body
+  // A quote, a backslash or a control character: let JSON.parse decide.
+  try {
+    const value: unknown = JSON.parse('"' + body + '"')
+    return typeof value === 'string' ? value : undefined
+  } catch {
+    return undefined
   }
-  return body
 }
 
 const kPadKey = ',"obfuscation":"'
 
-/** Whether a padding value is written in JSON exactly as it is (no quote, backslash or control character). */
-function isPlainPad (pad: string): boolean {
-  for (let i = 0; i < pad.length; i++) {
-    const c = pad.charCodeAt(i)
+/** Whether `s` is written in a JSON string exactly as it is (no quote, backslash or control character). */
+function isVerbatim (s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
     if (c === 34 || c === 92 || c < 32) return false
   }
   return true
@@ -155,7 +150,7 @@ function buildTemplate (data: string, chunk: JsonObject, simple: { info: Channel
   if (padded) {
     // Only as the chunk's last key, written as is (OpenAI's place and alphabet).
     const tail = `${kPadKey}${pad}"}`
-    if (!isPlainPad(pad) || !suffix.endsWith(tail)) return undefined
+    if (!isVerbatim(pad) || !suffix.endsWith(tail)) return undefined
     const base = suffix.slice(0, suffix.length - tail.length)
     suffix = base + kPadKey
     plainSuffix = base + '}'
@@ -231,7 +226,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     // suffix is the real one (the text before it can only hold escaped ones).
     if (!data.endsWith('"}')) return undefined
     const at = data.lastIndexOf(suffix)
-    if (at < prefix.length || !isPlainPad(data.slice(at + suffix.length, data.length - 2))) return undefined
+    if (at < prefix.length || !isVerbatim(data.slice(at + suffix.length, data.length - 2))) return undefined
     return decodeStringBody(data.slice(prefix.length, at))
   }
 

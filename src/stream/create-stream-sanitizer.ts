@@ -224,8 +224,7 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     // Frames that arrived whole before the failure go out as they would
     // have one read earlier (scanned: held text stays held and is dropped).
     try {
-      codec.flush?.()
-      checkCut()
+      flushed()
     } catch {}
     if (state !== 'open') return
     state = 'failed'
@@ -249,10 +248,11 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     else ndjson?.feed(text)
   }
 
-  function take (chunk: Uint8Array | string, endRead: boolean): string {
+  /** Feeds a chunk (if any) and, at the end of a read, emits what was coalesced. */
+  function take (chunk: Uint8Array | string | undefined, endRead: boolean): string {
     if (state !== 'open') return ''
     try {
-      feed(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+      if (chunk !== undefined) feed(typeof chunk === 'string' ? chunk : decoder.write(chunk))
       if (endRead) flushed()
     } catch (err) {
       failWith(err)
@@ -268,13 +268,7 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
       return take(chunk, false)
     },
     flush () {
-      if (state !== 'open') return ''
-      try {
-        flushed()
-      } catch (err) {
-        failWith(err)
-      }
-      return drain()
+      return take(undefined, true)
     },
     end () {
       if (state !== 'open') return drain()

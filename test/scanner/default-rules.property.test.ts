@@ -24,6 +24,7 @@ import { scanText } from '../../src/scanner/scan-text.js'
 import type { Finding, ScanResult } from '../../src/scanner/types.js'
 import { prose, sensitiveValue } from '../fixtures/sensitive-values.js'
 import type { SensitiveValue } from '../fixtures/sensitive-values.js'
+import { tokenize } from '../stream/replay.js'
 
 const hmacKey = 'sluice-default-rules-property'
 const ruleSet = await loadRuleSet(defaultRulesDir())
@@ -128,14 +129,7 @@ function chunks (text: string, plan: SplitPlan): string[] {
       for (let i = 0; i < text.length - 1; i++) if (isHigh(text.charCodeAt(i))) cuts.push(i + 1)
       break
   }
-  const out: string[] = []
-  let last = 0
-  for (const c of cuts) {
-    out.push(text.slice(last, c))
-    last = c
-  }
-  out.push(text.slice(last))
-  return out
+  return tokenize(text, cuts)
 }
 
 // Scanning -----------------------------------------------------------------------
