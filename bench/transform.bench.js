@@ -14,7 +14,7 @@
 // (the share of the relay's throughput Sluice keeps), plus what the
 // sanitized stream held back at most.
 //
-// Run: npm run build && node bench/transform.bench.js [--quick]
+// Run: npm run build && node bench/transform.bench.js [--quick] [--padded]
 import { Transform } from 'node:stream'
 import { createParser } from 'eventsource-parser'
 import { createSanitizeStream } from '../dist/stream/create-sanitize-stream.js'
@@ -22,6 +22,9 @@ import { defaultRulesDir, loadRuleSet } from '../dist/rules/load-rules.js'
 import { median, rng } from './lib/stats.js'
 
 const quick = process.argv.includes('--quick')
+// --padded: every chunk carries OpenAI's per-chunk `obfuscation` padding (a string of 0–15
+// characters, a new length each chunk, the chunk's last key), as real OpenAI streams do.
+const padded = process.argv.includes('--padded')
 const frames = quick ? 4000 : 20000
 const rounds = quick ? 3 : 7
 
@@ -32,7 +35,8 @@ const secrets = ['4111 1111 1111 1111', 'jane.doe@acme.io', 'AKIAZ7QWERTYUIOPASD
 function makeStream (seed, n) {
   const r = rng(seed)
   const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1754000000, model: 'gpt-4o-mini', system_fingerprint: 'fp_bench' }
-  const chunk = (choice) => `data: ${JSON.stringify({ ...base, choices: [choice] })}\n\n`
+  let pads = 0
+  const chunk = (choice) => `data: ${JSON.stringify({ ...base, choices: [choice], ...(padded ? { obfuscation: 'x'.repeat(pads++ % 16) } : {}) })}\n\n`
   let out = chunk({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
   let since = 0
   for (let i = 0; i < n; i++) {
