@@ -21,8 +21,8 @@ export const ReplacementTemplateError = createError('SLUICE_REPLACEMENT_TEMPLATE
 export const FrameTooLargeError = createError('SLUICE_FRAME_TOO_LARGE', 'A single frame exceeded %d bytes', 502)
 /** A frame from upstream could not be parsed (counted and logged, the stream goes on). */
 export const MalformedFrameError = createError('SLUICE_MALFORMED_FRAME', 'Malformed upstream frame: %s', 502)
-/** A content type Sluice has no adapter for. */
-export const UnsupportedProtocolError = createError('SLUICE_UNSUPPORTED_PROTOCOL', 'No stream adapter for "%s"', 500)
+/** A content type Sluice has no codec for. */
+export const UnsupportedProtocolError = createError('SLUICE_UNSUPPORTED_PROTOCOL', 'No stream codec for "%s"', 500)
 
 // Options and configuration --------------------------------------------------
 /** Invalid options given to the plugin, the proxy or the CLI. */

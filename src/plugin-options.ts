@@ -4,7 +4,7 @@
  * proxy and the type declarations can name them without a cycle.
  */
 import type { FastifyRequest } from 'fastify'
-import type { FindingContext } from './adapters/types.js'
+import type { FindingContext } from './protocols/types.js'
 import type { AuditLog } from './audit/create-audit-log.js'
 import type { RuleSet } from './rules/rule-set.js'
 import type { Finding, ScanResult } from './scanner/types.js'

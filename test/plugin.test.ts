@@ -16,7 +16,7 @@ import type { SluicePluginOptions, StreamOutcome } from '../src/plugin.js'
 import { createAuditLog } from '../src/audit/create-audit-log.js'
 import { verifyAuditLog } from '../src/audit/verify-audit-log.js'
 import { createRuleSetFromSources, defaultRulesDir } from '../src/rules/load-rules.js'
-import type { FindingContext } from '../src/adapters/types.js'
+import type { FindingContext } from '../src/protocols/types.js'
 import type { Finding } from '../src/scanner/types.js'
 import {
   assembledContent, byteChunks, chatCompletion, chatNdjsonLines, chatSseFrames, createEndlessSource, expectedText,

@@ -3,7 +3,7 @@
  * The Node Transform around the stream sanitizer: upstream LLM response
  * bytes in, sanitized bytes out. One path for the Fastify plugin and the
  * proxy (STYLE: pure core, thin shells); everything protocol-specific is in
- * adapters/, everything stateful in stream/create-stream-sanitizer.ts.
+ * protocols/ and framing/, everything stateful in stream/create-stream-sanitizer.ts.
  *
  * Backpressure: a plain Transform with the default high-water marks, so a
  * slow reader stops `pipe`/`pipeline` from reading the upstream; memory per
@@ -28,9 +28,9 @@
  */
 import { Transform } from 'node:stream'
 import type { Readable, TransformCallback } from 'node:stream'
-import { sanitizeJsonBody } from '../adapters/sanitize-json-body.js'
-import type { JsonSanitizeOptions, JsonSanitizeResult } from '../adapters/sanitize-json-body.js'
-import type { FindingContext, ProtocolOption } from '../adapters/types.js'
+import { sanitizeJsonBody } from '../protocols/sanitize-json-body.js'
+import type { JsonSanitizeOptions, JsonSanitizeResult } from '../protocols/sanitize-json-body.js'
+import type { FindingContext, ProtocolOption } from '../protocols/types.js'
 import type { RuleSet } from '../rules/rule-set.js'
 import { createScanner } from '../scanner/create-scanner.js'
 import type { Finding, ScannerOptions } from '../scanner/types.js'
@@ -38,8 +38,8 @@ import { createStreamSanitizer } from './create-stream-sanitizer.js'
 import type { SanitizeStats, StreamSanitizer } from './create-stream-sanitizer.js'
 
 export type { SanitizeStats } from './create-stream-sanitizer.js'
-export type { FindingContext, Protocol, ProtocolOption } from '../adapters/types.js'
-export type { JsonSanitizeResult } from '../adapters/sanitize-json-body.js'
+export type { FindingContext, Protocol, ProtocolOption } from '../protocols/types.js'
+export type { JsonSanitizeResult } from '../protocols/sanitize-json-body.js'
 
 export interface SanitizeStreamOptions {
   ruleSet: RuleSet

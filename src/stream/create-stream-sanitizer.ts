@@ -17,13 +17,13 @@
  *
  * Output is always whole frames: a frame is serialized only once complete.
  */
-import { createCodec, selectFraming } from '../adapters/select-adapter.js'
-import { createNdjsonParser, serializeNdjsonFrame } from '../adapters/ndjson.js'
-import { createSseParser } from '../adapters/sse-parser.js'
-import { serializeSseComment, serializeSseFrame, serializeSseRetry } from '../adapters/sse-writer.js'
-import { createTextChannels } from '../adapters/text-channels.js'
-import type { CodecContext, DataFrame, FailureInfo, FindingContext, Protocol, ProtocolCodec, ProtocolOption } from '../adapters/types.js'
-import { createUtf8Decoder } from '../adapters/utf8-decoder.js'
+import { createCodec, selectFraming } from '../protocols/select-codec.js'
+import { createNdjsonParser, serializeNdjsonFrame } from '../framing/ndjson.js'
+import { createSseParser } from '../framing/sse-parser.js'
+import { serializeSseComment, serializeSseFrame, serializeSseRetry } from '../framing/sse-writer.js'
+import { createTextChannels } from '../protocols/text-channels.js'
+import type { CodecContext, DataFrame, FailureInfo, FindingContext, Protocol, ProtocolCodec, ProtocolOption } from '../protocols/types.js'
+import { createUtf8Decoder } from '../framing/utf8-decoder.js'
 import { MalformedFrameError } from '../errors.js'
 import type { RuleAction } from '../rules/types.js'
 import type { Finding, Scanner } from '../scanner/types.js'

@@ -45,7 +45,7 @@ t.test('sanitizes a stream piped through it, byte for byte as the core does', as
   for (const name of ['openai-chat.sse', 'openai-responses.sse', 'anthropic-messages.sse', 'openai-completions.sse']) {
     const input = fixture(name)
     const findings: string[] = []
-    // Not coalesced, as replay() (coalescing is tested in test/adapters/openai-choices.test.ts and below).
+    // Not coalesced, as replay() (coalescing is tested in test/protocols/openai-choices.test.ts and below).
     const stream = createSanitizeStream(options({ contentType: 'text/event-stream', coalesce: false }))
     stream.on('finding', (f: { ruleId: string }, ctx: { channel: string }) => findings.push(`${ctx.channel}:${f.ruleId}`))
     const [output] = await Promise.all([collect(stream), pipeline(Readable.from(pieces(input, 7)), stream)])

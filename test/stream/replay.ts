@@ -1,5 +1,5 @@
 /**
- * Test helper for the stream adapters: the real rules (shipped rules/ plus
+ * Test helper for the stream codecs: the real rules (shipped rules/ plus
  * test/fixtures/streams/cut-rules.yaml), replaying fixtures through the
  * stream sanitizer split at given byte offsets, reading output the way a
  * client does, and small stream builders for generated (fuzzed) streams.
@@ -16,7 +16,7 @@ import { scanText } from '../../src/scanner/scan-text.js'
 import type { Finding, ScanResult, Scanner } from '../../src/scanner/types.js'
 import { createStreamSanitizer } from '../../src/stream/create-stream-sanitizer.js'
 import type { StreamSanitizer, StreamSanitizerOptions } from '../../src/stream/create-stream-sanitizer.js'
-import type { FindingContext } from '../../src/adapters/types.js'
+import type { FindingContext } from '../../src/protocols/types.js'
 
 export const kHmacKey = 'sluice-stream-tests'
 export const fixturesDir = fileURLToPath(new URL('../fixtures/streams/', import.meta.url))
@@ -113,7 +113,7 @@ function add (map: Map<string, string>, key: string, text: unknown): void {
 
 /**
  * The text of each channel as a client assembles it from the deltas
- * (keys as the adapters name channels).
+ * (keys as the codecs name channels).
  */
 export function clientTexts (protocol: 'chat' | 'completions' | 'responses' | 'anthropic', frames: readonly ClientFrame[]): Map<string, string> {
   const texts = new Map<string, string>()

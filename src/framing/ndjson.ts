@@ -1,5 +1,5 @@
 /**
- * @module adapters/ndjson
+ * @module framing/ndjson
  * Newline-delimited JSON framing (`application/x-ndjson`, ndjson-spec 1.0):
  * one JSON value per line, LF or CRLF, empty lines ignored, and the last
  * line may lack its newline. Parsing is incremental: fragments of an
@@ -11,7 +11,7 @@
  * exceeds the cap (bytes ≥ units), a finished one is measured in bytes.
  */
 import { FrameTooLargeError } from '../errors.js'
-import type { DataFrame } from './types.js'
+import type { DataFrame } from '../protocols/types.js'
 
 export interface NdjsonParserOptions {
   /** Largest line accepted, in UTF-8 bytes; larger throws FrameTooLargeError. */

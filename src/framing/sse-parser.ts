@@ -1,5 +1,5 @@
 /**
- * @module adapters/sse-parser
+ * @module framing/sse-parser
  * Server-Sent Events framing (HTML Living Standard §9.2.6), incremental and
  * split-proof, as a thin wrapper of `eventsource-parser` (the parser the
  * OpenAI and Anthropic SDKs' ecosystem uses). Measured before choosing, on
@@ -27,7 +27,7 @@
 import { createParser } from 'eventsource-parser'
 import type { ParseError } from 'eventsource-parser'
 import { FrameTooLargeError } from '../errors.js'
-import type { DataFrame } from './types.js'
+import type { DataFrame } from '../protocols/types.js'
 
 export type LineEnding = '\n' | '\r\n' | '\r'
 

@@ -1,5 +1,5 @@
 /**
- * @module adapters/text-channels
+ * @module protocols/text-channels
  * One scanner per independent stream of text in a response (a choice's
  * content, a tool call's arguments, a content block…), created on first
  * use. Text of one choice must never complete a match begun in another, and

@@ -1,5 +1,5 @@
 /**
- * @module adapters/openai-responses
+ * @module protocols/openai-responses
  * OpenAI Responses API streams (typed events, `event:` = `data.type`).
  *
  * Text channels, one scanner each:

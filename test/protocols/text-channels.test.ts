@@ -1,6 +1,6 @@
 import t from 'tap'
-import { createTextChannels } from '../../src/adapters/text-channels.js'
-import type { ChannelInfo } from '../../src/adapters/types.js'
+import { createTextChannels } from '../../src/protocols/text-channels.js'
+import type { ChannelInfo } from '../../src/protocols/types.js'
 import { scannerFactory, scanWhole, testRules } from '../stream/replay.js'
 
 const ruleSet = await testRules()

@@ -1,5 +1,5 @@
 /**
- * @module adapters/openai-chat
+ * @module protocols/openai-chat
  * OpenAI Chat Completions streams (`chat.completion.chunk`). Scanned text,
  * each with its own scanner:
  * - `choices[i].delta.content` (channel `i:content`), one per choice so

@@ -1,5 +1,5 @@
 /**
- * @module adapters/json-frame
+ * @module protocols/json-frame
  * Small helpers every JSON-speaking codec needs: parse a frame's data
  * without ever echoing it (a malformed frame may carry a secret, so only
  * its size reaches logs), and narrow `unknown` safely.

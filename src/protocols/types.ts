@@ -1,9 +1,9 @@
 /**
- * @module adapters/types
+ * @module protocols/types
  * The shapes shared by the protocol layer: wire frames (what SSE and NDJSON
  * framings produce and accept), text channels (one scanner per stream of
  * text inside a response) and the codec contract each protocol implements.
- * No I/O here: adapters turn frames into text deltas and back, and the
+ * No I/O here: codecs turn frames into text deltas and back, and the
  * Node Transform (stream/create-sanitize-stream.ts) only wires them up.
  */
 import type { Finding } from '../scanner/types.js'
@@ -65,7 +65,7 @@ export interface FindingContext {
   readonly part?: number
 }
 
-/** The text channels as a codec sees them (see adapters/text-channels.ts). */
+/** The text channels as a codec sees them (see protocols/text-channels.ts). */
 export interface ChannelScanner {
   /** Scans the next piece of a channel; returns the text safe to release now ('' once cut). */
   scan(info: ChannelInfo, text: string): string

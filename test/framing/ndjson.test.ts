@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { createNdjsonParser, serializeNdjsonFrame } from '../../src/adapters/ndjson.js'
+import { createNdjsonParser, serializeNdjsonFrame } from '../../src/framing/ndjson.js'
 import { fixture } from '../stream/replay.js'
 
 function lines (text: string, splits: readonly number[] = [], maxLineSize = 1 << 20): { data: string[], eol: string } {

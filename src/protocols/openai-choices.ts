@@ -1,5 +1,5 @@
 /**
- * @module adapters/openai-choices
+ * @module protocols/openai-choices
  * The engine shared by OpenAI Chat Completions and legacy Completions
  * streams: chunks carry a `choices` array, each choice streams its own
  * text, finishes with a non-null `finish_reason`, and an SSE stream ends

@@ -1,5 +1,5 @@
 /**
- * @module adapters/sse-writer
+ * @module framing/sse-writer
  * Serializes frames back to Server-Sent Events. Fields come out in the
  * order OpenAI and Anthropic send them (`event:`, `id:`, then `data:`), with
  * one space after the colon, so a frame passed through unchanged is
@@ -8,7 +8,7 @@
  * (HTML §9.2.6), so multi-line data round-trips.
  */
 import type { LineEnding } from './sse-parser.js'
-import type { DataFrame } from './types.js'
+import type { DataFrame } from '../protocols/types.js'
 
 const kLineBreak = /\r\n|\r|\n/
 

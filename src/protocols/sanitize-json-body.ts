@@ -1,5 +1,5 @@
 /**
- * @module adapters/sanitize-json-body
+ * @module protocols/sanitize-json-body
  * Non-streaming (`stream: false`) response bodies: the same text fields as
  * the streams, each scanned whole with its own scanner, on a copy of the
  * body (the input is never modified), unless the caller owns the body and

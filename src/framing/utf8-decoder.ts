@@ -1,5 +1,5 @@
 /**
- * @module adapters/utf8-decoder
+ * @module framing/utf8-decoder
  * Incremental UTF-8 decoding of network reads. A multi-byte character split
  * across two reads is held until its last byte arrives, never replaced by
  * U+FFFD (WHATWG Encoding, "decode" with `stream: true`). Invalid bytes

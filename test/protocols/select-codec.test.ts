@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isStreamContentType, mediaTypeOf, selectFraming, sniffProtocol } from '../../src/adapters/select-adapter.js'
+import { isStreamContentType, mediaTypeOf, selectFraming, sniffProtocol } from '../../src/protocols/select-codec.js'
 import { fixture, parseSse, replay, testRules } from '../stream/replay.js'
 
 t.test('picks the framing from the content type, else from the protocol', async (t) => {

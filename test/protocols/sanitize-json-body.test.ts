@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sanitizeJsonBody, sniffJsonProtocol } from '../../src/adapters/sanitize-json-body.js'
+import { sanitizeJsonBody, sniffJsonProtocol } from '../../src/protocols/sanitize-json-body.js'
 import { scannerFactory, scanWhole, testRules } from '../stream/replay.js'
 
 const ruleSet = await testRules()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { createUtf8Decoder } from '../../src/adapters/utf8-decoder.js'
+import { createUtf8Decoder } from '../../src/framing/utf8-decoder.js'
 
 function decodeIn (bytes: Uint8Array, splits: readonly number[]): string {
   const decoder = createUtf8Decoder()

@@ -1,10 +1,10 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { readdirSync } from 'node:fs'
-import { createSseParser } from '../../src/adapters/sse-parser.js'
-import { serializeSseComment, serializeSseFrame, serializeSseRetry } from '../../src/adapters/sse-writer.js'
-import { createUtf8Decoder } from '../../src/adapters/utf8-decoder.js'
-import type { DataFrame } from '../../src/adapters/types.js'
+import { createSseParser } from '../../src/framing/sse-parser.js'
+import { serializeSseComment, serializeSseFrame, serializeSseRetry } from '../../src/framing/sse-writer.js'
+import { createUtf8Decoder } from '../../src/framing/utf8-decoder.js'
+import type { DataFrame } from '../../src/protocols/types.js'
 import { fixture, fixturesDir } from '../stream/replay.js'
 
 interface Parsed {

@@ -1,5 +1,5 @@
 /**
- * @module adapters/select-adapter
+ * @module protocols/select-codec
  * Picks the framing from the content type and the codec from the protocol
  * option. With `auto`, an SSE stream's protocol is recognised from its
  * first frame: Responses API events are named `response.*`, Anthropic's

@@ -1,5 +1,5 @@
 /**
- * @module adapters/openai-completions
+ * @module protocols/openai-completions
  * Legacy OpenAI Completions streams (`text_completion` chunks): each
  * `choices[i].text` is one channel (`i:text`). `logprobs` of a changed
  * choice become null (they list the original tokens). The streaming rules

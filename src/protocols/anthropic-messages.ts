@@ -1,5 +1,5 @@
 /**
- * @module adapters/anthropic-messages
+ * @module protocols/anthropic-messages
  * Anthropic Messages streams (`message_start`, `content_block_start`,
  * `content_block_delta`, `content_block_stop`, `message_delta`,
  * `message_stop`, `ping`, `error`; the `event:` name equals `data.type`,
