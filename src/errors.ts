@@ -21,8 +21,20 @@ export const ReplacementTemplateError = createError('SLUICE_REPLACEMENT_TEMPLATE
 export const FrameTooLargeError = createError('SLUICE_FRAME_TOO_LARGE', 'A single frame exceeded %d bytes', 502)
 /** A frame from upstream could not be parsed (counted and logged, the stream goes on). */
 export const MalformedFrameError = createError('SLUICE_MALFORMED_FRAME', 'Malformed upstream frame: %s', 502)
+/** A stream opened more text channels, or held more text, than one stream may (a hostile upstream's way to exhaust memory). */
+export const StreamLimitError = createError('SLUICE_STREAM_LIMIT', 'Stream limit exceeded: %s', 502)
 /** A content type Sluice has no codec for. */
 export const UnsupportedProtocolError = createError('SLUICE_UNSUPPORTED_PROTOCOL', 'No stream codec for "%s"', 500)
+
+// Response bodies at the HTTP edge (plugin and proxy) ----------------------
+/** A response whose media type no scanner can read (binary); refused unless the route opts out with `binary: 'pass'`. */
+export const UnscannableMediaTypeError = createError('SLUICE_UNSCANNABLE_MEDIA_TYPE', 'Response media type "%s" cannot be scanned', 502)
+/** A response in a content encoding or charset Sluice cannot decode, so cannot scan. */
+export const UnsupportedEncodingError = createError('SLUICE_UNSUPPORTED_ENCODING', 'Response %s "%s" is not supported', 502)
+/** A non-streamed response body (JSON, text) larger than `maxBodySize`. */
+export const BodyTooLargeError = createError('SLUICE_BODY_TOO_LARGE', 'Response body exceeds %d bytes', 502)
+/** A response body that cannot be scanned for another reason (payload type, nesting, corrupt compression). */
+export const UnscannableBodyError = createError('SLUICE_UNSCANNABLE_BODY', 'Response body cannot be scanned: %s', 502)
 
 // Options and configuration --------------------------------------------------
 /** Invalid options given to the plugin, the proxy or the CLI. */

@@ -31,7 +31,7 @@
 import type { Finding } from '../scanner/types.js'
 import { indexOf, isRecord, isText, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, ProtocolCodec, TextField } from './types.js'
+import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
 
 interface BlockKind {
   readonly field: TextField
@@ -56,6 +56,31 @@ const kDeltaKinds: Readonly<Record<string, BlockKind>> = {
   text_delta: kTextBlock,
   input_json_delta: kToolBlock,
   thinking_delta: kThinkingBlock
+}
+
+/**
+ * The strings this codec scans itself: a known delta's text property and a
+ * text or thinking block's starting text. The generic JSON path scans the
+ * rest (see generic-json.ts).
+ */
+function ownsPath (frame: JsonValue, path: JsonPath): boolean {
+  if (path.length !== 2 || !isRecord(frame)) return false
+  if (frame.type === 'content_block_delta' && path[0] === 'delta') {
+    const delta = frame.delta
+    const kind = isRecord(delta) && typeof delta.type === 'string' ? kDeltaKinds[delta.type] : undefined
+    return kind !== undefined && kind.property === path[1]
+  }
+  if (frame.type === 'content_block_start' && path[0] === 'content_block') {
+    const block = frame.content_block
+    const kind = isRecord(block) && typeof block.type === 'string' ? kBlockKinds[block.type] : undefined
+    return kind !== undefined && kind !== kToolBlock && kind.property === path[1]
+  }
+  return false
+}
+
+/** `message_start` carries a snapshot of the message: its strings are values, not deltas. */
+function snapshotPath (frame: JsonValue, path: JsonPath): boolean {
+  return isRecord(frame) && frame.type === 'message_start' && path[0] === 'message'
 }
 
 function channelOf (index: number, kind: BlockKind): ChannelInfo {
@@ -152,6 +177,8 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
   return {
     protocol: 'anthropic-messages',
     cutReason: 'refusal',
+    ownsPath,
+    snapshotPath,
     frame (frame) {
       const obj = parseJsonObject(ctx, frame.data)
       if (obj === undefined) return

@@ -46,6 +46,12 @@ const kSimpleChoiceKeys = new Set(['index', 'delta', 'logprobs', 'finish_reason'
 const chatFlavor: ChoiceFlavor = {
   protocol: 'openai-chat',
   object: 'chat.completion.chunk',
+  textPath: ['delta', 'content'],
+  ownsChoicePath (rest) {
+    if (rest[0] !== 'delta') return false
+    if (rest.length === 2) return rest[1] === 'content' || rest[1] === 'refusal'
+    return rest.length === 5 && rest[1] === 'tool_calls' && rest[3] === 'function' && rest[4] === 'arguments'
+  },
   scanChoice (choice, i, ctx) {
     const delta = choice.delta
     if (!isRecord(delta)) return false

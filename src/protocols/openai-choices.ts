@@ -50,7 +50,8 @@
 import type { Finding } from '../scanner/types.js'
 import { indexOf, isRecord, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, Protocol, ProtocolCodec } from './types.js'
+import { isCleanEnvelope, segmentOf } from './generic-json.js'
+import type { ChannelInfo, ChannelScanner, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, Protocol, ProtocolCodec } from './types.js'
 
 /** What differs between chat and completions chunks. */
 export interface ChoiceFlavor {
@@ -73,6 +74,10 @@ export interface ChoiceFlavor {
    * padding allowed): the shape the fast path handles. Undefined otherwise.
    */
   simpleText(chunk: JsonObject): { info: ChannelInfo, text: string } | undefined
+  /** Where the text of a `simpleText` chunk sits inside its choice. */
+  readonly textPath: readonly string[]
+  /** Whether the path inside a choice (after `choices`, index) is a text field `scanChoice` scans. */
+  ownsChoicePath(rest: JsonPath): boolean
 }
 
 export interface ChoiceCodecOptions {
@@ -138,7 +143,7 @@ function isVerbatim (s: string): boolean {
 }
 
 /** The template of a text-only chunk, or undefined when its text cannot be located with certainty. */
-function buildTemplate (data: string, chunk: JsonObject, simple: { info: ChannelInfo, text: string }, flavor: ChoiceFlavor): ChunkTemplate | undefined {
+function buildTemplate (data: string, chunk: JsonObject, simple: { info: ChannelInfo, text: string }, flavor: ChoiceFlavor, channels: ChannelScanner): ChunkTemplate | undefined {
   const encoded = JSON.stringify(simple.text)
   const at = data.indexOf(encoded)
   if (at === -1 || data.indexOf(encoded, at + 1) !== -1) return undefined
@@ -164,6 +169,13 @@ function buildTemplate (data: string, chunk: JsonObject, simple: { info: Channel
   if (!isRecord(probe) || (padded && probe.obfuscation !== 'pad')) return undefined
   const found = flavor.simpleText(probe)
   if (found === undefined || found.text !== kProbeText || found.info.key !== simple.info.key) return undefined
+  // Frames of this envelope bypass the generic JSON guard: its bytes must be
+  // exactly the parsed value's (no duplicate key or stray whitespace hiding
+  // a second value), and every string in it but the text clean metadata.
+  if (JSON.stringify(chunk) !== data) return undefined
+  const choice = (chunk.choices as unknown[])[0]
+  const slot = ['choices', segmentOf(choice as JsonValue, 0), ...flavor.textPath]
+  if (!isCleanEnvelope(chunk as JsonValue, slot, channels)) return undefined
   return { prefix, suffix, plainSuffix, padded, info: simple.info, chunk }
 }
 
@@ -254,11 +266,11 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     const released = channels.scan(info, text)
     if (released === '') return
     if (count === 1 && released === text) {
-      ctx.emit({ data: runFirstData })
+      ctx.emit({ data: runFirstData, scanned: true })
       return
     }
     const encoded = JSON.stringify(released)
-    ctx.emit({ data: prefix + encoded.slice(1, encoded.length - 1) + plainSuffix })
+    ctx.emit({ data: prefix + encoded.slice(1, encoded.length - 1) + plainSuffix, scanned: true })
   }
 
   /** Takes a parsed text-only chunk into the run when a template covers it (made now if need be). */
@@ -268,7 +280,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     if (simple === undefined) return false
     if (builds >= kFreeBuilds && hits < builds * kHitsPerBuild) return false
     builds++
-    const made = buildTemplate(frame.data, chunk, simple, flavor)
+    const made = buildTemplate(frame.data, chunk, simple, flavor, channels)
     if (made === undefined) return false
     template = made
     addToRun(frame.data, simple.text)
@@ -363,6 +375,9 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
   return {
     protocol: flavor.protocol,
     cutReason: 'content_filter',
+    ownsPath (_frame, path) {
+      return path.length > 2 && path[0] === 'choices' && flavor.ownsChoicePath(path.slice(2))
+    },
     frame (frame) {
       if (frame.event === undefined && frame.id === undefined) {
         const text = matchTemplate(frame.data)

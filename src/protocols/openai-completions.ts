@@ -16,6 +16,10 @@ const kSimpleChoiceKeys = new Set(['index', 'text', 'logprobs', 'finish_reason']
 const completionsFlavor: ChoiceFlavor = {
   protocol: 'openai-completions',
   object: 'text_completion',
+  textPath: ['text'],
+  ownsChoicePath (rest) {
+    return rest.length === 1 && rest[0] === 'text'
+  },
   scanChoice (choice, i, ctx) {
     const text = choice.text
     if (!isText(text)) return false

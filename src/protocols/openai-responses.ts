@@ -34,7 +34,8 @@
 import type { Finding } from '../scanner/types.js'
 import { indexOf, isRecord, isText, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, ProtocolCodec, TextField } from './types.js'
+import { elementAt } from './generic-json.js'
+import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
 
 interface DeltaKind {
   /** Channel key prefix. */
@@ -65,6 +66,47 @@ const kDoneKinds: Readonly<Record<string, { delta: string, textField: string }>>
 
 const kFinalEvents = new Set(['response.completed', 'response.incomplete', 'response.failed'])
 const kSnapshotEvents = new Set(['response.created', 'response.in_progress', 'response.queued'])
+
+/** Whether `name` of a content or summary part is the text `sanitizePart` scans. */
+function ownsPartField (part: unknown, name: unknown, summary: boolean): boolean {
+  if (!isRecord(part)) return false
+  if (part.type === 'output_text') return name === 'text'
+  if (part.type === 'refusal') return name === 'refusal'
+  if (part.type === 'summary_text' || part.type === 'reasoning_text' || summary) return name === 'text'
+  return false
+}
+
+/** Whether the path inside an output item is a text `sanitizeItem` scans. */
+function ownsItemPath (item: unknown, rest: JsonPath): boolean {
+  if (!isRecord(item)) return false
+  if (rest.length === 1) return (item.type === 'function_call' && rest[0] === 'arguments') || (item.type === 'custom_tool_call' && rest[0] === 'input')
+  if (rest.length !== 3 || (rest[0] !== 'content' && rest[0] !== 'summary')) return false
+  return ownsPartField(elementAt(item[rest[0]], rest[1]), rest[2], rest[0] === 'summary')
+}
+
+/**
+ * The strings this codec scans itself (see generic-json.ts): delta texts,
+ * the full texts of `*.done` events, and the texts inside parts, items and
+ * response snapshots.
+ */
+function ownsPath (frame: JsonValue, path: JsonPath): boolean {
+  if (!isRecord(frame) || typeof frame.type !== 'string') return false
+  const type = frame.type
+  if (kDeltaKinds[type] !== undefined) return path.length === 1 && path[0] === 'delta'
+  const done = kDoneKinds[type]
+  if (done !== undefined) return path.length === 1 && path[0] === done.textField
+  if (path[0] === 'part') return path.length === 2 && ownsPartField(frame.part, path[1], type.startsWith('response.reasoning_summary_part.'))
+  if (path[0] === 'item') return ownsItemPath(frame.item, path.slice(1))
+  if (path[0] === 'response' && path[1] === 'output' && isRecord(frame.response)) {
+    return ownsItemPath(elementAt(frame.response.output, path[2]), path.slice(3))
+  }
+  return false
+}
+
+/** Responses events carry snapshots (`response`, `item`, `part`) that grow and are sent again. */
+function snapshotPath (_frame: JsonValue, path: JsonPath): boolean {
+  return path[0] === 'response' || path[0] === 'item' || path[0] === 'part'
+}
 
 function channelOf (type: string, outputIndex: number, sub: number): ChannelInfo {
   const kind = kDeltaKinds[type] as DeltaKind
@@ -265,6 +307,8 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
   return {
     protocol: 'openai-responses',
     cutReason: 'content_filter',
+    ownsPath,
+    snapshotPath,
     frame (frame) {
       const obj = parseJsonObject(ctx, frame.data)
       if (obj === undefined) return

@@ -10,9 +10,28 @@
  * and finish releases nothing, and what other channels still held back is
  * dropped rather than flushed (it may be the start of what the cut was
  * about, and a response being cut is not worth completing).
+ *
+ * A channel lives as long as the stream. `finish` releases what it held
+ * (the protocol's finish frame must come after its text), but an upstream
+ * may go on writing to the same choice or block afterwards — a hostile one
+ * does, to split `jane.doe@` | finish | `acme.com` or an insult around the
+ * finish so that neither half matches. Text after a finish is therefore
+ * scanned by a new scanner primed with the channel's last input (up to
+ * kMaxContext characters, the same text the client already has): a match
+ * spanning the finish is found, its new part redacted, a cut rule cuts.
+ * The primed scanner re-releases that context; those characters are
+ * stripped from its output as long as they come back unchanged.
+ *
+ * State is bounded: at most `maxChannels` channels per stream, and at most
+ * `maxHeld` characters held over all of them; past either the stream fails
+ * (StreamLimitError, sent in-band by the stream sanitizer), because an
+ * upstream opening thousands of choices per megabyte would otherwise cost
+ * unbounded memory in one request.
  */
+import { StreamLimitError } from '../errors.js'
 import type { RuleAction } from '../rules/types.js'
 import type { Finding, Scanner } from '../scanner/types.js'
+import { createJsonArgumentsScanner } from './json-arguments.js'
 import type { ChannelInfo, ChannelScanner, FindingContext } from './types.js'
 
 export interface TextChannelsOptions {
@@ -28,7 +47,16 @@ export interface TextChannelsOptions {
   onCut?: (finding: Finding, context: FindingContext) => void
   /** Called once, with the first non-empty released text. */
   onFirstText?: () => void
+  /** Most channels one stream may open (default 1024). */
+  maxChannels?: number
+  /** Most characters held back at once over all channels (default 1 Mi). */
+  maxHeld?: number
 }
+
+/** Input characters a channel keeps as context for text written after its finish. */
+const kMaxContext = 1024
+const kDefaultMaxChannels = 1024
+const kDefaultMaxHeld = 1024 * 1024
 
 export interface ChannelStats {
   charsIn: number
@@ -50,6 +78,35 @@ interface Channel {
   held: number
   accumulate: boolean
   released: string[]
+  /** Findings ending before this offset were reported by an earlier scanner of this channel (the primed context). */
+  skipBefore: number
+  /** The channel's latest input, newest last, about kMaxContext characters (see the module header). */
+  recent: string[]
+  recentChars: number
+  /** Characters of primed context the current scanner will release again, to strip from its output. */
+  replay: string
+}
+
+function remember (channel: Channel, text: string): void {
+  channel.recent.push(text)
+  channel.recentChars += text.length
+  if (channel.recentChars > 2 * kMaxContext) {
+    const joined = channel.recent.join('').slice(-kMaxContext)
+    channel.recent = [joined]
+    channel.recentChars = joined.length
+  }
+}
+
+/** Drops the front of `text` that repeats the primed context the client already has. */
+function stripReplay (channel: Channel, text: string): string {
+  if (channel.replay === '' || text === '') return text
+  let n = 0
+  const max = Math.min(text.length, channel.replay.length)
+  while (n < max && text.charCodeAt(n) === channel.replay.charCodeAt(n)) n++
+  // A difference means a redaction now covers part of the context: from
+  // there on the output is new and goes out as it is.
+  channel.replay = n < max ? '' : channel.replay.slice(n)
+  return text.slice(n)
 }
 
 /**
@@ -61,6 +118,8 @@ interface Channel {
  */
 export function createTextChannels (options: TextChannelsOptions): TextChannels {
   const { newScanner, accumulate = false, onFinding, onCut, onFirstText } = options
+  const maxChannels = options.maxChannels ?? kDefaultMaxChannels
+  const maxHeld = options.maxHeld ?? kDefaultMaxHeld
   const channels = new Map<string, Channel>()
   const stats: ChannelStats = { charsIn: 0, charsOut: 0, findings: { redact: 0, cut: 0, flag: 0 }, maxHeld: 0 }
   let cut: Finding | undefined
@@ -73,48 +132,92 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
       : { channel: info.key, choice: info.choice, field: info.field, part: info.part }
   }
 
-  function collect (channel: Channel, result: { text: string, findings: Finding[], cut?: Finding }): string {
-    const nowHeld = channel.ended ? 0 : channel.scanner.held
-    held += nowHeld - channel.held
-    channel.held = nowHeld
-    if (held > stats.maxHeld) stats.maxHeld = held
+  function report (info: ChannelInfo, result: { findings: Finding[], cut?: Finding }, skipBefore: number): void {
     for (const finding of result.findings) {
+      if (finding.start + finding.length <= skipBefore) continue
       stats.findings[finding.action]++
-      onFinding?.(finding, contextOf(channel.info))
+      onFinding?.(finding, contextOf(info))
     }
     if (result.cut !== undefined && cut === undefined) {
       cut = result.cut
       // The scanner reports the cut among its findings; count it once.
       if (!result.findings.includes(result.cut)) {
         stats.findings.cut++
-        onFinding?.(result.cut, contextOf(channel.info))
+        onFinding?.(result.cut, contextOf(info))
       }
-      onCut?.(result.cut, contextOf(channel.info))
+      onCut?.(result.cut, contextOf(info))
     }
-    const text = result.text
+  }
+
+  function released (text: string): void {
+    if (text.length === 0) return
+    stats.charsOut += text.length
+    if (!sawText) {
+      sawText = true
+      onFirstText?.()
+    }
+  }
+
+  function collect (channel: Channel, result: { text: string, findings: Finding[], cut?: Finding }): string {
+    const nowHeld = channel.ended ? 0 : channel.scanner.held
+    held += nowHeld - channel.held
+    channel.held = nowHeld
+    if (held > stats.maxHeld) stats.maxHeld = held
+    if (held > maxHeld) throw new StreamLimitError(`more than ${maxHeld} characters held back`)
+    report(channel.info, result, channel.skipBefore)
+    const text = stripReplay(channel, result.text)
     if (text.length > 0) {
-      stats.charsOut += text.length
       if (channel.accumulate) channel.released.push(text)
-      if (!sawText) {
-        sawText = true
-        onFirstText?.()
-      }
+      released(text)
     }
     return text
   }
 
+  /** Tool arguments are JSON text that clients parse: scanned as the decoded strings they will read. */
+  function scannerFor (info: ChannelInfo): Scanner {
+    return info.field === 'tool_arguments' ? createJsonArgumentsScanner(newScanner) : newScanner()
+  }
+
+  /** A channel written after its finish: a new scanner primed with its last input (see the module header). */
+  function resume (channel: Channel): void {
+    const context = channel.recent.join('').slice(-kMaxContext)
+    channel.recent = context === '' ? [] : [context]
+    channel.recentChars = context.length
+    channel.scanner = scannerFor(channel.info)
+    channel.ended = false
+    // The context was scanned and released before: what the primed scanner
+    // releases of it now is dropped, what it holds comes back later (replay).
+    channel.scanner.write(context)
+    channel.replay = context.slice(context.length - channel.scanner.held)
+    channel.skipBefore = context.length
+    channel.held = 0
+  }
+
   return {
+    scanOnce (info, text, skipBefore = 0) {
+      if (cut !== undefined || text.length === 0) return ''
+      const scanner = newScanner()
+      const first = scanner.write(text)
+      const last = scanner.end()
+      const found = scanner.cut
+      report(info, found === undefined ? { findings: [...first.findings, ...last.findings] } : { findings: [...first.findings, ...last.findings], cut: found }, skipBefore)
+      // Metadata, keys and snapshots are not text the client reads as it
+      // streams: they count neither in the text statistics nor as a first token.
+      return first.text + last.text
+    },
     scan (info, text) {
       if (cut !== undefined || text.length === 0) return ''
       let channel = channels.get(info.key)
-      if (channel === undefined || channel.ended) {
-        // A channel written again after it ended starts afresh (upstream
-        // should not do this); its released text keeps accumulating.
+      if (channel === undefined) {
+        if (channels.size >= maxChannels) throw new StreamLimitError(`more than ${maxChannels} text channels`)
         const keep = typeof accumulate === 'function' ? accumulate() : accumulate
-        channel = { info, scanner: newScanner(), ended: false, held: 0, accumulate: keep, released: channel?.released ?? [] }
+        channel = { info, scanner: scannerFor(info), ended: false, held: 0, accumulate: keep, released: [], recent: [], recentChars: 0, replay: '', skipBefore: 0 }
         channels.set(info.key, channel)
+      } else if (channel.ended) {
+        resume(channel)
       }
       stats.charsIn += text.length
+      remember(channel, text)
       return collect(channel, channel.scanner.write(text))
     },
     finish (key) {

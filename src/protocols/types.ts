@@ -16,6 +16,14 @@ export type Protocol =
   | 'anthropic-messages'
   /** `application/x-ndjson`: one OpenAI chat chunk object per line, no `[DONE]`. */
   | 'ndjson'
+  /** Google Gemini `streamGenerateContent?alt=sse` (protocols/gemini.ts). */
+  | 'gemini'
+  /** Ollama `/api/chat` and `/api/generate` NDJSON (protocols/ollama.ts). */
+  | 'ollama'
+  /** Vercel AI SDK UI message stream (protocols/vercel-ai.ts). */
+  | 'vercel-ai'
+  /** Cohere v2 chat stream (protocols/cohere.ts). */
+  | 'cohere'
 
 /** `auto` picks the protocol from the content type and the first frame. */
 export type ProtocolOption = Protocol | 'auto'
@@ -31,6 +39,12 @@ export interface DataFrame {
   event?: string | undefined
   id?: string | undefined
   data: string
+  /**
+   * Set by a codec on a frame whose every string it has scanned or checked
+   * with the generic JSON path already (the OpenAI fast path's template):
+   * the guard passes it as it is.
+   */
+  scanned?: boolean
 }
 
 /** Which text field of a response a channel carries (for findings and audit). */
@@ -41,6 +55,8 @@ export type TextField =
   | 'text'
   | 'reasoning'
   | 'thinking'
+  /** A string anywhere else in a JSON frame or body: scanned by the generic JSON path (generic-json.ts). */
+  | 'json'
 
 /**
  * One independent stream of text inside a response: a choice's content, a
@@ -69,8 +85,18 @@ export interface FindingContext {
 export interface ChannelScanner {
   /** Scans the next piece of a channel; returns the text safe to release now ('' once cut). */
   scan(info: ChannelInfo, text: string): string
-  /** Ends a channel: returns everything it still held ('' if unknown, ended or cut). */
+  /**
+   * Ends a channel for now: returns everything it still held ('' if unknown,
+   * ended or cut). Text written to it later continues it (see text-channels.ts).
+   */
   finish(key: string): string
+  /**
+   * Scans one whole value on its own (write and end at once) and reports
+   * its findings like any channel's, without keeping a channel: metadata,
+   * object keys, snapshots. Findings that end at or before `skipBefore` are
+   * not reported (the caller prepended text already scanned, for context).
+   */
+  scanOnce(info: ChannelInfo, text: string, skipBefore?: number): string
   /** Channels written and not yet finished, in the order they were opened. */
   openChannels(): ChannelInfo[]
   /** Whether the channel was ever written. */
@@ -125,4 +151,26 @@ export interface ProtocolCodec {
   fail(info: FailureInfo): void
   /** The reason we tell the client on a cut (`content_filter`, `refusal`). */
   readonly cutReason: string
+  /**
+   * Whether the string at `path` of an emitted frame's JSON value is text this
+   * codec scanned itself through `ctx.channels` (a known text channel).
+   * Every other string leaf and key of every emitted frame is scanned by the
+   * generic JSON path (protocols/generic-json.ts): deny by default, so a
+   * codec only ever narrows what the generic path does, never widens what
+   * passes unscanned. `frame` is the parsed data of the emitted frame,
+   * `event` its SSE `event:` field.
+   */
+  ownsPath?(frame: JsonValue, path: JsonPath, event: string | undefined): boolean
+  /**
+   * Whether the string at `path` belongs to a snapshot (a whole object the
+   * protocol sends again as it grows, like the Responses API's `response`):
+   * the generic path scans such values whole instead of as deltas.
+   */
+  snapshotPath?(frame: JsonValue, path: JsonPath, event: string | undefined): boolean
 }
+
+/** A parsed JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
+
+/** Where a leaf sits in a JSON value: object keys and array positions, outermost first. */
+export type JsonPath = ReadonlyArray<string | number>

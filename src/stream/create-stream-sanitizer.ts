@@ -16,11 +16,19 @@
  * may be the first half of a secret the failure cut short.
  *
  * Output is always whole frames: a frame is serialized only once complete.
+ *
+ * Deny by default: every frame a codec emits passes the generic JSON guard
+ * (protocols/generic-json.ts), which scans each string the codec did not
+ * scan itself and re-serializes the frame from the scanned value. SSE
+ * comments are dropped: they are invisible to EventSource but not to every
+ * client, and nothing in them is scanned; `event:` and `id:` go out only as
+ * short clean tokens.
  */
 import { createCodec, selectFraming } from '../protocols/select-codec.js'
 import { createNdjsonParser, serializeNdjsonFrame } from '../framing/ndjson.js'
 import { createSseParser } from '../framing/sse-parser.js'
-import { serializeSseComment, serializeSseFrame, serializeSseRetry } from '../framing/sse-writer.js'
+import { serializeSseFrame, serializeSseRetry } from '../framing/sse-writer.js'
+import { createJsonGuard } from '../protocols/generic-json.js'
 import { createTextChannels } from '../protocols/text-channels.js'
 import type { CodecContext, DataFrame, FailureInfo, FindingContext, Protocol, ProtocolCodec, ProtocolOption } from '../protocols/types.js'
 import { createUtf8Decoder } from '../framing/utf8-decoder.js'
@@ -170,17 +178,23 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     ? createSseParser({
       maxEventSize,
       onEvent: onFrame,
-      onComment: (comment) => { if (flushed()) out.push(serializeSseComment(comment, sse?.lineEnding)) },
+      onComment: () => { framesIn++ },
       onRetry: (ms) => { if (flushed()) out.push(serializeSseRetry(ms, sse?.lineEnding)) }
     })
     : undefined
   const ndjson = framing === 'ndjson' ? createNdjsonParser({ maxLineSize: maxEventSize, onLine: onFrame }) : undefined
 
+  const guard = createJsonGuard({ channels, newScanner: options.newScanner })
+
+  function write (frame: DataFrame): void {
+    framesOut++
+    out.push(sse !== undefined ? serializeSseFrame(frame, sse.lineEnding) : serializeNdjsonFrame(frame, ndjson?.lineEnding))
+  }
+
   const ctx: CodecContext = {
     channels,
     emit (frame: DataFrame) {
-      framesOut++
-      out.push(sse !== undefined ? serializeSseFrame(frame, sse.lineEnding) : serializeNdjsonFrame(frame, ndjson?.lineEnding))
+      for (const safe of guard.frame(frame, codec)) write(safe)
     },
     malformed (reason: string) {
       malformed++
@@ -200,6 +214,7 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     if (finding === undefined || state !== 'open') return
     state = 'cut'
     finishReason = codec.cutReason
+    guard.close()
     codec.cut(finding)
   }
 
@@ -232,6 +247,7 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     const info = failureInfo(err)
     errorCode = info.code
     finishReason = 'error'
+    guard.close()
     codec.fail(info)
   }
 
@@ -277,6 +293,15 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
         sse?.end()
         ndjson?.end()
         if (state === 'open') {
+          codec.flush?.()
+          checkCut()
+        }
+        if (state === 'open') {
+          for (const frame of guard.flush()) write(frame)
+          checkCut()
+        }
+        if (state === 'open') {
+          guard.close()
           codec.end()
           checkCut()
         }

@@ -172,7 +172,10 @@ t.test('a changed choice loses its logprobs and the chunk its obfuscation paddin
     `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: 'mail jane' }, logprobs, finish_reason: null }], obfuscation: 'abc' })}\n\n` +
     'data: [DONE]\n\n')
   const frames = parseSse(replay(ruleSet, input, []).output).frames
-  t.equal(frames[0]?.data, parseSse(input.toString()).frames[0]?.data, 'unchanged chunk keeps logprobs and padding')
+  const first = JSON.parse(frames[0]?.data ?? '{}')
+  t.equal(first.obfuscation, 'abc', 'unchanged chunk keeps its padding')
+  t.equal(first.choices[0].delta.content, 'Hi. ')
+  t.ok(first.choices[0].logprobs !== null, 'and its logprobs, scanned like any other string')
   const changed = JSON.parse(frames[1]?.data ?? '{}')
   t.equal(changed.choices[0].logprobs, null)
   t.notOk('obfuscation' in changed)
@@ -192,11 +195,19 @@ t.test('a malformed frame is dropped, counted and reported, and the stream goes 
   t.equal(jsonFrames(parseSse(output).frames).at(-1), '[DONE]')
 })
 
-t.test('an error object in the stream passes through', async (t) => {
+t.test('an error object in the stream passes through, scanned whole', async (t) => {
   const error = 'data: {"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}\n\n'
   const input = enc(buildChatStream(['Hi. ']).replace('data: [DONE]\n\n', error))
   const { output } = replay(ruleSet, input, [])
   t.ok(output.endsWith(error))
+})
+
+t.test('an e-mail in a mid-stream error object is redacted', async (t) => {
+  const error = 'data: {"error":{"message":"quota of jane.doe@acme.io exceeded","type":"server_error","param":null,"code":null}}\n\n'
+  const input = enc(buildChatStream(['Hi. ']).replace('data: [DONE]\n\n', error))
+  const { output } = replay(ruleSet, input, [])
+  t.notOk(output.includes('jane.doe@acme.io'))
+  t.match(JSON.parse(parseSse(output).frames.at(-1)?.data ?? '{}').error.message, /^quota of \[email:[0-9a-f]+\] exceeded$/)
 })
 
 t.test('input ending without [DONE] still flushes what was held', async (t) => {
