@@ -44,8 +44,26 @@ export interface SluicePluginOptions {
    * request side into the same chain), or `false`. Default: none.
    */
   audit?: string | false | { destination: string, chainKey?: string } | AuditLog
-  /** Content types whose streams are sanitized. Default: SSE, NDJSON and JSON. */
+  /**
+   * Extra media types to read as event streams (NDJSON when the route's
+   * `protocol` is `ndjson`). It only adds: every response is scanned
+   * whatever its type, status or encoding (SSE and NDJSON as streams, JSON
+   * and `+json` parsed and re-serialized, `text/*` as text, a missing or
+   * repeated type sniffed from the body), or refused.
+   * Default: SSE, NDJSON and JSON.
+   */
   contentTypes?: readonly string[]
+  /**
+   * A binary media type (none of the above: images, octet-stream, PDF…)
+   * cannot be scanned: `'refuse'` (default) answers 502
+   * SLUICE_UNSCANNABLE_MEDIA_TYPE, `'pass'` sends it unscanned.
+   */
+  binary?: 'refuse' | 'pass'
+  /**
+   * Largest non-streamed body (JSON, text, an event stream sent whole),
+   * decoded, in bytes (default 8 MiB); above it, 502 SLUICE_BODY_TOO_LARGE.
+   */
+  maxBodySize?: number
   /** Key for pseudonyms and digests (default: SLUICE_HMAC_KEY or per-process random). */
   hmacKey?: string
   /** Largest single SSE event / NDJSON line, bytes (default 1 MiB). */
@@ -68,7 +86,7 @@ export interface SluicePluginOptions {
  * SLUICE_INVALID_OPTIONS); rules given as paths load at `ready`, once per
  * distinct list. Register the plugin before the routes that use this.
  */
-export type SluiceRouteConfig = false | Pick<SluicePluginOptions, 'rules' | 'contentTypes' | 'onFinding' | 'onCut'> & { protocol?: string }
+export type SluiceRouteConfig = false | Pick<SluicePluginOptions, 'rules' | 'contentTypes' | 'binary' | 'onFinding' | 'onCut'> & { protocol?: string }
 
 export interface SluiceDecorator {
   /** Scans a whole text with the current rules. */

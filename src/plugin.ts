@@ -1,30 +1,41 @@
 /**
  * @module plugin
- * The Fastify plugin: `app.register(sluice, options)` and every LLM stream
- * a route returns is sanitized on the fly. Modelled on @fastify/compress:
+ * The Fastify plugin: `app.register(sluice, options)` and every answer a
+ * route sends is sanitized, deny by default: whatever its status, payload
+ * type, media type, charset or content encoding, a body is scanned (event
+ * streams on the fly, everything else whole, see http/) or refused with a
+ * coded error; only `config: { sluice: false }` opts a route out. Modelled on @fastify/compress:
  * options checked at register time, an `onSend` hook that swaps the payload
  * for `pipeline(payload, transform)`, per-route `config.sluice` overrides
  * (and `false` to opt out), a premature close is not an error.
  */
-import type { Readable } from 'node:stream'
+import { Readable, pipeline } from 'node:stream'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createAuditLog } from './audit/create-audit-log.js'
 import type { AuditLog } from './audit/create-audit-log.js'
-import { selectFraming, isStreamContentType } from './protocols/select-codec.js'
+import { selectFraming } from './protocols/select-codec.js'
 import { onClientGone } from './client-gone.js'
 import type { FindingContext } from './protocols/types.js'
-import { InvalidOptionsError } from './errors.js'
+import { BodyTooLargeError, InvalidOptionsError, UnscannableBodyError, UnscannableMediaTypeError } from './errors.js'
+import { createCharsetTranscoder, decodeBodyText, isUtf8Charset } from './http/charset.js'
+import { collectBody, kDefaultMaxBodySize } from './http/collect-body.js'
+import { contentCodings, decodeContent } from './http/content-encoding.js'
+import { canonicalMediaType, mediaTypeOf, parseContentType } from './http/media-types.js'
+import type { BodyKind, ContentType } from './http/media-types.js'
+import { sanitizeWholeBody } from './http/sanitize-whole-body.js'
 import type { SluiceDecorator, SluicePluginOptions, SluiceRouteConfig, StreamOutcome } from './plugin-options.js'
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
 import type { RuleSet } from './rules/rule-set.js'
-import { createScanner } from './scanner/create-scanner.js'
 import { resolveHmacKey } from './scanner/digest.js'
 import { scanText } from './scanner/scan-text.js'
 import type { Finding } from './scanner/types.js'
-import { sanitizeJsonResponse, sanitizeReadable } from './stream/create-sanitize-stream.js'
+import { sanitizeReadable } from './stream/create-sanitize-stream.js'
+
+/** Headers Sluice or the HTTP layer sets, or that carry no free text: not scanned. */
+const kUnscannedHeaders = new Set(['content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'vary', 'cache-control', 'etag', 'last-modified'])
 import type { ProtocolOption, SanitizeStream } from './stream/create-sanitize-stream.js'
-import { createStreamSanitizer } from './stream/create-stream-sanitizer.js'
 
 export type { SluicePluginOptions, SluiceRouteConfig, SluiceDecorator, StreamOutcome } from './plugin-options.js'
 
@@ -43,13 +54,16 @@ declare module 'fastify' {
 
 const defaultContentTypes = ['text/event-stream', 'application/x-ndjson', 'application/json']
 const kSanitized = Symbol('sluice.sanitized')
+/** Media types remembered as clean per rule set (labelFor). */
+const maxCleanTypes = 256
 // Fastify's own register options (`prefix`, `logLevel`, …) reach the plugin too.
-const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'hmacKey', 'maxEventSize', 'coalesce', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
-const knownRouteOptions = new Set(['rules', 'contentTypes', 'onFinding', 'onCut', 'protocol'])
+const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'binary', 'maxBodySize', 'hmacKey', 'maxEventSize', 'coalesce', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
+const knownRouteOptions = new Set(['rules', 'contentTypes', 'binary', 'onFinding', 'onCut', 'protocol'])
 
 interface ResolvedRoute {
   rules: () => RuleSet
   contentTypes: readonly string[]
+  binary: 'refuse' | 'pass'
   onFinding: SluicePluginOptions['onFinding']
   onCut: SluicePluginOptions['onCut']
   protocol: string | undefined
@@ -68,6 +82,9 @@ function checkCommon (opts: Record<string, unknown>, where: string): void {
   if (types !== undefined && (!Array.isArray(types) || types.some((c) => typeof c !== 'string'))) {
     throw new InvalidOptionsError(`${where}"contentTypes" must be an array of strings`)
   }
+  if (opts.binary !== undefined && opts.binary !== 'refuse' && opts.binary !== 'pass') {
+    throw new InvalidOptionsError(`${where}"binary" must be "refuse" or "pass"`)
+  }
   const rules = opts.rules
   const isPaths = typeof rules === 'string' || (Array.isArray(rules) && rules.every((p) => typeof p === 'string'))
   if (rules !== undefined && !isPaths && typeof rules !== 'function' && !isRuleSet(rules)) {
@@ -82,6 +99,9 @@ function checkOptions (opts: SluicePluginOptions): void {
   checkCommon(opts as Record<string, unknown>, '')
   if (opts.maxEventSize !== undefined && !(Number.isInteger(opts.maxEventSize) && opts.maxEventSize > 0)) {
     throw new InvalidOptionsError('"maxEventSize" must be a positive integer')
+  }
+  if (opts.maxBodySize !== undefined && !(Number.isInteger(opts.maxBodySize) && opts.maxBodySize > 0)) {
+    throw new InvalidOptionsError('"maxBodySize" must be a positive integer')
   }
   if (opts.coalesce !== undefined && typeof opts.coalesce !== 'boolean') {
     throw new InvalidOptionsError('"coalesce" must be a boolean')
@@ -129,10 +149,6 @@ function isAuditLog (value: unknown): value is AuditLog {
   return typeof value === 'object' && value !== null && typeof (value as AuditLog).finding === 'function' && typeof (value as AuditLog).summary === 'function'
 }
 
-function mediaType (header: unknown): string {
-  return String(header ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
-}
-
 function isReadable (payload: unknown): payload is Readable {
   return payload !== null && typeof payload === 'object' && typeof (payload as Readable).pipe === 'function'
 }
@@ -153,7 +169,10 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
   // Resolved once: every scanner (one per stream channel, one per JSON
   // field) would otherwise read SLUICE_HMAC_KEY from process.env again.
   const scannerOptions = { hmacKey: resolveHmacKey(opts.hmacKey) }
-  const globalTypes = opts.contentTypes ?? defaultContentTypes
+  // Lower-cased once: media types compare case-insensitively (RFC 9110 §8.3.1).
+  const globalTypes = (opts.contentTypes ?? defaultContentTypes).map((c) => mediaTypeOf(c))
+  const globalBinary = opts.binary ?? 'refuse'
+  const maxBodySize = opts.maxBodySize ?? kDefaultMaxBodySize
   // Stable, so resolved routes can be cached: reads `rules` as `setRuleSet` left it.
   const currentRules = (): RuleSet => rules()
 
@@ -208,7 +227,8 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
   function resolveRoute (cfg: Exclude<SluiceRouteConfig, false> | undefined): ResolvedRoute {
     return {
       rules: rulesOf(cfg),
-      contentTypes: cfg?.contentTypes ?? globalTypes,
+      contentTypes: cfg?.contentTypes === undefined ? globalTypes : cfg.contentTypes.map((c) => mediaTypeOf(c)),
+      binary: cfg?.binary ?? globalBinary,
       onFinding: cfg?.onFinding ?? opts.onFinding,
       onCut: cfg?.onCut ?? opts.onCut,
       protocol: cfg?.protocol
@@ -312,7 +332,7 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     ;(this as unknown as Record<symbol, boolean>)[kSanitized] = true
     try {
       const route = routeOf(this.request) ?? (defaultRoute ??= resolveRoute(undefined))
-      const contentType = options?.contentType ?? mediaType(this.getHeader('content-type'))
+      const contentType = options?.contentType ?? mediaTypeOf(this.getHeader('content-type'))
       return sanitizeFor(this.request, this, stream, route, contentType)
     } catch (err) {
       // e.g. a content type that is no stream: the caller gets the error, the stream is not left open.
@@ -341,77 +361,129 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
     else done(null, result)
   })
 
-  /** A JSON body delivered as a stream: collect it (bounded by the route's own body) and sanitize once. */
-  async function sanitizeJsonStream (payload: Readable, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): Promise<string> {
-    const chunks: Buffer[] = []
-    for await (const c of payload) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string))
-    return sanitizeJsonText(Buffer.concat(chunks).toString('utf8'), request, route, reply)
-  }
-
-  /** The payload to send: as given, sanitized now, or (a JSON stream) a promise of it. */
-  function sanitizePayload (request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
-    if ((reply as unknown as Record<symbol, boolean>)[kSanitized] === true) return payload
-    const route = routeOf(request)
-    if (route === undefined) return payload
-    const contentType = mediaType(reply.getHeader('content-type'))
-    if (!route.contentTypes.includes(contentType)) return payload
-    if (isReadable(payload)) {
-      if (contentType === 'application/json') return sanitizeJsonStream(payload, request, route, reply)
-      // Any SSE or NDJSON type the route's list names (application/ndjson, jsonl, ...).
-      if (!isStreamContentType(contentType)) return payload
-      reply.removeHeader('content-length')
-      return sanitizeFor(request, reply, payload, route, contentType)
+  /**
+   * The payload as a Node stream, a string or a Buffer. A web `Response`
+   * (whose status and headers fastify would apply only after this hook,
+   * over ours) is unpacked here, a web stream wrapped; any other payload
+   * cannot be scanned, so it is refused.
+   */
+  function payloadOf (reply: FastifyReply, input: unknown): Readable | string | Buffer | null {
+    if (typeof input === 'string' || Buffer.isBuffer(input) || isReadable(input)) return input
+    if (typeof input === 'object' && input !== null && Object.prototype.toString.call(input) === '[object Response]') {
+      const response = input as Response
+      void reply.code(response.status)
+      response.headers.forEach((value, name) => { void reply.header(name, value) })
+      return response.body === null ? null : Readable.fromWeb(response.body as WebReadableStream)
     }
-    if (contentType === 'application/json' && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-      return sanitizeJsonText(payload.toString(), request, route, reply)
-    }
-    return payload
+    if (typeof (input as { getReader?: unknown }).getReader === 'function') return Readable.fromWeb(input as WebReadableStream)
+    throw new UnscannableBodyError(`payload of type ${typeof input}`)
   }
 
   /**
-   * A body labelled JSON that does not parse (an event stream under the wrong
-   * Content-Type, a body cut short) cannot be sanitized field by field, and
-   * passing it on unread leaks whatever it carries: fail closed. An SSE body
-   * is sanitized as the stream it is; anything else is scanned as plain text.
+   * The Content-Type Sluice sends: the route's media type when it was one
+   * clear label that scans clean, else the one for the kind the body was
+   * read as; always UTF-8 (what was scanned is what is sent).
    */
-  function sanitizeUnparsedText (text: string, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): string {
-    const { onFinding } = reporterFor(request, route)
-    reply.removeHeader('content-length')
-    if (/^\s*(?:data|event|id|retry)?:/.test(text)) {
-      const sanitizer = createStreamSanitizer({
-        newScanner: () => createScanner(route.rules(), scannerOptions),
-        contentType: 'text/event-stream',
-        ...(route.protocol === undefined ? {} : { protocol: route.protocol as ProtocolOption }),
-        ...(opts.maxEventSize === undefined ? {} : { maxEventSize: opts.maxEventSize }),
-        onFinding
-      })
-      const out = sanitizer.write(text) + sanitizer.end()
-      if (sanitizer.cutFinding !== undefined) route.onCut?.(sanitizer.cutFinding, request)
-      return out
+  const cleanTypes = new WeakMap<RuleSet, Set<string>>()
+  function labelFor (ct: ContentType, kind: Exclude<BodyKind, 'binary' | 'unknown'>, rules: RuleSet): string {
+    // A text/* or an added stream type may carry any of the kinds; a JSON,
+    // SSE or NDJSON label on a body read as another kind would mislead the client.
+    const keep = !ct.ambiguous && (ct.kind === kind || ct.kind === 'text' || ct.kind === 'binary')
+    let type = keep ? ct.mediaType : canonicalMediaType(kind)
+    // The media type is upstream text too (`text/4111111111111111`).
+    let clean = cleanTypes.get(rules)
+    if (clean === undefined) cleanTypes.set(rules, (clean = new Set()))
+    if (!clean.has(type)) {
+      if (scanText(rules, type, scannerOptions).text !== type) type = canonicalMediaType(kind)
+      else if (clean.size < maxCleanTypes) clean.add(type)
     }
-    const result = scanText(route.rules(), text, scannerOptions)
-    for (const finding of result.findings) onFinding(finding, { channel: 'body', choice: 0, field: 'content' })
-    if (result.cut !== undefined) route.onCut?.(result.cut, request)
-    return result.text
+    return `${type}; charset=utf-8`
   }
 
-  function sanitizeJsonText (text: string, request: FastifyRequest, route: ResolvedRoute, reply: FastifyReply): string {
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      return sanitizeUnparsedText(text, request, route, reply)
+  /**
+   * The payload to send, sanitized: now, or (a body still to be read whole)
+   * a promise of it. Deny by default: every status, every payload type and
+   * every media type is scanned or refused. Only a route with `sluice:
+   * false`, a stream the route sanitized itself (`reply.sanitize`) and a
+   * binary type where `binary: 'pass'` is set go out as they are.
+   */
+  const cleanHeaderValues = new Set<string>()
+
+  /**
+   * Header values a route set are text the client reads too (a route that
+   * copies an upstream's trace header copies whatever it says): each is
+   * scanned whole, and one a rule would change is removed.
+   */
+  function scanReplyHeaders (reply: FastifyReply, rules: RuleSet): void {
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (kUnscannedHeaders.has(name) || name.startsWith('x-sluice-')) continue
+      const values = Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
+      for (const v of values) {
+        if (cleanHeaderValues.has(v)) continue
+        if (scanText(rules, v, scannerOptions).text !== v) {
+          reply.removeHeader(name)
+          break
+        }
+        if (cleanHeaderValues.size >= 1024) cleanHeaderValues.clear()
+        cleanHeaderValues.add(v)
+      }
     }
-    const result = sanitizeJsonResponse(body, route.rules(), {
+  }
+
+  function sanitizePayload (request: FastifyRequest, reply: FastifyReply, input: unknown): unknown {
+    if ((reply as unknown as Record<symbol, boolean>)[kSanitized] === true) return input
+    const route = routeOf(request)
+    if (route !== undefined) scanReplyHeaders(reply, route.rules())
+    if (route === undefined || input === undefined || input === null) return input
+    const payload = payloadOf(reply, input)
+    if (payload === null) return null
+    const ct = parseContentType(reply.getHeader('content-type'))
+    let kind = ct.kind
+    // `contentTypes` only adds event streams; it never lets a body pass.
+    if ((kind === 'text' || kind === 'binary') && route.contentTypes.includes(ct.mediaType)) kind = route.protocol === 'ndjson' ? 'ndjson' : 'sse'
+    if (kind === 'binary') {
+      if (route.binary === 'pass') return payload
+      throw new UnscannableMediaTypeError(ct.mediaType)
+    }
+    // A body the route compressed itself is decoded and sent as identity;
+    // the headers go first, so an error reply is not labelled compressed.
+    const encoding = reply.getHeader('content-encoding')
+    reply.removeHeader('content-encoding')
+    reply.removeHeader('content-length')
+    const codings = contentCodings(encoding)
+    const charset = isUtf8Charset(ct.charset) ? undefined : ct.charset
+    if ((kind === 'sse' || kind === 'ndjson') && isReadable(payload)) {
+      let source = decodeContent(payload, codings)
+      if (charset !== undefined) source = pipeline(source, createCharsetTranscoder(charset), () => {})
+      const rules = route.rules()
+      void reply.header('content-type', labelFor(ct, kind, rules))
+      return sanitizeFor(request, reply, source, route, canonicalMediaType(kind))
+    }
+    if (codings.length === 0 && !isReadable(payload)) {
+      // Already whole (most JSON answers): sanitized now, no promise.
+      if ((typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length) > maxBodySize) throw new BodyTooLargeError(maxBodySize)
+      // A string is text already: fastify writes it as UTF-8 whatever the label says.
+      const text = typeof payload === 'string' ? payload : decodeBodyText(payload, charset)
+      return sanitizeWhole(text, kind, ct, request, reply, route)
+    }
+    const source = decodeContent(isReadable(payload) ? payload : Readable.from([Buffer.from(payload)]), codings)
+    return collectBody(source, maxBodySize).then((bytes) => sanitizeWhole(decodeBodyText(bytes, charset), kind, ct, request, reply, route))
+  }
+
+  /** A body held whole: read the way a client may read it, scanned, re-serialized, re-labelled. */
+  function sanitizeWhole (text: string, kind: BodyKind, ct: ContentType, request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute): string {
+    const { onFinding } = reporterFor(request, route)
+    const rules = route.rules()
+    const result = sanitizeWholeBody(text, kind, {
+      ruleSet: rules,
       scannerOptions,
-      // `body` is ours, fresh from JSON.parse: no defensive copy.
-      inPlace: true,
-      onFinding: reporterFor(request, route).onFinding,
+      ...(route.protocol === undefined ? {} : { protocol: route.protocol as ProtocolOption }),
+      ...(opts.maxEventSize === undefined ? {} : { maxEventSize: opts.maxEventSize }),
+      onFinding,
       onCut: (finding) => { route.onCut?.(finding, request) }
     })
-    if (result.changed !== true) return text
-    reply.removeHeader('content-length')
-    return JSON.stringify(result.body)
+    void reply.header('content-type', labelFor(ct, result.kind, rules))
+    return result.text
   }
 }
 

@@ -164,38 +164,68 @@ t.test('cuts a JSON chat completion at a cut rule', async (t) => {
   t.same(cuts.map((f) => f.ruleId), ['test.cut_missiles'])
 })
 
-t.test('leaves other content types untouched', async (t) => {
+t.test('scans a body of any text type, however it is sent, and refuses a binary one (fail closed)', async (t) => {
+  // Formerly passed through untouched: a body a route labels text/plain or
+  // text/html reaches a client just the same.
   const app = await build(t, {}, (app) => {
     app.get('/text', async (_request, reply) => reply.type('text/plain').send(pii))
     app.get('/text-stream', streamRoute('text/plain', () => [pii]))
     app.get('/html', async (_request, reply) => reply.type('text/html').send(`<p>${pii}</p>`))
     app.get('/octets', streamRoute('application/octet-stream', () => [Buffer.from(sseChunk(pii))]))
-    // SSE-looking bytes under another type are not ours to parse.
+    // SSE under another label: a client may still read it as SSE.
     app.get('/sse-as-text', streamRoute('text/plain', () => chatSseFrames([pii])))
   })
-  t.equal((await app.inject('/text')).body, pii)
-  t.equal((await app.inject('/text-stream')).body, pii)
-  t.equal((await app.inject('/html')).body, `<p>${pii}</p>`)
-  t.equal((await app.inject('/octets')).body, sseChunk(pii))
-  t.equal((await app.inject('/sse-as-text')).body, chatSseFrames([pii]).join(''))
+  t.equal((await app.inject('/text')).body, expectedText(ruleSet, pii))
+  t.equal((await app.inject('/text-stream')).body, expectedText(ruleSet, pii))
+  t.equal((await app.inject('/html')).body, expectedText(ruleSet, `<p>${pii}</p>`))
+  const octets = await app.inject('/octets')
+  t.equal(octets.statusCode, 502)
+  t.equal(octets.json().code, 'SLUICE_UNSCANNABLE_MEDIA_TYPE')
+  t.notOk(octets.body.includes(kEmail))
+  const sse = await app.inject('/sse-as-text')
+  t.equal(assembledContent(sse.body), expectedText(ruleSet, pii))
+  t.notOk(sse.body.includes(kEmail))
 })
 
-t.test('leaves a JSON body that is no LLM response as it is', async (t) => {
+t.test('a route or the plugin can let binary types pass with binary: "pass"', async (t) => {
+  const app = await build(t, {}, (app) => {
+    app.get('/image', { config: { sluice: { binary: 'pass' } } }, async (_request, reply) => reply.type('image/png').send(Buffer.from([0x89, 0x50, 0x4e, 0x47])))
+  })
+  const res = await app.inject('/image')
+  t.equal(res.statusCode, 200)
+  t.same([...res.rawPayload], [0x89, 0x50, 0x4e, 0x47])
+  const global = await build(t, { binary: 'pass' }, (app) => {
+    app.get('/octets', async (_request, reply) => reply.type('application/octet-stream').send(Buffer.from('raw')))
+  })
+  t.equal((await global.inject('/octets')).body, 'raw')
+})
+
+t.test('scans every string of a JSON body that is no LLM response', async (t) => {
+  // Formerly left as it was: an unknown JSON shape is scanned by the generic path.
   const app = await build(t, {}, (app) => {
     app.get('/user', async () => ({ name: 'Maria', email: kEmail }))
   })
-  t.same((await app.inject('/user')).json(), { name: 'Maria', email: kEmail })
+  const body = (await app.inject('/user')).json()
+  t.equal(body.name, 'Maria')
+  t.equal(body.email, expectedText(ruleSet, kEmail))
+  t.not(body.email, kEmail)
 })
 
-t.test('sanitizes only the content types given in contentTypes', async (t) => {
-  const app = await build(t, { contentTypes: ['application/x-ndjson'] }, (app) => {
+t.test('contentTypes only adds stream types: a body of any other type is still scanned', async (t) => {
+  // Formerly a type left out of contentTypes went out unscanned.
+  const app = await build(t, { contentTypes: ['application/x-ndjson', 'application/vnd.acme-events'] }, (app) => {
     app.get('/sse', streamRoute('text/event-stream', () => chatSseFrames([pii])))
     app.get('/ndjson', streamRoute('application/x-ndjson', () => chatNdjsonLines([pii])))
     app.get('/json', async () => chatCompletion(pii))
+    app.get('/acme', streamRoute('application/vnd.acme-events', () => chatSseFrames(tokensOf(pii))))
   })
-  t.equal((await app.inject('/sse')).body, chatSseFrames([pii]).join(''))
+  t.equal(assembledContent((await app.inject('/sse')).body), expectedText(ruleSet, pii))
   t.notMatch((await app.inject('/ndjson')).body, kEmail)
-  t.match((await app.inject('/json')).body, kEmail)
+  t.equal((await app.inject('/json')).json().choices[0].message.content, expectedText(ruleSet, pii))
+  const acme = await app.inject('/acme')
+  t.equal(acme.statusCode, 200)
+  t.match(acme.headers['content-type'], /^application\/vnd\.acme-events/)
+  t.equal(assembledContent(acme.body), expectedText(ruleSet, pii), 'an added type is read as an event stream')
 })
 
 t.test('a cut ends the stream with content_filter and [DONE] and destroys the route\'s source', async (t) => {
@@ -281,10 +311,12 @@ t.test('per-route contentTypes, onFinding and onCut override the global ones', a
       config: { sluice: { onFinding: (f) => local.push(f.ruleId), onCut: (f) => local.push(`cut:${f.ruleId}`) } }
     }, streamRoute('text/event-stream', () => chatSseFrames([`${kEmail}, then ${kCutPhrase}`])))
   })
-  t.match((await app.inject('/sse-only')).body, kEmail, 'JSON is not among the route\'s content types')
+  // Formerly JSON left out of the route's contentTypes passed unscanned; now it never does.
+  t.notMatch((await app.inject('/sse-only')).body, kEmail, 'JSON is scanned though not among the route\'s content types')
+  t.same(global, ['pii.email', 'pii.credit_card'], 'that route has no callbacks of its own')
   await app.inject('/local')
   t.same(local, ['pii.email', 'test.cut_missiles', 'cut:test.cut_missiles'])
-  t.same(global, [])
+  t.same(global, ['pii.email', 'pii.credit_card'])
 })
 
 t.test('options are validated at register time', async (t) => {
@@ -341,7 +373,7 @@ t.test('invalid per-route config fails when the route is added', async (t) => {
 t.test('reply.sanitize() sanitizes a stream explicitly, once', async (t) => {
   const outcomes: StreamOutcome[] = []
   const findings: Finding[] = []
-  // contentTypes: [] — nothing is sanitized unless a route asks.
+  // contentTypes: [] adds no stream type; it cannot turn scanning off.
   const app = await build(t, { contentTypes: [], onStreamEnd: (o) => outcomes.push(o), onFinding: (f) => findings.push(f) }, (app) => {
     app.get('/explicit', async (_request, reply) => {
       void reply.type('text/event-stream')
@@ -359,7 +391,7 @@ t.test('reply.sanitize() sanitizes a stream explicitly, once', async (t) => {
   t.equal(outcomes.length, 1, 'sanitized once, not again by the hook')
   t.equal(findings.filter((f) => f.ruleId === 'pii.email').length, 1)
   t.equal(assembledContent((await app.inject('/ndjson')).body, 'ndjson'), expectedText(ruleSet, pii))
-  t.match((await app.inject('/auto')).body, kEmail, 'routes that do not ask are left alone')
+  t.notMatch((await app.inject('/auto')).body, kEmail, 'routes that do not ask are sanitized all the same')
 })
 
 t.test('reply.sanitize() works on a route with config: { sluice: false }', async (t) => {

@@ -50,6 +50,15 @@ const kTerminalTypes = new Set(['message_stop', 'response.completed', 'response.
 
 /** A plain token: what ids, model names, enum values and event names look like. */
 const kToken = /^[A-Za-z0-9_.:/+=-]{1,128}$/
+/**
+ * Keys whose string values are JSON text a client parses (tool and function
+ * arguments by any provider's name): scanned as decoded strings
+ * (json-arguments.ts), wherever they sit.
+ */
+const kArgumentKeys = new Set(['arguments', 'partial_json', 'args', 'input', 'inputTextDelta', 'input_json', 'parameters'])
+/** Integers this long can spell a card, an account or an ID number: scanned as text. */
+const kMinScannedDigits = 9
+
 /** Top-level fields that tell apart the independent streams of one event type. */
 const kDiscriminators = ['index', 'output_index', 'content_index', 'summary_index', 'item_id'] as const
 /** Fields a flush frame must not repeat: they finish what they belong to. */
@@ -230,7 +239,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     if (typeof key === 'string' && kMetadataKeys.has(key) && kToken.test(text)) return scanToken(text)
     const k = pathKey(disc, path)
     const state = paths.get(k)
-    const info: ChannelInfo = state?.info ?? { key: k, choice: choiceOf(path), field: 'json' }
+    const info: ChannelInfo = state?.info ?? { key: k, choice: choiceOf(path), field: typeof key === 'string' && kArgumentKeys.has(key) ? 'tool_arguments' : 'json' }
     let out: string
     let streamed = state?.streamed ?? false
     if (closing) {
@@ -247,6 +256,14 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     }
     paths.set(k, { last: text, frame, event, path: [...path], info, streamed })
     return out
+  }
+
+  /** A long integer is scanned whole as text; one that a rule would redact goes out redacted, as a string. */
+  function scanNumber (value: number): JsonValue {
+    if (!Number.isInteger(value) || Math.abs(value) < 10 ** (kMinScannedDigits - 1)) return value
+    const text = String(value)
+    const out = scanToken(text)
+    return out === text ? value : out
   }
 
   /** An array of byte values (`logprobs[].bytes`) spells text: scanned whole, dropped when it is not clean. */
@@ -268,6 +285,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
       }
       return value
     }
+    if (typeof value === 'number') return scanNumber(value)
     if (!isObject(value)) return value
     let renamed: Array<[string, JsonValue]> | undefined
     for (const key of Object.keys(value)) {

@@ -15,7 +15,6 @@
  * the text) are replaced before they are logged or sent.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto'
-import type { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import pino from 'pino'
@@ -23,6 +22,10 @@ import type { DestinationStream } from 'pino'
 import { createAuditLog } from '../audit/create-audit-log.js'
 import type { AuditLog } from '../audit/create-audit-log.js'
 import { onClientGone } from '../client-gone.js'
+import { decodeBodyText } from '../http/charset.js'
+import { collectBody } from '../http/collect-body.js'
+import { canonicalMediaType, parseContentType, sniffBodyKind } from '../http/media-types.js'
+import { allowedResponseHeaders } from '../http/response-headers.js'
 import { BadRequestError, InputRejectedError, NotFoundError, PayloadTooLargeError, ProxyInternalError, UnauthorizedError, UpstreamError } from '../errors.js'
 import { sluice } from '../plugin.js'
 import type { StreamOutcome } from '../plugin-options.js'
@@ -32,6 +35,8 @@ import { resolveHmacKey } from '../scanner/digest.js'
 import { createCanceller, createUpstreamClient } from './forward.js'
 import type { Canceller, ForwardResponse } from './forward.js'
 import { createInputStage } from './input-stage.js'
+import { kProviderRoutes } from './provider-routes.js'
+import type { GenerationRoute } from './provider-routes.js'
 import type { InputRoute } from './input-stage.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
@@ -67,18 +72,13 @@ declare module 'fastify' {
   }
 }
 
-interface GenerationRoute {
-  url: string
-  input: InputRoute
-  /** How the provider expects its key. */
-  authStyle: 'bearer' | 'x-api-key'
-}
 
 const generationRoutes: GenerationRoute[] = [
   { url: '/v1/chat/completions', input: 'chat', authStyle: 'bearer' },
   { url: '/v1/completions', input: 'completions', authStyle: 'bearer' },
   { url: '/v1/responses', input: 'responses', authStyle: 'bearer' },
-  { url: '/v1/messages', input: 'messages', authStyle: 'x-api-key' }
+  { url: '/v1/messages', input: 'messages', authStyle: 'x-api-key' },
+  ...kProviderRoutes
 ]
 
 type JsonObject = Record<string, unknown>
@@ -229,34 +229,6 @@ function loggerOptions (level: string): pino.LoggerOptions {
 }
 
 /**
- * Collects a body into a string; the guarded body errors on idle/total
- * timeouts. Plain events rather than `for await`: the async iterator costs
- * an object and a promise per chunk on every non-streamed answer.
- */
-function readAll (body: Readable): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let settled = false
-    body.on('data', (chunk: Buffer | string) => { chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)) })
-    body.once('end', () => {
-      settled = true
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'))
-    })
-    body.once('error', (err) => {
-      settled = true
-      reject(err)
-    })
-    // A close without 'end' or 'error' would otherwise hang the request.
-    body.once('close', () => { if (!settled) reject(new UpstreamError('upstream body closed before its end')) })
-  })
-}
-
-function mediaType (value: string | string[] | undefined): string {
-  const text = Array.isArray(value) ? value[0] : value
-  return (text ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
-}
-
-/**
  * Builds the proxy app (not listening yet: call `app.listen`). Loads the
  * rules first, so a broken rule file fails here and not on a request.
  *
@@ -366,6 +338,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     // Shared with the request side: one writer, one hash chain. The plugin
     // writes output findings (with their channel) and the stream summaries.
     audit,
+    maxBodySize: config.maxBodySize,
     onFinding: (finding) => { metrics.countFinding(finding, 'output') },
     onCut: (finding, request) => {
       request.log.info({ ruleId: finding.ruleId, category: finding.category }, 'answer cut by rule')
@@ -409,15 +382,24 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     return controller
   }
 
-  /** Sends the upstream answer: streams as streams (the plugin sanitizes them), JSON bodies whole. */
+  /**
+   * Sends the upstream answer through the plugin, which scans every body
+   * whatever its status or type (or refuses it): event streams as streams,
+   * everything else whole, bounded by `maxBodySize`. Only the allowed
+   * upstream headers go on, each scanned with the rules; Sluice's own
+   * (`x-sluice-request-id`) are set by Sluice and never taken from upstream.
+   */
   async function relay (request: FastifyRequest, reply: FastifyReply, res: ForwardResponse): Promise<FastifyReply> {
     if (res.status >= 500) {
       res.body.destroy()
       throw new UpstreamError(`upstream answered ${res.status} after ${res.attempts} attempt(s)`)
     }
-    void reply.code(res.status).headers(res.headers)
-    const type = mediaType(res.headers['content-type'])
-    if (res.status < 300 && (type === 'text/event-stream' || type === 'application/x-ndjson')) {
+    const headers = allowedResponseHeaders(res.headers, (value) => app.sluice.scan(value))
+    const type = parseContentType(headers['content-type'])
+    // A label given twice (or none): the plugin sniffs the body instead.
+    if (type.ambiguous) delete headers['content-type']
+    void reply.code(res.status).headers(headers)
+    if (res.status < 300 && (type.kind === 'sse' || type.kind === 'ndjson')) {
       metrics.streamStarted()
       inFlight++
       reply.raw.once('close', () => {
@@ -427,14 +409,20 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       return reply.send(res.body)
     }
     // Whole bodies are read here, so an idle or total timeout is still a clean 502/504.
-    const text = await readAll(res.body)
-    return reply.send(text)
+    const bytes = await collectBody(res.body, config.maxBodySize, () => new UpstreamError('upstream body closed before its end'))
+    // Bytes under the upstream's label (the plugin decodes its charset).
+    // Unlabelled, or labelled twice: text labelled as what it reads as (the
+    // plugin sniffs it again; a Buffer would be labelled octet-stream, and
+    // SDKs parse only a body labelled JSON).
+    if (!type.ambiguous) return reply.send(bytes)
+    const text = decodeBodyText(bytes, undefined)
+    return reply.type(canonicalMediaType(sniffBodyKind(text))).send(text)
   }
 
   for (const route of generationRoutes) {
     app.post(route.url, authOptions, async function generate (request, reply) {
-      const body = validateBody(route.input, request.body)
-      const input = inputStage.run(currentRules(), route.input, body)
+      const body = route.validate === undefined ? validateBody(route.input, request.body) : route.validate(request.body, request.params)
+      const input = inputStage.run(currentRules(), route.input, route.inputView?.read(body) ?? body)
       const ctx = { requestId: String(request.id), route: route.url, stream: 'input' }
       for (const f of input.findings) {
         if (audit.enabled) audit.finding(ctx, { ruleId: f.ruleId, category: f.category, action: f.decision === 'reject' ? 'cut' : f.action, severity: f.severity, start: f.start, length: f.length, digest: f.digest })
@@ -453,7 +441,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
           method: 'POST',
           path: request.url,
           headers: request.headers,
-          body: JSON.stringify(input.body),
+          body: JSON.stringify(route.inputView?.write(body, input.body) ?? input.body),
           authStyle: route.authStyle,
           signal: controller.signal
         })
@@ -464,7 +452,8 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     })
   }
 
-  app.get('/v1/models', { ...authOptions, config: { sluice: false } }, async function models (request, reply) {
+  // Scanned like every answer: the model list is upstream text too.
+  app.get('/v1/models', authOptions, async function models (request, reply) {
     const controller = abortOnClientClose(request, reply)
     const res = await upstream.forward({ method: 'GET', path: request.url, headers: request.headers, authStyle: 'bearer', signal: controller.signal })
     return relay(request, reply, res)

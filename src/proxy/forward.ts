@@ -19,6 +19,8 @@ import { Readable } from 'node:stream'
 import { Pool, errors as undiciErrors } from 'undici'
 import type { Dispatcher } from 'undici'
 import { UpstreamError, UpstreamTimeoutError } from '../errors.js'
+import { contentCodings, decodeContent } from '../http/content-encoding.js'
+import { allowedResponseHeaders } from '../http/response-headers.js'
 import type { ProxyTimeouts } from './proxy-config.js'
 
 /** The counters forwarding feeds (a subset of the ops helper's `ProxyMetrics`). */
@@ -129,9 +131,15 @@ function pause (ms: number, signal: CancelSignal): Promise<void> {
 
 export interface ForwardResponse {
   status: number
-  /** Response headers safe to pass to the client (hop-by-hop and length/encoding removed). */
+  /**
+   * The upstream headers a client may get (http/response-headers.ts: an
+   * allowlist; values not yet scanned with the rules).
+   */
   headers: Record<string, string | string[]>
-  /** The body, guarded by the idle and total timeouts; destroying it aborts the upstream request. */
+  /**
+   * The body, decoded if the upstream compressed it anyway, guarded by the
+   * idle and total timeouts; destroying it aborts the upstream request.
+   */
   body: Readable
   /** Attempts made (1 + retries used). */
   attempts: number
@@ -150,12 +158,6 @@ const dropRequestHeaders = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
   'upgrade', 'host', 'content-length', 'accept-encoding', 'cookie', 'authorization', 'x-api-key', 'expect',
   'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'
-])
-
-/** The body is re-framed by Sluice (a Transform changes its length), so length and encoding go too. */
-const dropResponseHeaders = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
-  'upgrade', 'content-length', 'content-encoding', 'set-cookie', 'date', 'server'
 ])
 
 /** Errors of the connection itself: nothing was answered, so another attempt is safe. */
@@ -183,14 +185,6 @@ function retryAfterMs (value: string | string[] | undefined): number | undefined
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
   const date = Date.parse(text)
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
-}
-
-function responseHeaders (raw: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
-  for (const [name, value] of Object.entries(raw)) {
-    if (value !== undefined && !dropResponseHeaders.has(name)) out[name] = value
-  }
-  return out
 }
 
 /**
@@ -306,7 +300,8 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined && !dropRequestHeaders.has(name)) out[name] = value
     }
-    // Sluice must read the body to sanitize it.
+    // Sluice must read the body to sanitize it (RFC 9110 §12.5.3); one
+    // compressed anyway is decoded (see forward), an unknown coding refused.
     out['accept-encoding'] = 'identity'
     if (request.body !== undefined) out['content-type'] = 'application/json'
     const clientAuthorization = request.headers.authorization
@@ -409,6 +404,16 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
         if (wait > 0) await pause(wait, signal)
         continue
       }
+      let codings: string[]
+      try {
+        codings = contentCodings(response.headers['content-encoding'])
+      } catch (err) {
+        // A coding Sluice cannot undo: the body could not be scanned. Refused before the first byte.
+        response.body.on('error', () => {})
+        response.body.destroy()
+        done()
+        throw err
+      }
       const guarded = guardBody(response.body, timeouts.idleMs, (kind) => metrics?.countUpstreamError(`timeout_${kind}`))
       guarded.once('close', done)
       // The total cap also applies to the body: its abort destroys undici's body, which guardBody
@@ -418,8 +423,9 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
       })
       return {
         status,
-        headers: responseHeaders(response.headers),
-        body: guarded,
+        headers: allowedResponseHeaders(response.headers),
+        // Decoded after the guard, so the idle clock watches the upstream's bytes.
+        body: decodeContent(guarded, codings),
         attempts: attempt + 1
       }
     }

@@ -68,6 +68,8 @@ export interface ProxyConfig {
   timeouts: ProxyTimeouts
   /** Largest request body, bytes (413 above). */
   bodyLimit: number
+  /** Largest non-streamed answer body (JSON, text), decoded, bytes (502 SLUICE_BODY_TOO_LARGE above). */
+  maxBodySize: number
   input: InputPolicy
   /** Requests per client key (or IP) and window; false = no limit. */
   rateLimit: { max: number, timeWindow: string | number } | false
@@ -89,6 +91,7 @@ export const defaultProxyConfig: Omit<ProxyConfig, 'upstream' | 'rules'> = {
   retryMaxDelayMs: 2000,
   timeouts: { connectMs: 10_000, headersMs: 60_000, idleMs: 30_000, totalMs: 600_000 },
   bodyLimit: 1024 * 1024,
+  maxBodySize: 8 * 1024 * 1024,
   input: { reject: ['injection'], redact: ['pii', 'secret'], enabled: true },
   rateLimit: false,
   shutdownGraceMs: 10_000,
@@ -126,6 +129,7 @@ export const ProxyConfigFileSchema = Type.Object({
     totalMs: Type.Optional(PositiveInt('0 = no cap'))
   }, { additionalProperties: false })),
   bodyLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+  maxBodySize: Type.Optional(Type.Integer({ minimum: 1 })),
   input: Type.Optional(Type.Object({
     reject: Type.Optional(StringList),
     redact: Type.Optional(StringList),
@@ -163,6 +167,7 @@ const flagHelp = {
   'idle-timeout': 'largest gap between upstream chunks, ms (default 30000)',
   'total-timeout': 'cap on a whole upstream exchange, ms (0 = none)',
   'body-limit': 'largest request body, bytes (default 1 MiB)',
+  'max-body-size': 'largest non-streamed answer body, bytes (default 8 MiB)',
   'rate-limit': 'requests per minute per client key or IP',
   'no-watch': 'do not reload rules when their files change',
   grace: 'shutdown grace period, ms (default 10000)',
@@ -260,6 +265,8 @@ function layerFromEnv (env: Record<string, string | undefined>): Layer {
   if (idle !== undefined) layer.timeouts = { idleMs: integerOf('SLUICE_IDLE_TIMEOUT', idle, 1) }
   const bodyLimit = get('SLUICE_BODY_LIMIT')
   if (bodyLimit !== undefined) layer.bodyLimit = integerOf('SLUICE_BODY_LIMIT', bodyLimit, 1)
+  const maxBodySize = get('SLUICE_MAX_BODY_SIZE')
+  if (maxBodySize !== undefined) layer.maxBodySize = integerOf('SLUICE_MAX_BODY_SIZE', maxBodySize, 1)
   const logLevel = get('SLUICE_LOG_LEVEL')
   if (logLevel !== undefined) layer.logLevel = logLevel
   const config = get('SLUICE_CONFIG')
@@ -317,6 +324,8 @@ function layerFromArgv (argv: readonly string[]): Layer {
   if (Object.keys(timeouts).length > 0) layer.timeouts = timeouts
   const bodyLimit = str('body-limit')
   if (bodyLimit !== undefined) layer.bodyLimit = integerOf('--body-limit', bodyLimit, 1)
+  const maxBodySize = str('max-body-size')
+  if (maxBodySize !== undefined) layer.maxBodySize = integerOf('--max-body-size', maxBodySize, 1)
   const rate = str('rate-limit')
   if (rate !== undefined) layer.rateLimit = { max: integerOf('--rate-limit', rate, 1), timeWindow: '1 minute' }
   const grace = str('grace')
@@ -388,6 +397,7 @@ export async function resolveProxyConfig ({ argv, env = {} }: ResolveProxyConfig
     retryMaxDelayMs: pick('retryMaxDelayMs') ?? d.retryMaxDelayMs,
     timeouts,
     bodyLimit: pick('bodyLimit') ?? d.bodyLimit,
+    maxBodySize: pick('maxBodySize') ?? d.maxBodySize,
     input,
     rateLimit: pick('rateLimit') ?? d.rateLimit,
     shutdownGraceMs: pick('shutdownGraceMs') ?? d.shutdownGraceMs,

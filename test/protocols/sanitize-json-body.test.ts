@@ -119,14 +119,19 @@ t.test('anthropic: text, thinking and every string of a tool input; a cut says r
   t.equal(cut.content[0].text, '')
 })
 
-t.test('recognises bodies, and leaves unknown ones alone', async (t) => {
+t.test('recognises bodies; an unknown one is still scanned, string by string', async (t) => {
   t.equal(sniffJsonProtocol({ object: 'chat.completion' }), 'openai-chat')
   t.equal(sniffJsonProtocol({ object: 'response' }), 'openai-responses')
   t.equal(sniffJsonProtocol({ type: 'message', content: [] }), 'anthropic-messages')
   t.equal(sniffJsonProtocol([1]), undefined)
-  const body = { hello: 'jane.doe@acme.io' }
+  const body = { hello: 'jane.doe@acme.io', plain: 'nothing here' }
   const r = sanitizeJsonBody(body, newScanner)
-  t.equal(r.body, body)
   t.equal(r.protocol, undefined)
+  t.ok(r.changed)
+  t.match((r.body as any).hello, /^\[email:[0-9a-f]+\]$/)
+  t.equal((r.body as any).plain, 'nothing here')
+  t.same(body, { hello: 'jane.doe@acme.io', plain: 'nothing here' }, 'the input is not modified')
+  const clean = { hello: 'world' }
+  t.equal(sanitizeJsonBody(clean, newScanner).body, clean, 'a clean unknown body comes back as it was')
   t.equal((sanitizeJsonBody({ choices: [{ message: { content: 'jane.doe@acme.io' } }] }, newScanner, { protocol: 'openai-chat' }).body as any).choices[0].message.content.startsWith('[email:'), true)
 })
