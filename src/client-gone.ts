@@ -1,8 +1,8 @@
 /**
  * @module client-gone
  * Tells, as early as Node lets us know, that the client of a response went
- * away, so the upstream request behind it is cancelled at once (issue 5:
- * upstream closed within 50 ms of a client abort).
+ * away, so the upstream request behind it is cancelled at once: every
+ * token generated after the client left is paid for and never read.
  *
  * Why not just the response's `'close'`: when the client closes its socket
  * (FIN), Node's HTTP server reads the EOF, aborts the request and ends its

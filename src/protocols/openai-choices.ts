@@ -23,13 +23,13 @@
  * out the original text. A changed chunk left with no text, no role, no
  * tool call ids and no finish reason is dropped.
  *
- * Cut (issue: "a final chunk with finish_reason content_filter"): the
+ * Cut (the provider's way: a final chunk with `finish_reason: "content_filter"`): the
  * chunk that tripped it goes out with the text released before the match
  * and no finish reasons, then one chunk with the same envelope giving every
  * unfinished choice `finish_reason: "content_filter"` and an empty delta,
  * then `data: [DONE]` (SSE only).
  *
- * The fast path (issue 5: the per-chunk path decides the cost). Nearly
+ * The fast path (profiling showed the per-chunk path decides the cost). Nearly
  * every chunk of a stream is the same envelope around one choice's text
  * delta. The first such chunk is parsed and becomes a template: its data
  * split around the text's JSON string into a prefix and a suffix, verified

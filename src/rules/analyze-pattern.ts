@@ -8,7 +8,7 @@
  * - computes that longest match;
  * - derives the *prefix pattern*: a regex for every prefix of every match,
  *   which tells the scanner how much of the stream's tail could still grow
- *   into a match (issue 2, "Minimal holdback").
+ *   into a match (README, "Minimal holdback").
  */
 import { RegExpParser, visitRegExpAST } from '@eslint-community/regexpp'
 import type { AST } from '@eslint-community/regexpp'

@@ -9,8 +9,9 @@
  *
  * We match the raw text with this widened pattern instead of normalizing the
  * text first: the scanner then reports and redacts offsets in the original
- * stream, and never has to map a normalized view back (RULE-ANCHORS: never
- * build the scanned text by inserting or removing characters).
+ * stream, and never has to map a normalized view back (a guardrail that re-joined
+ * sub-word tokens with spaces once produced "ass isting": never build the
+ * scanned text by inserting or removing characters).
  */
 
 /** Read-alikes per letter: leetspeak, Cyrillic and Greek homoglyphs. */

@@ -14,7 +14,7 @@ export type Severity = 'low' | 'medium' | 'high' | 'critical'
 /**
  * Character classes that must not touch the match on either side. Checked in
  * code against the characters before and after the match, because RE2 has no
- * lookbehind (see RULE-ANCHORS: `(?:^|\D)` would consume a character).
+ * lookbehind (and `(?:^|\D)` in the pattern would consume a character).
  * - `word`: ASCII `[A-Za-z0-9_]`
  * - `digit`: `[0-9]`
  * - `alnum`: any Unicode letter or digit (whole words, also outside ASCII)

@@ -4,8 +4,8 @@
  * value (the rule's `group`, else the whole match) and the code point just
  * before the match, and says whether it is a real finding. This is where
  * checksums live (Luhn, mod-97, Verhoeff, mod-11 …) and the invalidation
- * lists that regexes cannot express (RULE-ANCHORS: Presidio's
- * `validate_result` / `invalidate_result`).
+ * lists that regexes cannot express (as Microsoft Presidio's recognizers
+ * split `validate_result` from `invalidate_result`).
  *
  * Everything here is pure: no I/O, no state, no clock.
  */
@@ -84,8 +84,8 @@ const luhn: Validator = (value) => {
 
 /**
  * A payment card number: Luhn, and not the tail of a decimal or of a longer
- * digit run (RULE-ANCHORS: long decimals such as `0.5309136012499991`
- * collide with cards).
+ * digit run (long decimals such as `0.5309136012499991` pass Luhn about
+ * one time in ten and collide with cards).
  */
 const paymentCard: Validator = (value, { before }) => {
   if (continuesNumber(before)) return false

@@ -2,7 +2,7 @@
  * @module scanner/create-scanner
  * The streaming scanner: text in, safe text and findings out, no I/O.
  *
- * Guarantee (issue 2): for every way of splitting the input into chunks —
+ * Guarantee: for every way of splitting the input into chunks —
  * even inside a surrogate pair — the concatenated output and the findings
  * equal those of scanning the whole text at once (`scanText`).
  *

@@ -91,7 +91,7 @@ async function startOn (port: number): Promise<RedisServer | undefined> {
   while (Date.now() < deadline) {
     const failure = await Promise.race([spawnError, new Promise<undefined>((resolve) => { setTimeout(() => { resolve(undefined) }, 50) })])
     if (failure !== undefined) {
-      throw new Error(`cannot start redis-server (is it installed and on PATH?): ${failure.message}`)
+      throw new Error(`cannot start redis-server (${failure.message}); install it, e.g.: apt-get update && apt-get install -y --no-install-recommends redis-server`)
     }
     // Exited early: most likely the port was taken between freePort() and now.
     if (child.exitCode !== null) {
