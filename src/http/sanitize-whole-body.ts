@@ -6,8 +6,8 @@
  *
  * - JSON (labelled so, or any text that parses as an object or array: a
  *   client calling `res.json()` does not look at the label) goes through
- *   the protocol's body sanitizer, then every other string, key and number
- *   is scanned (http/sanitize-json-value.ts), and the body is re-serialized;
+ *   the protocol's body sanitizer, which scans every other string, key and
+ *   number too (protocols/body-scan.ts), and the body is re-serialized;
  * - an event stream or NDJSON (labelled, or sniffed) goes through the stream
  *   sanitizer in one go: frames are re-written, unknown lines dropped;
  * - anything else is scanned as one text; a cut ends the body there.
@@ -17,12 +17,11 @@ import { sanitizeJsonBody } from '../protocols/sanitize-json-body.js'
 import type { RuleSet } from '../rules/rule-set.js'
 import { createScanner } from '../scanner/create-scanner.js'
 import { scanText } from '../scanner/scan-text.js'
-import type { Finding, Scanner, ScannerOptions } from '../scanner/types.js'
+import type { Finding, ScannerOptions } from '../scanner/types.js'
 import { createStreamSanitizer } from '../stream/create-stream-sanitizer.js'
 import { UnscannableBodyError } from '../errors.js'
 import { canonicalMediaType, sniffBodyKind } from './media-types.js'
 import type { BodyKind } from './media-types.js'
-import { sanitizeJsonValue } from './sanitize-json-value.js'
 
 export interface WholeBodyOptions {
   ruleSet: RuleSet
@@ -84,49 +83,18 @@ function sanitizeFrames (body: string, kind: 'sse' | 'ndjson', options: WholeBod
 
 function sanitizeJson (parsed: unknown, options: WholeBodyOptions): string {
   const { ruleSet, scannerOptions } = options
-  // What the protocol's sanitizer released for each field it scanned, so
-  // the generic pass after it does not scan (and report) them again.
-  const released = new Set<string>()
-  const newScanner = (): Scanner => recording(createScanner(ruleSet, scannerOptions), released)
-  const first = sanitizeJsonBody(parsed, newScanner, {
+  const result = sanitizeJsonBody(parsed, () => createScanner(ruleSet, scannerOptions), {
     ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
     // `parsed` is ours, fresh from JSON.parse: no copy.
     inPlace: true,
     onFinding: (finding, where) => { options.onFinding?.(finding, where) },
     onCut: (finding) => { options.onCut?.(finding) }
   })
-  const second = sanitizeJsonValue(first.body, {
-    scan: (text) => scanText(ruleSet, text, scannerOptions),
-    onFinding: (finding) => { options.onFinding?.(finding, kBodyContext) },
-    onCut: (finding) => { options.onCut?.(finding) },
-    released
-  })
   try {
-    // Always from the parsed value, never the upstream's text (see sanitize-json-value.ts).
-    return JSON.stringify(second.value)
+    // Always from the parsed value, never the upstream's text: a duplicated
+    // key reads as its last value to JSON.parse and as its first elsewhere.
+    return JSON.stringify(result.body)
   } catch {
     throw new UnscannableBodyError('JSON body cannot be re-serialized')
-  }
-}
-
-/** A scanner that adds the text it released, once ended, to `released`. */
-function recording (scanner: Scanner, released: Set<string>): Scanner {
-  let out = ''
-  return {
-    write (text) {
-      const result = scanner.write(text)
-      out += result.text
-      return result
-    },
-    end () {
-      const result = scanner.end()
-      out += result.text
-      released.add(out)
-      return result
-    },
-    get held () { return scanner.held },
-    get charsIn () { return scanner.charsIn },
-    get charsOut () { return scanner.charsOut },
-    get cut () { return scanner.cut }
   }
 }

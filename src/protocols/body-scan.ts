@@ -1,15 +1,47 @@
 /**
  * @module protocols/body-scan
- * What every non-streamed body sanitizer of a provider module needs: text
- * channels that collect findings, a copy of the body to change (unless the
- * caller lets it be changed in place), one call to scan a text whole, and
- * the result in the shape `sanitizeJsonBody` returns.
+ * What every non-streamed body sanitizer needs: text channels that collect
+ * findings, a copy of the body to change (unless the caller lets it be
+ * changed in place), one call to scan a text whole, and the result in the
+ * shape `sanitizeJsonBody` returns.
+ *
+ * Deny by default: the result is made only after every other string, key
+ * and long number of the body has been scanned whole too
+ * (sanitize-json-value.ts) — unknown fields at any depth, metadata, error
+ * objects. What the protocol's own pass released is not scanned again: each
+ * scanner's whole output is recorded as it ends.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
 import type { JsonSanitizeOptions, JsonSanitizeResult } from './sanitize-json-body.js'
+import { sanitizeJsonValue } from './sanitize-json-value.js'
 import { createTextChannels } from './text-channels.js'
 import type { TextChannels } from './text-channels.js'
-import type { ChannelInfo, Protocol } from './types.js'
+import type { ChannelInfo, FindingContext, Protocol } from './types.js'
+
+/** Where findings of the generic pass are reported. */
+const kBodyContext: FindingContext = { channel: 'json:body', choice: 0, field: 'json' }
+
+/** A scanner that adds the text it released, once ended, to `released`. */
+function recording (scanner: Scanner, released: Set<string>): Scanner {
+  const out: string[] = []
+  return {
+    write (text) {
+      const result = scanner.write(text)
+      out.push(result.text)
+      return result
+    },
+    end () {
+      const result = scanner.end()
+      out.push(result.text)
+      released.add(out.join(''))
+      return result
+    },
+    get held () { return scanner.held },
+    get charsIn () { return scanner.charsIn },
+    get charsOut () { return scanner.charsOut },
+    get cut () { return scanner.cut }
+  }
+}
 
 export interface BodyScan<T> {
   readonly channels: TextChannels
@@ -17,15 +49,20 @@ export interface BodyScan<T> {
   readonly body: T
   /** Scans `text` as one whole text, on its own. */
   whole: (info: ChannelInfo, text: string) => string
-  /** The result; the input itself when nothing changed. */
-  result: (changed: boolean, protocol: Protocol) => JsonSanitizeResult
+  /**
+   * Scans every string the protocol's pass did not, then gives the result
+   * (the input itself when nothing changed). `markCut` says on the body why
+   * it stopped, the protocol's way, when either pass cut it.
+   */
+  result: (changed: boolean, protocol: Protocol | undefined, markCut?: () => void) => JsonSanitizeResult
 }
 
 /** Starts scanning one body. */
 export function createBodyScan<T> (input: T, newScanner: () => Scanner, options: JsonSanitizeOptions): BodyScan<T> {
   const findings: Finding[] = []
+  const released = new Set<string>()
   const channels = createTextChannels({
-    newScanner,
+    newScanner: () => recording(newScanner(), released),
     onFinding: (finding, context) => {
       findings.push(finding)
       options.onFinding?.(finding, context)
@@ -39,10 +76,32 @@ export function createBodyScan<T> (input: T, newScanner: () => Scanner, options:
     whole (info, text) {
       return channels.scanOnce(info, text)
     },
-    result (changed, protocol) {
-      const cut = channels.cut
-      return changed || cut !== undefined
-        ? { body, changed: true, findings, cut, protocol }
+    result (changed, protocol, markCut) {
+      let cut = channels.cut
+      const rest = sanitizeJsonValue(body, {
+        // Detached from the channels: after a cut they release nothing, yet
+        // the envelope (ids, model, roles) must survive, scanned.
+        scan: (text) => {
+          const scanner = newScanner()
+          const first = scanner.write(text)
+          if (scanner.cut !== undefined) return first
+          const last = scanner.end()
+          return { text: first.text + last.text, findings: [...first.findings, ...last.findings], ...(scanner.cut === undefined ? {} : { cut: scanner.cut }) }
+        },
+        onFinding: (finding) => {
+          findings.push(finding)
+          options.onFinding?.(finding, kBodyContext)
+        },
+        onCut: (finding) => {
+          if (cut !== undefined) return
+          cut = finding
+          options.onCut?.(finding, kBodyContext)
+        },
+        released
+      })
+      if (cut !== undefined) markCut?.()
+      return changed || rest.changed || cut !== undefined
+        ? { body: rest.value as T, changed: true, findings, cut, protocol }
         : { body: input, changed: false, findings, cut, protocol }
     }
   }

@@ -13,6 +13,9 @@
  * - Anthropic Messages: `content[]` `text`, `thinking`, and every string in
  *   a `tool_use` block's `input` object (each its own text, so the result is
  *   always valid JSON).
+ * Every other string, key and long number of the body is scanned whole too
+ * (body-scan.ts), whatever the protocol, also in a body of no protocol
+ * Sluice knows.
  *
  * Cut: the field that tripped it keeps the text before the match, every
  * later text field becomes '' and the response says why it stopped, the
@@ -27,8 +30,8 @@ import { isGeminiBody, sanitizeGeminiBody } from './gemini.js'
 import { isRecord, isText } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
 import { isOllamaBody, sanitizeOllamaBody } from './ollama.js'
-import { createTextChannels } from './text-channels.js'
-import type { ChannelInfo, ChannelScanner, FindingContext, Protocol, ProtocolOption, TextField } from './types.js'
+import { createBodyScan, scanStringLeaves } from './body-scan.js'
+import type { ChannelInfo, FindingContext, Protocol, ProtocolOption, TextField } from './types.js'
 
 export interface JsonSanitizeOptions {
   /** Default `auto`: recognised from `object` / `type`. */
@@ -53,79 +56,6 @@ export interface JsonSanitizeResult {
   protocol: Protocol | undefined
 }
 
-/**
- * Deny by default: every string of a body the protocol's pass did not scan
- * — unknown fields at any depth, metadata, error objects — and every object
- * key is scanned whole. After a cut, strings are still scanned (detached:
- * the channels release nothing then), so the envelope survives clean.
- * Returns whether anything changed.
- */
-function scanUnowned (body: JsonObject, channels: ChannelScanner, newScanner: () => Scanner, isOwned: (holder: object, name: string) => boolean, detached = false): boolean {
-  const info: ChannelInfo = { key: 'json:body', choice: 0, field: 'json' }
-  const clean = new Set<string>()
-  let changed = false
-  function scan (text: string): string {
-    if (text === '' || clean.has(text)) return text
-    let out: string
-    if (!detached && channels.cut === undefined) {
-      out = channels.scanOnce(info, text)
-    } else {
-      const scanner = newScanner()
-      const first = scanner.write(text).text
-      out = scanner.cut === undefined ? first + scanner.end().text : first
-    }
-    if (out === text) clean.add(text)
-    else changed = true
-    return out
-  }
-  /** A string that is JSON text (tool arguments, by any name) is scanned as the value a client parses from it. */
-  function scanJsonText (text: string): string | undefined {
-    const first = text.trimStart()[0]
-    if (first !== '{' && first !== '[') return undefined
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      return undefined
-    }
-    const holder = { value: parsed }
-    const before = changed
-    changed = false
-    walk(holder)
-    const inner = changed
-    changed = before || inner
-    return inner ? JSON.stringify(holder.value) : text
-  }
-  function walk (value: unknown): unknown {
-    if (typeof value === 'string') return scanJsonText(value) ?? scan(value)
-    if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 1e8) {
-      const text = String(value)
-      const out = scan(text)
-      return out === text ? value : out
-    }
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) value[i] = walk(value[i])
-      return value
-    }
-    if (!isRecord(value)) return value
-    let renamed = false
-    const entries: Array<[string, unknown]> = []
-    for (const [name, item] of Object.entries(value)) {
-      const next = isOwned(value, name) ? item : walk(item)
-      const key = scan(name)
-      if (key !== name) renamed = true
-      entries.push([key, next])
-      value[name] = next
-    }
-    if (!renamed) return value
-    for (const name of Object.keys(value)) delete value[name]
-    for (const [key, item] of entries) if (key !== '') value[key] = item
-    return value
-  }
-  walk(body)
-  return changed
-}
-
 /** Recognises a non-streaming response body. */
 export function sniffJsonProtocol (body: unknown): Protocol | undefined {
   // Gemini's `streamGenerateContent` without `alt=sse` answers a JSON array.
@@ -147,62 +77,23 @@ export function sniffJsonProtocol (body: unknown): Protocol | undefined {
  * const { body, changed } = sanitizeJsonBody(JSON.parse(text), () => createScanner(ruleSet))
  */
 export function sanitizeJsonBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
-  const result = sanitizeKnownBody(input, newScanner, options)
-  if (result.scannedAll === true) return result.result
-  // A body of a provider module, or of no protocol Sluice knows: every
-  // string in it is scanned whole (the provider's text fields again, which
-  // finds nothing new in text already redacted).
-  const { result: known } = result
-  const findings = [...known.findings]
-  const channels = createTextChannels({
-    newScanner,
-    onFinding: (finding, context) => {
-      findings.push(finding)
-      options.onFinding?.(finding, context)
-    },
-    onCut: options.onCut
-  })
-  let body = known.body
-  if (typeof body === 'string') return { ...known, findings }
-  if (!known.changed && options.inPlace !== true && typeof body === 'object' && body !== null) body = structuredClone(body)
-  const holder: JsonObject = { body }
-  const changed = scanUnowned(holder, channels, newScanner, () => false, known.cut !== undefined)
-  if (!changed) return { ...known, body: known.body, findings }
-  return { body: holder.body, changed: true, findings, cut: known.cut ?? channels.cut, protocol: known.protocol }
-}
-
-function sanitizeKnownBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions): { result: JsonSanitizeResult, scannedAll?: boolean } {
   const requested = options.protocol ?? 'auto'
   const protocol = requested === 'auto' ? sniffJsonProtocol(input) : requested === 'ndjson' ? 'openai-chat' : requested
   // Provider modules sanitize their own bodies (the AI SDK UI stream has no body form).
-  if (protocol === 'gemini') return { result: sanitizeGeminiBody(input, newScanner, options) }
-  if (protocol === 'ollama') return { result: sanitizeOllamaBody(input, newScanner, options) }
-  if (protocol === 'cohere') return { result: sanitizeCohereBody(input, newScanner, options) }
-  if (protocol === undefined || protocol === 'vercel-ai' || !isRecord(input)) return { result: { body: input, changed: false, findings: [], cut: undefined, protocol: undefined } }
+  if (protocol === 'gemini') return sanitizeGeminiBody(input, newScanner, options)
+  if (protocol === 'ollama') return sanitizeOllamaBody(input, newScanner, options)
+  if (protocol === 'cohere') return sanitizeCohereBody(input, newScanner, options)
 
-  const findings: Finding[] = []
-  const channels = createTextChannels({
-    newScanner,
-    onFinding: (finding, context) => {
-      findings.push(finding)
-      options.onFinding?.(finding, context)
-    },
-    onCut: options.onCut
-  })
-  const body = options.inPlace === true ? input : structuredClone(input)
+  const scan = createBodyScan(input, newScanner, options)
+  const { channels } = scan
+  // A body of no protocol Sluice knows: the generic pass alone scans it.
+  if (protocol === undefined || protocol === 'vercel-ai' || !isRecord(scan.body)) return scan.result(false, undefined)
+  const body: JsonObject = scan.body
   let changed = false
-  /** The fields scanned as text by the protocol's pass; the generic pass scans every other string. */
-  const owned = new WeakMap<object, Set<string>>()
-  const own = (holder: object, name: string): void => {
-    let names = owned.get(holder)
-    if (names === undefined) owned.set(holder, (names = new Set()))
-    names.add(name)
-  }
 
   /** Scans `holder[name]` whole; returns whether it changed. */
   function scanField (holder: JsonObject, name: string, info: ChannelInfo): boolean {
     const text = holder[name]
-    own(holder, name)
     if (!isText(text)) return false
     const next = channels.scan(info, text) + channels.finish(info.key)
     if (next === text) return false
@@ -217,23 +108,6 @@ function sanitizeKnownBody (input: unknown, newScanner: () => Scanner, options: 
 
   function forEachRecord (list: unknown, fn: (item: JsonObject, index: number) => void): void {
     if (Array.isArray(list)) list.forEach((item, index) => { if (isRecord(item)) fn(item, index) })
-  }
-
-  function scanStrings (value: unknown, key: string, choice: number): unknown {
-    if (typeof value === 'string') {
-      if (value === '') return value
-      const next = channels.scan(channel(key, choice, 'tool_arguments'), value) + channels.finish(key)
-      if (next !== value) changed = true
-      return next
-    }
-    if (Array.isArray(value)) return value.map((item, i) => scanStrings(item, `${key}.${i}`, choice))
-    if (isRecord(value)) {
-      for (const [name, item] of Object.entries(value)) {
-        own(value, name)
-        value[name] = scanStrings(item, `${key}.${JSON.stringify(name)}`, choice)
-      }
-    }
-    return value
   }
 
   switch (protocol) {
@@ -273,16 +147,17 @@ function sanitizeKnownBody (input: unknown, newScanner: () => Scanner, options: 
       forEachRecord(body.content, (block, i) => {
         if (block.type === 'text') scanField(block, 'text', channel(String(i), i, 'text'))
         else if (block.type === 'thinking') scanField(block, 'thinking', channel(String(i), i, 'thinking'))
-        else if (isRecord(block.input)) block.input = scanStrings(block.input, `${i}:input`, i)
+        else if (isRecord(block.input)) {
+          // Each string of the input object its own text, so the result is always valid JSON.
+          const scanned = scanStringLeaves(block.input, (text) => scan.whole(channel(`${i}:input`, i, 'tool_arguments'), text))
+          if (scanned.changed) changed = true
+        }
       })
       break
   }
 
-  if (scanUnowned(body, channels, newScanner, (holder, name) => owned.get(holder)?.has(name) === true)) changed = true
 
-  const cut = channels.cut
-  if (cut !== undefined) {
-    changed = true
+  return scan.result(changed, protocol, () => {
     if (protocol === 'openai-responses') {
       body.status = 'incomplete'
       body.incomplete_details = { reason: 'content_filter' }
@@ -292,9 +167,5 @@ function sanitizeKnownBody (input: unknown, newScanner: () => Scanner, options: 
     } else {
       forEachRecord(body.choices, (choice) => { choice.finish_reason = 'content_filter' })
     }
-  }
-  return {
-    scannedAll: true,
-    result: changed ? { body, changed, findings, cut, protocol } : { body: input, changed, findings, cut, protocol }
-  }
+  })
 }

@@ -1,5 +1,5 @@
 /**
- * @module http/sanitize-json-value
+ * @module protocols/sanitize-json-value
  * Deny by default for a whole JSON body: every string a client can read —
  * values at any depth, object keys, and numbers, which can spell a card
  * number as well as a string can — is scanned on its own, whole. What goes
@@ -8,9 +8,13 @@
  * reads as its last value to `JSON.parse` and as its first to other
  * parsers, and an escape (`\u0040`) only means `@` once parsed.
  *
+ * A string that is itself JSON text (tool arguments, by any provider's
+ * name) is scanned as the value a client parses out of it, escapes decoded.
+ *
  * It runs after the protocol's own body sanitizer (which knows the text
- * fields and how a cut reads in that protocol), and skips the strings that
- * sanitizer already released, so a field is scanned, and reported, once.
+ * fields and how a cut reads in that protocol; see body-scan.ts), and skips
+ * the strings that sanitizer already released, so a field is scanned, and
+ * reported, once.
  */
 import { UnscannableBodyError } from '../errors.js'
 import type { Finding, ScanResult } from '../scanner/types.js'
@@ -35,8 +39,9 @@ export interface JsonValueScanResult {
 }
 
 /**
- * Scans every string, key and number of a parsed JSON value; returns a new
- * value (objects and arrays are rebuilt) and whether anything changed.
+ * Scans every string, key and number of a parsed JSON value, in place;
+ * returns the value (a new one only when `input` itself is a string or a
+ * number) and whether anything changed.
  * Throws UnscannableBodyError past `maxJsonDepth`.
  * @example
  * const { value } = sanitizeJsonValue(JSON.parse(text), { scan: (s) => scanText(ruleSet, s) })
@@ -49,6 +54,24 @@ export function sanitizeJsonValue (input: unknown, options: JsonValueScanOptions
   // keys): one that scanned clean, without a finding, is not scanned again.
   const clean = new Set<string>()
 
+  /** JSON text inside a string is scanned as what `JSON.parse` makes of it; undefined when it is not JSON. */
+  function scanJsonText (text: string, depth: number): string | undefined {
+    const first = text.trimStart()[0]
+    if (first !== '{' && first !== '[') return undefined
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      return undefined
+    }
+    const before = changed
+    changed = false
+    const value = walk(parsed, depth + 1)
+    const inner = changed
+    changed = before || inner
+    return inner ? JSON.stringify(value) : text
+  }
+
   function scanString (text: string): string {
     if (text === '' || released?.has(text) === true || clean.has(text)) return text
     const result = scan(text)
@@ -60,7 +83,10 @@ export function sanitizeJsonValue (input: unknown, options: JsonValueScanOptions
   }
 
   function walk (value: unknown, depth: number): unknown {
-    if (typeof value === 'string') return scanString(value)
+    if (typeof value === 'string') {
+      if (released?.has(value) === true || clean.has(value)) return value
+      return scanJsonText(value, depth) ?? scanString(value)
+    }
     if (typeof value === 'number') {
       // A number is re-serialized as JSON writes it; if that text is not
       // clean, the scanned text goes out instead, as a string.
@@ -70,14 +96,25 @@ export function sanitizeJsonValue (input: unknown, options: JsonValueScanOptions
     }
     if (value === null || typeof value !== 'object') return value
     if (depth >= maxJsonDepth) throw new UnscannableBodyError(`JSON nested deeper than ${maxJsonDepth} levels`)
-    if (Array.isArray(value)) return value.map((item) => walk(item, depth + 1))
-    // Built with defineProperty: a key "__proto__" (JSON.parse makes it an
-    // own property) would otherwise set the prototype instead of a field.
-    const out: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-      Object.defineProperty(out, scanString(key), { value: walk(item, depth + 1), enumerable: true, writable: true, configurable: true })
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) value[i] = walk(value[i], depth + 1)
+      return value
     }
-    return out
+    // Changed in place (the caller made the copy, if one was wanted), with
+    // defineProperty: a key "__proto__" (JSON.parse makes it an own
+    // property) would otherwise set the prototype instead of a field.
+    const record = value as Record<string, unknown>
+    const entries: Array<[string, unknown]> = []
+    let renamed = false
+    for (const [key, item] of Object.entries(record)) {
+      const safeKey = scanString(key)
+      if (safeKey !== key) renamed = true
+      entries.push([safeKey, walk(item, depth + 1)])
+    }
+    // A redacted key: the object is rebuilt in its key order.
+    if (renamed) for (const key of Object.keys(record)) Reflect.deleteProperty(record, key)
+    for (const [key, item] of entries) Object.defineProperty(record, key, { value: item, enumerable: true, writable: true, configurable: true })
+    return record
   }
 
   const value = walk(input, 0)

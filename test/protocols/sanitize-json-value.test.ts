@@ -1,10 +1,10 @@
 /**
- * @module test/http/sanitize-json-value
+ * @module test/protocols/sanitize-json-value
  * The generic pass over a parsed JSON body: values at any depth, keys and
  * numbers are scanned; `__proto__` stays a plain field; nesting is capped.
  */
 import t from 'tap'
-import { sanitizeJsonValue, maxJsonDepth } from '../../src/http/sanitize-json-value.js'
+import { sanitizeJsonValue, maxJsonDepth } from '../../src/protocols/sanitize-json-value.js'
 import { scanText } from '../../src/scanner/scan-text.js'
 import type { Finding } from '../../src/scanner/types.js'
 import { kEmail, testRules } from '../fixtures/plugin/streams.js'
