@@ -29,9 +29,9 @@
  * then `message_stop`.
  */
 import type { Finding } from '../scanner/types.js'
-import { indexOf, isRecord, isText, parseJsonObject } from './json-frame.js'
+import { indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
+import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
 
 interface BlockKind {
   readonly field: TextField
@@ -94,8 +94,8 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
   const openBlocks = new Map<number, BlockKind | undefined>()
   let outputTokens = 0
 
-  function eventOf (obj: JsonObject): DataFrame {
-    return { event: obj.type as string, data: JSON.stringify(obj) }
+  function eventOf (obj: JsonObject): EmitFrame {
+    return { event: obj.type as string, value: obj }
   }
 
   function flushBlock (index: number): void {
@@ -180,14 +180,13 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
     ownsPath,
     snapshotPath,
     frame (frame) {
-      const obj = parseJsonObject(ctx, frame.data)
-      if (obj === undefined) return
-      const type = typeof obj.type === 'string' ? obj.type : (frame.event ?? '')
+      const event = parseTypedEvent(ctx, frame)
+      if (event === undefined) return
+      const { obj, type } = event
       const result = handle(type, obj)
       if (result === 'drop') return
       if (channels.cut !== undefined && type !== 'content_block_delta' && type !== 'content_block_start') return
-      if (result) ctx.emit({ event: frame.event, id: frame.id, data: JSON.stringify(obj) })
-      else ctx.emit(frame)
+      ctx.emit({ event: frame.event, id: frame.id, value: obj })
     },
     end () {
       flushAll()

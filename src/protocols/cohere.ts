@@ -32,10 +32,10 @@
  */
 import type { Finding, Scanner } from '../scanner/types.js'
 import { createBodyScan } from './body-scan.js'
-import { indexOf, isRecord, isText, parseJsonObject } from './json-frame.js'
+import { indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
 import type { JsonSanitizeOptions, JsonSanitizeResult } from './sanitize-json-body.js'
-import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec } from './types.js'
+import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec } from './types.js'
 
 export const kCohereCutReason = 'ERROR'
 
@@ -103,7 +103,7 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
   const tools = new Set<number>()
   let planOpen = false
 
-  function eventOf (obj: JsonObject): DataFrame {
+  function eventOf (obj: JsonObject): EmitFrame {
     const data = JSON.stringify(obj)
     return ctx.namedEvents ? { event: obj.type as string, data } : { data }
   }
@@ -202,13 +202,13 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
     protocol: 'cohere',
     cutReason: kCohereCutReason,
     frame (frame) {
-      const obj = parseJsonObject(ctx, frame.data)
-      if (obj === undefined) return
-      const type = typeof obj.type === 'string' ? obj.type : (frame.event ?? '')
+      const event = parseTypedEvent(ctx, frame)
+      if (event === undefined) return
+      const { obj, type } = event
       if (handle(type, obj) === 'drop') return
       // Once cut, only the event that tripped it goes out (with what it released before the match).
       if (channels.cut !== undefined && type !== 'content-delta' && type !== 'tool-plan-delta' && type !== 'tool-call-delta') return
-      ctx.emit({ event: frame.event, id: frame.id, data: JSON.stringify(obj) })
+      ctx.emit({ event: frame.event, id: frame.id, value: obj })
     },
     end () {
       flushAll()

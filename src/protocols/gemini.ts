@@ -163,7 +163,7 @@ export function createGeminiCodec (ctx: CodecContext): ProtocolCodec {
       const changed = sanitizeResponse(channels, obj, state, false, (reason) => { ctx.upstreamFinish(reason) })
       // After a cut the stream ends with the cut's chunk; what this chunk released before the match still goes out.
       if (changed && isEmptyChunk(obj)) return
-      ctx.emit({ event: frame.event, id: frame.id, data: JSON.stringify(obj) })
+      ctx.emit({ event: frame.event, id: frame.id, value: obj })
     },
     end () {
       const byCandidate = new Map<number, JsonObject[]>()
@@ -176,14 +176,14 @@ export function createGeminiCodec (ctx: CodecContext): ProtocolCodec {
         byCandidate.set(info.choice, parts)
       }
       const candidates = [...byCandidate].map(([index, parts]) => ({ content: { role: 'model', parts }, index }))
-      if (candidates.length > 0) ctx.emit({ data: JSON.stringify(envelope(candidates)) })
+      if (candidates.length > 0) ctx.emit({ value: envelope(candidates) })
     },
     cut (_finding: Finding) {
       const indexes = seen.size === 0 ? [0] : [...seen].sort((a, b) => a - b)
-      ctx.emit({ data: JSON.stringify(envelope(indexes.map((index) => ({ content: { role: 'model', parts: [] }, finishReason: 'SAFETY', index })))) })
+      ctx.emit({ value: envelope(indexes.map((index) => ({ content: { role: 'model', parts: [] }, finishReason: 'SAFETY', index }))) })
     },
     fail (info: FailureInfo) {
-      ctx.emit({ data: JSON.stringify({ error: { code: 500, message: info.message, status: 'INTERNAL' } }) })
+      ctx.emit({ value: { error: { code: 500, message: info.message, status: 'INTERNAL' } } })
     },
     ownsPath (_frame, path) {
       return ownsGeminiPath(path)

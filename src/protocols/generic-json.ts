@@ -33,7 +33,7 @@
  * envelope was checked here once) are passed as they are.
  */
 import type { Scanner } from '../scanner/types.js'
-import type { ChannelInfo, ChannelScanner, DataFrame, JsonPath, JsonValue } from './types.js'
+import type { ChannelInfo, ChannelScanner, DataFrame, EmitFrame, JsonPath, JsonValue } from './types.js'
 
 /** Keys whose string values are metadata when they are plain tokens. */
 const kMetadataKeys = new Set([
@@ -88,7 +88,7 @@ export interface JsonGuard {
    * stream for its readers (`[DONE]`, `message_stop`…) — what generic
    * channels still held, then the frame.
    */
-  frame(frame: DataFrame, owner: LeafOwner | undefined): DataFrame[]
+  frame(frame: EmitFrame, owner: LeafOwner | undefined): DataFrame[]
   /** Frames carrying what generic channels still hold (end of stream). */
   flush(): DataFrame[]
   /**
@@ -341,20 +341,24 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     frame (frame, owner) {
       const event = safeField(frame.event)
       const id = safeField(frame.id)
-      if (frame.scanned === true) return [frame]
-      if (frame.data === kDone) return [...flush(), frame]
       let value: JsonValue
-      try {
-        value = JSON.parse(frame.data) as JsonValue
-      } catch {
-        // A codec only emits JSON or its own markers: anything else is
-        // scanned whole, as text.
-        const text = closing ? scanDetached(frame.data) : channels.scanOnce(metaInfo, frame.data)
-        return text === '' ? [] : [{ event, id, data: text }]
-      }
-      if (typeof value === 'string') {
-        const text = scanLeaf(value, [], value, event, event ?? '', owner, '')
-        return [{ event, id, data: JSON.stringify(text) }]
+      if ('value' in frame) {
+        value = frame.value as JsonValue
+      } else {
+        if (frame.scanned === true) return [frame]
+        if (frame.data === kDone) return [...flush(), frame]
+        try {
+          value = JSON.parse(frame.data) as JsonValue
+        } catch {
+          // A codec only emits JSON or its own markers: anything else is
+          // scanned whole, as text.
+          const text = closing ? scanDetached(frame.data) : channels.scanOnce(metaInfo, frame.data)
+          return text === '' ? [] : [{ event, id, data: text }]
+        }
+        if (typeof value === 'string') {
+          const text = scanLeaf(value, [], value, event, event ?? '', owner, '')
+          return [{ event, id, data: JSON.stringify(text) }]
+        }
       }
       const disc = discriminator(value, event)
       const scanned = walk(value, [], { frame: value }, event, disc, owner)

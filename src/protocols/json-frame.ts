@@ -4,7 +4,7 @@
  * without ever echoing it (a malformed frame may carry a secret, so only
  * its size reaches logs), and narrow `unknown` safely.
  */
-import type { CodecContext } from './types.js'
+import type { CodecContext, DataFrame, EmitFrame } from './types.js'
 
 export type JsonObject = Record<string, unknown>
 
@@ -28,6 +28,17 @@ export function parseJsonObject (ctx: CodecContext, data: string): JsonObject | 
   return value
 }
 
+/**
+ * Parses a typed event (Anthropic, Responses, Cohere: `data.type` names the
+ * event, the SSE `event:` field repeats it); reports and returns undefined
+ * when it is no JSON object.
+ */
+export function parseTypedEvent (ctx: CodecContext, frame: DataFrame): { obj: JsonObject, type: string } | undefined {
+  const obj = parseJsonObject(ctx, frame.data)
+  if (obj === undefined) return undefined
+  return { obj, type: typeof obj.type === 'string' ? obj.type : (frame.event ?? '') }
+}
+
 /** A non-negative integer index, else the fallback. */
 export function indexOf (value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fallback
@@ -36,4 +47,9 @@ export function indexOf (value: unknown, fallback: number): number {
 /** Whether a text field carries something to scan. */
 export function isText (value: unknown): value is string {
   return typeof value === 'string' && value.length > 0
+}
+
+/** The data of an emitted frame as the wire will carry it (before the generic JSON guard). */
+export function frameData (frame: EmitFrame): string {
+  return 'value' in frame ? JSON.stringify(frame.value) : frame.data
 }

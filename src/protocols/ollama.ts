@@ -138,18 +138,18 @@ export function createOllamaCodec (ctx: CodecContext): ProtocolCodec {
       const done = obj.done === true
       if (done && typeof obj.done_reason === 'string') ctx.upstreamFinish(obj.done_reason)
       sanitizeObject(channels, obj, state, done)
-      ctx.emit({ data: JSON.stringify(obj) })
+      ctx.emit({ value: obj })
     },
     end () {
       if (channels.openChannels().length === 0) return
       const obj = line({}, false)
-      if (sanitizeObject(channels, obj, state, true)) ctx.emit({ data: JSON.stringify(obj) })
+      if (sanitizeObject(channels, obj, state, true)) ctx.emit({ value: obj })
     },
     cut (_finding: Finding) {
-      ctx.emit({ data: JSON.stringify(line({ done_reason: kOllamaCutReason }, true)) })
+      ctx.emit({ value: line({ done_reason: kOllamaCutReason }, true) })
     },
     fail (info: FailureInfo) {
-      ctx.emit({ data: JSON.stringify({ error: info.message }) })
+      ctx.emit({ value: { error: info.message } })
     },
     ownsPath (_frame, path) {
       return ownsOllamaPath(path)

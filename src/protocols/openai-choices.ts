@@ -51,7 +51,7 @@ import type { Finding } from '../scanner/types.js'
 import { indexOf, isRecord, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
 import { isCleanEnvelope, segmentOf } from './generic-json.js'
-import type { ChannelInfo, ChannelScanner, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, Protocol, ProtocolCodec } from './types.js'
+import type { ChannelInfo, ChannelScanner, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, Protocol, ProtocolCodec } from './types.js'
 
 /** What differs between chat and completions chunks. */
 export interface ChoiceFlavor {
@@ -287,13 +287,13 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     return true
   }
 
-  function chunkOf (choices: JsonObject[]): DataFrame {
+  function chunkOf (choices: JsonObject[]): EmitFrame {
     const chunk: JsonObject = {}
     for (const [key, value] of Object.entries(lastChunk)) {
       if (key !== 'choices' && key !== 'usage' && key !== 'obfuscation') chunk[key] = value
     }
     chunk.choices = choices
-    return { data: JSON.stringify(chunk) }
+    return { value: chunk }
   }
 
   /** Flushes the open channels of the given choices (all when undefined) into one inserted chunk. */
@@ -362,14 +362,14 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       ctx.emit(chunkOf(flushed))
     }
     if (!changed) {
-      ctx.emit(frame)
+      ctx.emit({ event: frame.event, id: frame.id, value: chunk })
       return
     }
     delete chunk.obfuscation
     const kept = (choices.filter(isRecord)).filter((choice) => !flavor.isEmptyChoice(choice))
     if (kept.length === 0 && (chunk.usage === undefined || chunk.usage === null)) return
     chunk.choices = kept
-    ctx.emit({ event: frame.event, id: frame.id, data: JSON.stringify(chunk) })
+    ctx.emit({ event: frame.event, id: frame.id, value: chunk })
   }
 
   return {
@@ -401,7 +401,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       const choices = chunk.choices
       // Error objects, usage-only chunks and unknown shapes carry no choice text.
       if (!Array.isArray(choices) || choices.length === 0) {
-        ctx.emit(frame)
+        ctx.emit({ event: frame.event, id: frame.id, value: chunk })
         return
       }
       if (takeSimple(frame, chunk)) return
@@ -423,7 +423,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     fail (info: FailureInfo) {
       runTexts = []
       // The shape OpenAI itself sends mid-stream; the SDKs throw an APIError on it.
-      ctx.emit({ data: JSON.stringify({ error: { message: info.message, type: 'upstream_error', param: null, code: info.code } }) })
+      ctx.emit({ value: { error: { message: info.message, type: 'upstream_error', param: null, code: info.code } } })
     }
   }
 }

@@ -32,10 +32,10 @@
  * sanitized text released so far. The Responses API has no `[DONE]`.
  */
 import type { Finding } from '../scanner/types.js'
-import { indexOf, isRecord, isText, parseJsonObject } from './json-frame.js'
+import { indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
 import { elementAt } from './generic-json.js'
-import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
+import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
 
 interface DeltaKind {
   /** Channel key prefix. */
@@ -127,12 +127,12 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
   let seqOffset = 0
   let lastSeq = -1
   /** Frames to write before the current event (flushes it caused). */
-  let pending: DataFrame[] = []
+  let pending: EmitFrame[] = []
 
-  function frameOf (obj: JsonObject, like?: DataFrame): DataFrame {
+  function frameOf (obj: JsonObject, like?: DataFrame): EmitFrame {
     const type = typeof obj.type === 'string' ? obj.type : undefined
     const event = like?.event ?? (ctx.namedEvents ? type : undefined)
-    return { event, id: like?.id, data: JSON.stringify(obj) }
+    return { event, id: like?.id, value: obj }
   }
 
   /** The sequence number for an inserted event placed before `current` (or at the end). */
@@ -310,9 +310,9 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
     ownsPath,
     snapshotPath,
     frame (frame) {
-      const obj = parseJsonObject(ctx, frame.data)
-      if (obj === undefined) return
-      const type = typeof obj.type === 'string' ? obj.type : (frame.event ?? '')
+      const event = parseTypedEvent(ctx, frame)
+      if (event === undefined) return
+      const { obj, type } = event
       const result = handle(type, obj)
       emitPending()
       if (result === 'drop') {
@@ -331,11 +331,7 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
         }
         lastSeq = obj.sequence_number
       }
-      if (!changed) {
-        ctx.emit(frame)
-        return
-      }
-      delete obj.obfuscation
+      if (changed) delete obj.obfuscation
       ctx.emit(frameOf(obj, frame))
     },
     end () {

@@ -7,6 +7,7 @@
  * Node Transform (stream/create-sanitize-stream.ts) only wires them up.
  */
 import type { Finding } from '../scanner/types.js'
+import type { JsonObject } from './json-frame.js'
 
 /** The LLM stream protocols Sluice understands. */
 export type Protocol =
@@ -45,6 +46,17 @@ export interface DataFrame {
    * the guard passes it as it is.
    */
   scanned?: boolean
+}
+
+/**
+ * A frame a codec emits: wire data (its own markers like `[DONE]`, the fast
+ * path's frames), or the JSON value it parsed and changed, which the generic
+ * JSON guard scans in place and serializes once (no second parse).
+ */
+export type EmitFrame = DataFrame | {
+  event?: string | undefined
+  id?: string | undefined
+  value: JsonObject
 }
 
 /** Which text field of a response a channel carries (for findings and audit). */
@@ -111,7 +123,7 @@ export interface ChannelScanner {
 export interface CodecContext {
   readonly channels: ChannelScanner
   /** Queues a frame for output, in order. */
-  emit(frame: DataFrame): void
+  emit(frame: EmitFrame): void
   /** Reports a frame that could not be understood; it is dropped, never passed on. */
   malformed(reason: string): void
   /** Records the upstream's own finish reason (`finish_reason`, `stop_reason`, status). */

@@ -30,7 +30,7 @@
 import type { Finding } from '../scanner/types.js'
 import { isRecord, isText, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
+import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
 
 export const kVercelCutReason = 'content-filter'
 
@@ -93,8 +93,8 @@ export function createVercelAiCodec (ctx: CodecContext): ProtocolCodec {
     return { key, choice: n, field: stream.field }
   }
 
-  function part (obj: JsonObject): DataFrame {
-    return { data: JSON.stringify(obj) }
+  function part (obj: JsonObject): EmitFrame {
+    return { value: obj }
   }
 
   function flush (key: string): void {
@@ -169,7 +169,7 @@ export function createVercelAiCodec (ctx: CodecContext): ProtocolCodec {
       if (handle(obj) === 'drop') return
       // Once cut, only the delta that tripped it goes out (with what it released before the match).
       if (channels.cut !== undefined && kByDelta[obj.type as string] === undefined) return
-      ctx.emit({ event: frame.event, id: frame.id, data: JSON.stringify(obj) })
+      ctx.emit({ event: frame.event, id: frame.id, value: obj })
     },
     end () {
       flushAll()

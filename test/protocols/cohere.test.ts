@@ -1,4 +1,5 @@
 import t from 'tap'
+import { frameData } from '../../src/protocols/json-frame.js'
 import fc from 'fast-check'
 import { createCohereCodec } from '../../src/protocols/cohere.js'
 import { sanitizeJsonBody, sniffJsonProtocol } from '../../src/protocols/sanitize-json-body.js'
@@ -38,7 +39,7 @@ function buildCohere (tokens: readonly string[], named = true): string {
 }
 
 function newCodec (frames: Array<{ event?: string | undefined, data: string }> = [], namedEvents = true): ReturnType<typeof createCohereCodec> {
-  return createCohereCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(f), malformed: () => {}, upstreamFinish: () => {}, namedEvents })
+  return createCohereCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push({ event: f.event, data: frameData(f) }), malformed: () => {}, upstreamFinish: () => {}, namedEvents })
 }
 
 t.test('content, tool plan and tool arguments come out as their whole-text scans', async (t) => {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { frameData } from '../../src/protocols/json-frame.js'
 import fc from 'fast-check'
 import { createOllamaCodec } from '../../src/protocols/ollama.js'
 import { sanitizeJsonBody, sniffJsonProtocol } from '../../src/protocols/sanitize-json-body.js'
@@ -39,7 +40,7 @@ function buildChat (tokens: readonly string[], done = true): string {
 
 function codecContext (): { ctx: CodecContext, frames: string[] } {
   const frames: string[] = []
-  const ctx: CodecContext = { channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(f.data), malformed: () => {}, upstreamFinish: () => {}, namedEvents: false }
+  const ctx: CodecContext = { channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(frameData(f)), malformed: () => {}, upstreamFinish: () => {}, namedEvents: false }
   return { ctx, frames }
 }
 

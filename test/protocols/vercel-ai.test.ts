@@ -1,4 +1,5 @@
 import t from 'tap'
+import { frameData } from '../../src/protocols/json-frame.js'
 import fc from 'fast-check'
 import { sniffProtocol } from '../../src/protocols/select-codec.js'
 import { createTextChannels } from '../../src/protocols/text-channels.js'
@@ -72,7 +73,7 @@ t.test('a cut ends open parts and the step, then finish with finishReason conten
 
 t.test('a cut before the first delta still ends the started part', async (t) => {
   const frames: string[] = []
-  const codec = createVercelAiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(f.data), malformed: () => {}, upstreamFinish: () => {}, namedEvents: false })
+  const codec = createVercelAiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(frameData(f)), malformed: () => {}, upstreamFinish: () => {}, namedEvents: false })
   codec.frame({ data: JSON.stringify({ type: 'reasoning-start', id: 'r1' }) })
   codec.cut({} as never)
   t.same(frames.slice(1).map((d) => (d === '[DONE]' ? d : JSON.parse(d))), [{ type: 'reasoning-end', id: 'r1' }, { type: 'finish', finishReason: 'content-filter' }, '[DONE]'])
