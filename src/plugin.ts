@@ -29,12 +29,17 @@ import type { SluiceDecorator, SluicePluginOptions, SluiceRouteConfig, StreamOut
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
 import type { RuleSet } from './rules/rule-set.js'
 import { resolveHmacKey } from './scanner/digest.js'
+import { cleanTextsOf, rememberClean } from './scanner/clean-texts.js'
 import { scanText } from './scanner/scan-text.js'
 import type { Finding } from './scanner/types.js'
 import { sanitizeReadable } from './stream/create-sanitize-stream.js'
 
-/** Headers Sluice or the HTTP layer sets, or that carry no free text: not scanned. */
-const kUnscannedHeaders = new Set(['content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'vary', 'cache-control', 'etag', 'last-modified'])
+/**
+ * Headers not scanned as text: the body's label is checked where it is
+ * rewritten (`labelFor`), the encoding is removed once decoded, and the rest
+ * are framing the HTTP layer owns.
+ */
+const kUnscannedHeaders = new Set(['content-type', 'content-length', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive'])
 import type { ProtocolOption, SanitizeStream } from './stream/create-sanitize-stream.js'
 
 export type { SluicePluginOptions, SluiceRouteConfig, SluiceDecorator, StreamOutcome } from './plugin-options.js'
@@ -407,25 +412,24 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
    * false`, a stream the route sanitized itself (`reply.sanitize`) and a
    * binary type where `binary: 'pass'` is set go out as they are.
    */
-  const cleanHeaderValues = new Set<string>()
-
   /**
    * Header values a route set are text the client reads too (a route that
    * copies an upstream's trace header copies whatever it says): each is
    * scanned whole, and one a rule would change is removed.
    */
   function scanReplyHeaders (reply: FastifyReply, rules: RuleSet): void {
+    const clean = cleanTextsOf(rules)
     for (const [name, value] of Object.entries(reply.getHeaders())) {
       if (kUnscannedHeaders.has(name) || name.startsWith('x-sluice-')) continue
       const values = Array.isArray(value) ? value : typeof value === 'string' ? [value] : []
       for (const v of values) {
-        if (cleanHeaderValues.has(v)) continue
-        if (scanText(rules, v, scannerOptions).text !== v) {
+        if (clean.has(v)) continue
+        const result = scanText(rules, v, scannerOptions)
+        if (result.text !== v) {
           reply.removeHeader(name)
           break
         }
-        if (cleanHeaderValues.size >= 1024) cleanHeaderValues.clear()
-        cleanHeaderValues.add(v)
+        rememberClean(clean, v, result.text, result.findings)
       }
     }
   }

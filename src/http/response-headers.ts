@@ -3,18 +3,17 @@
  * Which upstream response headers the proxy passes on: an allowlist, not a
  * blocklist. A header is text a client reads (SDKs log them, show them in
  * errors) and a hostile upstream chooses every byte of it; the unknown ones
- * are dropped by construction. An allowed header still goes out only as
- * one short printable value that scans clean, and Sluice's own headers
- * (`x-sluice-*`) are never taken from the upstream.
+ * are dropped by construction. An allowed header goes out only as one short
+ * printable value, and Sluice's own headers (`x-sluice-*`) are never taken
+ * from the upstream. The values that pass are scanned with the rules by the
+ * plugin, like every header of a sanitized reply (plugin.ts).
  */
-import type { ScanResult } from '../scanner/types.js'
 
 /** Upstream headers a client may need, by exact name. */
 const kAllowed: ReadonlySet<string> = new Set([
   // Rewritten by the plugin when the body is re-labelled (see plugin.ts).
   'content-type',
   'cache-control',
-  'date',
   // Back-off signals: RFC 9110 §10.2.3, and OpenAI's SDKs read the other two.
   'retry-after',
   'retry-after-ms',
@@ -44,14 +43,13 @@ function isAllowedName (name: string): boolean {
 }
 
 /**
- * The upstream headers the client gets. `scan` scans one value with the
- * rules; a value that would be changed (redacted or cut) is dropped, not
- * rewritten. `content-type` is kept as given, even repeated, so the
- * plugin can tell a label it cannot trust (and sniffs the body instead).
+ * The upstream headers the client gets. `content-type` is kept as given,
+ * even repeated, so the plugin can tell a label it cannot trust (and sniffs
+ * the body instead).
  * @example
- * const headers = allowedResponseHeaders(upstream.headers, (v) => app.sluice.scan(v))
+ * const headers = allowedResponseHeaders(upstream.headers)
  */
-export function allowedResponseHeaders (raw: Record<string, string | string[] | undefined>, scan?: (value: string) => ScanResult): Record<string, string | string[]> {
+export function allowedResponseHeaders (raw: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   for (const [rawName, value] of Object.entries(raw)) {
     const name = rawName.toLowerCase()
@@ -63,10 +61,6 @@ export function allowedResponseHeaders (raw: Record<string, string | string[] | 
     // Given twice: which one a client reads depends on the client.
     if (Array.isArray(value)) continue
     if (value.length > maxHeaderValueLength || !kPrintable.test(value)) continue
-    if (scan !== undefined) {
-      const result = scan(value)
-      if (result.text !== value || result.cut !== undefined) continue
-    }
     out[name] = value
   }
   return out

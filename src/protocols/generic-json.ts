@@ -11,8 +11,8 @@
  *
  * How a string is scanned depends on where it sits:
  * - **Metadata** (`id`, `model`, `type`, `role`, `finish_reason`… given as a
- *   short plain token) and **object keys** are scanned whole, on their own,
- *   and a value found clean is remembered (they repeat every frame).
+ *   short plain token) and **object keys** are scanned whole, on their own
+ *   (the channels remember values found clean: they repeat every frame).
  * - **Snapshots** (a codec's `snapshotPath`: the `response` object of
  *   Responses events, `message_start.message`) are scanned whole too, and
  *   together with the previous value at the same path, so that a value
@@ -64,8 +64,6 @@ const kDiscriminators = ['index', 'output_index', 'content_index', 'summary_inde
 /** Fields a flush frame must not repeat: they finish what they belong to. */
 const kFinishing = new Set(['finish_reason', 'stop_reason', 'finishReason', 'done_reason', 'status', 'done', 'stop_sequence'])
 const kDone = '[DONE]'
-/** Clean tokens remembered per stream. */
-const kMaxRemembered = 4096
 /** Characters of a snapshot's previous value scanned with the next one. */
 const kSnapshotContext = 256
 
@@ -115,6 +113,16 @@ function isObject (value: unknown): value is Record<string, JsonValue> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/** An integer long enough to spell a card, an account or an ID number: scanned as text. */
+function isLongInteger (value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 10 ** (kMinScannedDigits - 1)
+}
+
+/** An array of byte values (`logprobs[].bytes`): it spells text. */
+function isByteArray (value: JsonValue[]): value is number[] {
+  return value.length > 1 && value.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 0 && e < 256)
+}
+
 /** The element of `list` a path segment names (see segmentOf). */
 export function elementAt (list: unknown, segment: string | number | undefined): unknown {
   if (!Array.isArray(list)) return undefined
@@ -160,7 +168,10 @@ export function isCleanEnvelope (value: JsonValue, slot: JsonPath, channels: Cha
   const atSlot = (): boolean => path.length === slot.length && path.every((p, i) => p === slot[i])
   function check (v: JsonValue, key: string | number): boolean {
     if (typeof v === 'string') return atSlot() || (typeof key === 'string' && kMetadataKeys.has(key) && clean(v))
+    // What the guard would scan as text (see walk) must be clean too.
+    if (isLongInteger(v)) return channels.scanOnce(info, String(v)) === String(v)
     if (Array.isArray(v)) {
+      if (isByteArray(v)) return channels.scanOnce(info, Buffer.from(v).toString('utf8')) === Buffer.from(v).toString('utf8')
       for (let k = 0; k < v.length; k++) {
         path.push(segmentOf(v[k] as JsonValue, k))
         const ok = check(v[k] as JsonValue, k)
@@ -190,7 +201,6 @@ export function isCleanEnvelope (value: JsonValue, slot: JsonPath, channels: Cha
  */
 export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
   const { channels, newScanner } = options
-  const clean = new Set<string>()
   const paths = new Map<string, PathState>()
   let closing = false
 
@@ -202,15 +212,11 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     return scanner.cut === undefined ? first + scanner.end().text : first
   }
 
-  /** A key or token scanned whole; remembered when clean. */
+  /** A key or token scanned whole (the channels remember clean ones, see text-channels.ts). */
   function scanToken (text: string): string {
-    if (text.length === 0 || clean.has(text)) return text
-    const out = closing ? scanDetached(text) : channels.scanOnce(metaInfo, text)
-    if (out === text) {
-      if (clean.size >= kMaxRemembered) clean.clear()
-      clean.add(text)
-    }
-    return out
+    if (text.length === 0) return text
+    if (!closing) return channels.scanOnce(metaInfo, text)
+    return channels.knownClean(text) ? text : scanDetached(text)
   }
 
   function pathKey (disc: string, path: ReadonlyArray<string | number>): string {
@@ -226,7 +232,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
 
   function scanSnapshot (state: PathState | undefined, info: ChannelInfo, text: string): string {
     const previous = state?.last
-    if (previous === undefined || previous === text) return clean.has(text) ? text : channels.scanOnce(info, text)
+    if (previous === undefined || previous === text) return channels.scanOnce(info, text)
     // The previous value and this one, read as one text: a match that spans
     // them redacts this value from its start on.
     const context = previous.slice(-kSnapshotContext)
@@ -243,13 +249,13 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     let out: string
     let streamed = state?.streamed ?? false
     if (closing) {
-      out = clean.has(text) ? text : scanDetached(text)
+      out = channels.knownClean(text) ? text : scanDetached(text)
     } else if (path.includes('error') || owner?.snapshotPath?.(frame, path, event) === true) {
       // An error object is read whole, once: a snapshot, never a delta.
       out = scanSnapshot(state, info, text)
     } else if (state !== undefined && state.last === text) {
       // A repeated value is a snapshot sent again, not more of a text.
-      out = clean.has(text) ? text : channels.scanOnce(info, text)
+      out = channels.scanOnce(info, text)
     } else {
       out = channels.scan(info, text)
       streamed = true
@@ -260,7 +266,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
 
   /** A long integer is scanned whole as text; one that a rule would redact goes out redacted, as a string. */
   function scanNumber (value: number): JsonValue {
-    if (!Number.isInteger(value) || Math.abs(value) < 10 ** (kMinScannedDigits - 1)) return value
+    if (!isLongInteger(value)) return value
     const text = String(value)
     const out = scanToken(text)
     return out === text ? value : out
@@ -274,7 +280,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
 
   function walk (value: JsonValue, path: Array<string | number>, root: { frame: JsonValue }, event: string | undefined, disc: string, owner: LeafOwner | undefined): JsonValue {
     if (Array.isArray(value)) {
-      if (value.length > 1 && value.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 0 && e < 256)) return scanBytes(value as number[])
+      if (isByteArray(value)) return scanBytes(value)
       for (let k = 0; k < value.length; k++) {
         const element = value[k] as JsonValue
         path.push(segmentOf(element, k))

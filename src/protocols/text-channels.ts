@@ -31,6 +31,7 @@
 import { StreamLimitError } from '../errors.js'
 import type { RuleAction } from '../rules/types.js'
 import type { Finding, Scanner } from '../scanner/types.js'
+import { rememberClean } from '../scanner/clean-texts.js'
 import { createJsonArgumentsScanner } from './json-arguments.js'
 import type { ChannelInfo, ChannelScanner, FindingContext } from './types.js'
 
@@ -51,12 +52,20 @@ export interface TextChannelsOptions {
   maxChannels?: number
   /** Most characters held back at once over all channels (default 1 Mi). */
   maxHeld?: number
+  /**
+   * Texts that scanned clean whole, with no finding, under these rules: ids,
+   * model names, keys and enum values repeat in every frame and every
+   * stream, so `scanOnce` remembers them. Share one set per rule set across
+   * streams (a new rule set needs a new set).
+   */
+  cleanTexts?: Set<string>
 }
 
 /** Input characters a channel keeps as context for text written after its finish. */
 const kMaxContext = 1024
 const kDefaultMaxChannels = 1024
 const kDefaultMaxHeld = 1024 * 1024
+
 
 export interface ChannelStats {
   charsIn: number
@@ -120,6 +129,7 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
   const { newScanner, accumulate = false, onFinding, onCut, onFirstText } = options
   const maxChannels = options.maxChannels ?? kDefaultMaxChannels
   const maxHeld = options.maxHeld ?? kDefaultMaxHeld
+  const cleanTexts = options.cleanTexts ?? new Set<string>()
   const channels = new Map<string, Channel>()
   const stats: ChannelStats = { charsIn: 0, charsOut: 0, findings: { redact: 0, cut: 0, flag: 0 }, maxHeld: 0 }
   let cut: Finding | undefined
@@ -196,14 +206,18 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
   return {
     scanOnce (info, text, skipBefore = 0) {
       if (cut !== undefined || text.length === 0) return ''
+      if (skipBefore === 0 && cleanTexts.has(text)) return text
       const scanner = newScanner()
       const first = scanner.write(text)
       const last = scanner.end()
       const found = scanner.cut
-      report(info, found === undefined ? { findings: [...first.findings, ...last.findings] } : { findings: [...first.findings, ...last.findings], cut: found }, skipBefore)
+      const findings = [...first.findings, ...last.findings]
+      report(info, found === undefined ? { findings } : { findings, cut: found }, skipBefore)
+      const out = first.text + last.text
+      if (skipBefore === 0) rememberClean(cleanTexts, text, out, findings)
       // Metadata, keys and snapshots are not text the client reads as it
       // streams: they count neither in the text statistics nor as a first token.
-      return first.text + last.text
+      return out
     },
     scan (info, text) {
       if (cut !== undefined || text.length === 0) return ''
@@ -236,6 +250,9 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
       // The generic JSON path's channels are its own to flush (generic-json.ts).
       for (const channel of channels.values()) if (!channel.ended && !channel.info.key.startsWith('json:')) open.push(channel.info)
       return open
+    },
+    knownClean (text) {
+      return cleanTexts.has(text)
     },
     has (key) {
       return channels.has(key)

@@ -109,6 +109,8 @@ export interface ChannelScanner {
    * not reported (the caller prepended text already scanned, for context).
    */
   scanOnce(info: ChannelInfo, text: string, skipBefore?: number): string
+  /** Whether `text` is known to scan clean whole (a `scanOnce` remembered it). */
+  knownClean(text: string): boolean
   /** Channels written and not yet finished, in the order they were opened. */
   openChannels(): ChannelInfo[]
   /** Whether the channel was ever written. */

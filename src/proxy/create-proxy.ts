@@ -394,7 +394,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       res.body.destroy()
       throw new UpstreamError(`upstream answered ${res.status} after ${res.attempts} attempt(s)`)
     }
-    const headers = allowedResponseHeaders(res.headers, (value) => app.sluice.scan(value))
+    const headers = allowedResponseHeaders(res.headers)
     const type = parseContentType(headers['content-type'])
     // A label given twice (or none): the plugin sniffs the body instead.
     if (type.ambiguous) delete headers['content-type']

@@ -32,6 +32,8 @@ import { sanitizeJsonBody } from '../protocols/sanitize-json-body.js'
 import type { JsonSanitizeOptions, JsonSanitizeResult } from '../protocols/sanitize-json-body.js'
 import type { FindingContext, ProtocolOption } from '../protocols/types.js'
 import type { RuleSet } from '../rules/rule-set.js'
+import { cleanTextsOf } from '../scanner/clean-texts.js'
+
 import { createScanner } from '../scanner/create-scanner.js'
 import type { Finding, ScannerOptions } from '../scanner/types.js'
 import { createStreamSanitizer } from './create-stream-sanitizer.js'
@@ -94,6 +96,7 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     const { ruleSet, scannerOptions } = options
     this.#sanitizer = createStreamSanitizer({
       newScanner: () => createScanner(ruleSet, scannerOptions),
+      cleanTexts: cleanTextsOf(ruleSet),
       ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
       ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
       ...(options.maxEventSize === undefined ? {} : { maxEventSize: options.maxEventSize }),

@@ -62,6 +62,8 @@ export interface StreamSanitizerOptions {
    * output frame per upstream frame.
    */
   coalesce?: boolean
+  /** Texts known to scan clean under these rules, shared across streams (see TextChannelsOptions.cleanTexts). */
+  cleanTexts?: Set<string>
 }
 
 export type SanitizerState = 'open' | 'ended' | 'cut' | 'failed'
@@ -170,7 +172,8 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     accumulate: () => codec.protocol === 'openai-responses',
     onFinding: options.onFinding,
     onCut: options.onCut,
-    onFirstText: () => { firstTextAt = now() }
+    onFirstText: () => { firstTextAt = now() },
+    ...(options.cleanTexts === undefined ? {} : { cleanTexts: options.cleanTexts })
   })
 
   const decoder = createUtf8Decoder()

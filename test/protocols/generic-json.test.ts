@@ -178,3 +178,14 @@ t.test('property: an e-mail in a random unknown position of a chat stream never 
     return !leaks(replay(ruleSet, input, sorted).output, kEmail)
   }), { numRuns: 60 })
 })
+
+t.test('the fast path takes no envelope with a long number the guard would redact', async (t) => {
+  // Every chunk the same envelope around one text: the fast path writes later
+  // chunks from the first one's bytes, so its envelope is checked like the guard would.
+  const frames = ['Hello ', 'there ', 'friend. '].map((content) => ({ ...base, trace: 4111111111111111, choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }] }))
+  for (const coalesce of [true, false]) {
+    const { output } = replay(ruleSet, enc(sse(frames)), [], { coalesce })
+    t.notOk(output.includes('4111111111111111'), `coalesce: ${String(coalesce)}`)
+    t.equal(parseSse(output).frames.filter((f) => f.data !== '[DONE]').map((f) => JSON.parse(f.data).choices[0].delta.content).join(''), 'Hello there friend. ')
+  }
+})
