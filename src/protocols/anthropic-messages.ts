@@ -27,11 +27,22 @@
  * before the match, `content_block_stop` for each open block, then
  * `message_delta` with `stop_reason: "refusal"` and the last known usage,
  * then `message_stop`.
+ *
+ * A non-streamed body (`type: "message"`, `sanitizeAnthropicMessagesBody`):
+ * `content[]` `text` and `thinking` blocks, each scanned whole on its
+ * block's channel, and every string in the `input` object of any other
+ * block (`tool_use` and its kin), each its own whole text, so the input
+ * stays the object it was whatever is redacted; their findings name the
+ * block's channel, as the stream's do. Cut: `stop_reason: "refusal"` and
+ * `stop_sequence: null`, as the stream's cut ends.
  */
-import type { Finding } from '../scanner/types.js'
-import { indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
+import type { Finding, Scanner } from '../scanner/types.js'
+import { createBodyScan, scanStringLeaves } from './body-scan.js'
+import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
+import type {
+  ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec, TextField
+} from './types.js'
 
 interface BlockKind {
   readonly field: TextField
@@ -203,4 +214,23 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
       ctx.emit(eventOf({ type: 'error', error: { type: 'api_error', message: info.message } }))
     }
   }
+}
+
+/** Sanitizes a non-streamed Messages body (see the module header). */
+export function sanitizeAnthropicMessagesBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
+  const scan = createBodyScan(input, newScanner, options)
+  const body = scan.body
+  if (!isRecord(body)) return scan.result(undefined)
+  forEachRecord(body.content, (block, i) => {
+    if (block.type === 'text') scan.scanField(block, 'text', channelOf(i, kTextBlock))
+    else if (block.type === 'thinking') scan.scanField(block, 'thinking', channelOf(i, kThinkingBlock))
+    else if (isRecord(block.input)) {
+      const info = channelOf(i, kToolBlock)
+      if (scanStringLeaves(block.input, (text) => scan.whole(info, text)).changed) scan.changed = true
+    }
+  })
+  return scan.result('anthropic-messages', () => {
+    body.stop_reason = 'refusal'
+    body.stop_sequence = null
+  })
 }

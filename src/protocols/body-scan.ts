@@ -2,8 +2,9 @@
  * @module protocols/body-scan
  * What every non-streamed body sanitizer needs: text channels that collect
  * findings, a copy of the body to change (unless the caller lets it be
- * changed in place), one call to scan a text whole, and the result in the
- * shape `sanitizeJsonBody` returns.
+ * changed in place), one call to scan a text whole, one to scan a text
+ * field whole on its stream channel, and the result in the shape
+ * `sanitizeJsonBody` returns.
  *
  * Deny by default: the result is made only after every other string, key
  * and long number of the body has been scanned whole too
@@ -12,11 +13,12 @@
  * scanner's whole output is recorded as it ends.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
-import type { JsonSanitizeOptions, JsonSanitizeResult } from './sanitize-json-body.js'
+import { isText } from './json-frame.js'
+import type { JsonObject } from './json-frame.js'
 import { sanitizeJsonValue } from './sanitize-json-value.js'
 import { createTextChannels } from './text-channels.js'
 import type { TextChannels } from './text-channels.js'
-import type { ChannelInfo, FindingContext, Protocol } from './types.js'
+import type { ChannelInfo, FindingContext, JsonSanitizeOptions, JsonSanitizeResult, Protocol } from './types.js'
 
 /** Where findings of the generic pass are reported. */
 const kBodyContext: FindingContext = { channel: 'json:body', choice: 0, field: 'json' }
@@ -47,14 +49,27 @@ export interface BodyScan<T> {
   readonly channels: TextChannels
   /** The body to change: the input itself with `inPlace`, else a deep copy. */
   readonly body: T
+  /**
+   * Whether the protocol's pass changed the body. `scanField` sets it; a
+   * pass that changes text its own way sets it too.
+   */
+  changed: boolean
   /** Scans `text` as one whole text, on its own. */
   whole: (info: ChannelInfo, text: string) => string
+  /**
+   * Scans the string `holder[name]` (if not empty) as one whole text and
+   * writes back what was released; returns whether it changed. By default
+   * on the channel `info`, written then finished: the field gets the
+   * scanner its stream channel gets, so tool arguments are read as the
+   * JSON a client parses. `scanText` scans it another way (say `whole`).
+   */
+  scanField: (holder: JsonObject, name: string, info: ChannelInfo, scanText?: (info: ChannelInfo, text: string) => string) => boolean
   /**
    * Scans every string the protocol's pass did not, then gives the result
    * (the input itself when nothing changed). `markCut` says on the body why
    * it stopped, the protocol's way, when either pass cut it.
    */
-  result: (changed: boolean, protocol: Protocol | undefined, markCut?: () => void) => JsonSanitizeResult
+  result: (protocol: Protocol | undefined, markCut?: () => void) => JsonSanitizeResult
 }
 
 /** Starts scanning one body. */
@@ -70,13 +85,24 @@ export function createBodyScan<T> (input: T, newScanner: () => Scanner, options:
     onCut: options.onCut
   })
   const body = options.inPlace === true ? input : structuredClone(input)
-  return {
+  const inChannel = (info: ChannelInfo, text: string): string => channels.scan(info, text) + channels.finish(info.key)
+  const scan: BodyScan<T> = {
     channels,
     body,
+    changed: false,
     whole (info, text) {
       return channels.scanOnce(info, text)
     },
-    result (changed, protocol, markCut) {
+    scanField (holder, name, info, scanText = inChannel) {
+      const text = holder[name]
+      if (!isText(text)) return false
+      const next = scanText(info, text)
+      if (next === text) return false
+      holder[name] = next
+      scan.changed = true
+      return true
+    },
+    result (protocol, markCut) {
       let cut = channels.cut
       const rest = sanitizeJsonValue(body, {
         // Detached from the channels: after a cut they release nothing, yet
@@ -100,11 +126,12 @@ export function createBodyScan<T> (input: T, newScanner: () => Scanner, options:
         released
       })
       if (cut !== undefined) markCut?.()
-      return changed || rest.changed || cut !== undefined
+      return scan.changed || rest.changed || cut !== undefined
         ? { body: rest.value as T, changed: true, findings, cut, protocol }
         : { body: input, changed: false, findings, cut, protocol }
     }
   }
+  return scan
 }
 
 /**

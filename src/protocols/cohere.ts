@@ -32,10 +32,9 @@
  */
 import type { Finding, Scanner } from '../scanner/types.js'
 import { createBodyScan } from './body-scan.js'
-import { indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
+import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { JsonSanitizeOptions, JsonSanitizeResult } from './sanitize-json-body.js'
-import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec } from './types.js'
+import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec } from './types.js'
 
 export const kCohereCutReason = 'ERROR'
 
@@ -243,31 +242,17 @@ export function isCohereBody (body: unknown): boolean {
 export function sanitizeCohereBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   const scan = createBodyScan(input, newScanner, options)
   const body = scan.body
-  let changed = false
-  const field = (holder: JsonObject, property: string, info: ChannelInfo): void => {
-    const text = holder[property]
-    if (!isText(text)) return
-    const next = scan.whole(info, text)
-    if (next === text) return
-    holder[property] = next
-    changed = true
-  }
   if (isRecord(body) && isRecord(body.message)) {
     const message = body.message
-    field(message, 'tool_plan', kPlanChannel)
-    if (Array.isArray(message.content)) {
-      message.content.forEach((part: unknown, i) => {
-        if (!isRecord(part)) return
-        field(part, 'thinking', { key: `c:${i}:thinking`, choice: i, field: 'thinking' })
-        field(part, 'text', contentChannel(i, 'text'))
-      })
-    }
-    if (Array.isArray(message.tool_calls)) {
-      message.tool_calls.forEach((call: unknown, i) => {
-        if (isRecord(call) && isRecord(call.function)) field(call.function, 'arguments', toolChannel(i))
-      })
-    }
+    scan.scanField(message, 'tool_plan', kPlanChannel, scan.whole)
+    forEachRecord(message.content, (part, i) => {
+      scan.scanField(part, 'thinking', contentChannel(i, 'thinking'), scan.whole)
+      scan.scanField(part, 'text', contentChannel(i, 'text'), scan.whole)
+    })
+    forEachRecord(message.tool_calls, (call, i) => {
+      if (isRecord(call.function)) scan.scanField(call.function, 'arguments', toolChannel(i))
+    })
     if (scan.channels.cut !== undefined) body.finish_reason = kCohereCutReason
   }
-  return scan.result(changed, 'cohere')
+  return scan.result('cohere')
 }

@@ -33,8 +33,7 @@ import type { Finding, Scanner } from '../scanner/types.js'
 import { createBodyScan, isPosition, scanStringLeaves } from './body-scan.js'
 import { indexOf, isRecord, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { JsonSanitizeOptions, JsonSanitizeResult } from './sanitize-json-body.js'
-import type { ChannelInfo, ChannelScanner, CodecContext, FailureInfo, JsonPath, ProtocolCodec } from './types.js'
+import type { ChannelInfo, ChannelScanner, CodecContext, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, ProtocolCodec } from './types.js'
 
 type Kind = 'thought' | 'text'
 const kKinds: readonly Kind[] = ['thought', 'text']
@@ -212,16 +211,15 @@ export function sanitizeGeminiBody (input: unknown, newScanner: () => Scanner, o
   const scan = createBodyScan(input, newScanner, options)
   const state: GeminiState = { calls: 0 }
   const chunks: unknown[] = Array.isArray(scan.body) ? scan.body : [scan.body]
-  let changed = false
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]
     if (!isRecord(chunk)) continue
-    if (sanitizeResponse(scan.channels, chunk, state, i === chunks.length - 1)) changed = true
+    if (sanitizeResponse(scan.channels, chunk, state, i === chunks.length - 1)) scan.changed = true
     if (scan.channels.cut !== undefined) {
       if (Array.isArray(chunk.candidates)) for (const candidate of chunk.candidates) if (isRecord(candidate)) candidate.finishReason = 'SAFETY'
       chunks.length = i + 1
       break
     }
   }
-  return scan.result(changed, 'gemini')
+  return scan.result('gemini')
 }

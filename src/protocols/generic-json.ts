@@ -132,6 +132,20 @@ export function elementAt (list: unknown, segment: string | number | undefined):
   return list.find((e: unknown) => isObject(e) && e.index === index)
 }
 
+/**
+ * The path segment of object key `key`. Array elements are named by a
+ * number or `#<index>` (segmentOf), so a key that starts with `#` is
+ * prefixed with a NUL: an object cannot pose as an array at a path a codec
+ * reads as positions (`{"choices":{"#0":…}}` is not `"choices":[{"index":0,…}]`).
+ */
+export function keySegment (key: string): string {
+  return key.startsWith('#') ? `\0${key}` : key
+}
+
+function keyOfSegment (segment: string): string {
+  return segment.startsWith('\0#') ? segment.slice(1) : segment
+}
+
 /** The path segment of array element `k`: its integer `index` when it has one. */
 export function segmentOf (element: JsonValue, k: number): string | number {
   if (isObject(element) && typeof element.index === 'number' && Number.isInteger(element.index)) return `#${element.index}`
@@ -148,11 +162,12 @@ function skeleton (frame: JsonValue, path: ReadonlyArray<string | number>, text:
   }
   if (!isObject(frame)) return skeleton(typeof head === 'number' ? [] : {}, path, text)
   const out: Record<string, JsonValue> = {}
+  const at = keyOfSegment(String(head))
   for (const [key, value] of Object.entries(frame)) {
-    if (key === head || kFinishing.has(key)) continue
+    if (key === at || kFinishing.has(key)) continue
     if (typeof value === 'number' || (typeof value === 'string' && kMetadataKeys.has(key) && kToken.test(value))) out[key] = value
   }
-  out[head as string] = skeleton(frame[head as string] ?? null, rest, text)
+  out[at] = skeleton(frame[at] ?? null, rest, text)
   return out
 }
 
@@ -183,7 +198,7 @@ export function isCleanEnvelope (value: JsonValue, slot: JsonPath, channels: Cha
     if (!isObject(v)) return true
     for (const [name, child] of Object.entries(v)) {
       if (!clean(name)) return false
-      path.push(name)
+      path.push(keySegment(name))
       const ok = check(child, name)
       path.pop()
       if (!ok) return false
@@ -296,7 +311,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     let renamed: Array<[string, JsonValue]> | undefined
     for (const key of Object.keys(value)) {
       const child = value[key] as JsonValue
-      path.push(key)
+      path.push(keySegment(key))
       const next = typeof child === 'string'
         ? scanLeaf(child, path, root.frame, event, disc, owner, key)
         : walk(child, path, root, event, disc, owner)

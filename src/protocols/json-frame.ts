@@ -12,6 +12,11 @@ export function isRecord (value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/** Calls `fn` with each object of `list` and its position; anything else (not an array, a non-object element) is skipped. */
+export function forEachRecord (list: unknown, fn: (item: JsonObject, index: number) => void): void {
+  if (Array.isArray(list)) list.forEach((item: unknown, index) => { if (isRecord(item)) fn(item, index) })
+}
+
 /** Parses a frame's data as a JSON object; reports and returns undefined otherwise. */
 export function parseJsonObject (ctx: CodecContext, data: string): JsonObject | undefined {
   let value: unknown

@@ -27,8 +27,7 @@ import type { Finding, Scanner } from '../scanner/types.js'
 import { createBodyScan, isPosition, scanStringLeaves } from './body-scan.js'
 import { isRecord, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { JsonSanitizeOptions, JsonSanitizeResult } from './sanitize-json-body.js'
-import type { ChannelInfo, ChannelScanner, CodecContext, FailureInfo, JsonPath, ProtocolCodec } from './types.js'
+import type { ChannelInfo, ChannelScanner, CodecContext, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, ProtocolCodec } from './types.js'
 
 /** Where a channel's text sits: in `message` (chat) or at the top level (generate). */
 interface Slot {
@@ -167,13 +166,12 @@ export function isOllamaBody (body: unknown): boolean {
 export function sanitizeOllamaBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   const scan = createBodyScan(input, newScanner, options)
   const body = scan.body
-  let changed = false
   if (isRecord(body)) {
-    changed = sanitizeObject(scan.channels, body, { calls: 0 }, true)
+    scan.changed = sanitizeObject(scan.channels, body, { calls: 0 }, true)
     if (scan.channels.cut !== undefined) {
       body.done = true
       body.done_reason = kOllamaCutReason
     }
   }
-  return scan.result(changed, 'ollama')
+  return scan.result('ollama')
 }

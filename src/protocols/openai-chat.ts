@@ -1,7 +1,7 @@
 /**
  * @module protocols/openai-chat
- * OpenAI Chat Completions streams (`chat.completion.chunk`). Scanned text,
- * each with its own scanner:
+ * OpenAI Chat Completions, streamed (`chat.completion.chunk`) and not
+ * (`chat.completion`). Scanned text, each with its own scanner:
  * - `choices[i].delta.content` (channel `i:content`), one per choice so
  *   n > 1 choices never mix;
  * - `choices[i].delta.refusal` (`i:refusal`);
@@ -10,12 +10,19 @@
  * Tool call ids, names and types, roles, usage chunks and `{"error":…}`
  * objects pass through untouched. The streaming rules are in
  * openai-choices.ts; the same codec reads NDJSON (no `[DONE]`).
+ *
+ * A non-streamed body has the same texts under `choices[i].message`
+ * (`content`, `refusal`, `tool_calls[j].function.arguments`), each scanned
+ * whole on the same channel (`sanitizeOpenAiChatBody`, also for NDJSON
+ * bodies).
  */
-import { indexOf, isRecord, isText } from './json-frame.js'
+import type { Scanner } from '../scanner/types.js'
+import { isPosition } from './body-scan.js'
+import { forEachRecord, indexOf, isRecord, isText } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import { choiceTextInfo, createChoiceCodec, soleChoice } from './openai-choices.js'
+import { choiceTextInfo, createChoiceCodec, sanitizeChoicesBody, soleChoice } from './openai-choices.js'
 import type { ChoiceFlavor } from './openai-choices.js'
-import type { ChannelInfo, CodecContext, ProtocolCodec } from './types.js'
+import type { ChannelInfo, CodecContext, JsonSanitizeOptions, JsonSanitizeResult, ProtocolCodec } from './types.js'
 
 function scanField (ctx: CodecContext, holder: JsonObject, name: 'content' | 'refusal', info: ChannelInfo): boolean {
   const text = holder[name]
@@ -24,6 +31,14 @@ function scanField (ctx: CodecContext, holder: JsonObject, name: 'content' | 're
   if (released === text) return false
   holder[name] = released
   return true
+}
+
+function refusalInfo (i: number): ChannelInfo {
+  return { key: `${i}:refusal`, choice: i, field: 'refusal' }
+}
+
+function toolInfo (i: number, j: number): ChannelInfo {
+  return { key: `${i}:tool:${j}`, choice: i, field: 'tool_arguments', part: j }
 }
 
 function toolCallsOf (delta: JsonObject): JsonObject[] {
@@ -50,13 +65,13 @@ const chatFlavor: ChoiceFlavor = {
   ownsChoicePath (rest) {
     if (rest[0] !== 'delta') return false
     if (rest.length === 2) return rest[1] === 'content' || rest[1] === 'refusal'
-    return rest.length === 5 && rest[1] === 'tool_calls' && rest[3] === 'function' && rest[4] === 'arguments'
+    return rest.length === 5 && rest[1] === 'tool_calls' && isPosition(rest[2]) && rest[3] === 'function' && rest[4] === 'arguments'
   },
   scanChoice (choice, i, ctx) {
     const delta = choice.delta
     if (!isRecord(delta)) return false
     let changed = scanField(ctx, delta, 'content', choiceTextInfo('content', i))
-    if (scanField(ctx, delta, 'refusal', { key: `${i}:refusal`, choice: i, field: 'refusal' })) changed = true
+    if (scanField(ctx, delta, 'refusal', refusalInfo(i))) changed = true
     const calls = toolCallsOf(delta)
     for (let k = 0; k < calls.length; k++) {
       const call = calls[k] as JsonObject
@@ -64,7 +79,7 @@ const chatFlavor: ChoiceFlavor = {
       if (!isRecord(fn) || !isText(fn.arguments)) continue
       const j = indexOf(call.index, k)
       const text = fn.arguments
-      const released = ctx.channels.scan({ key: `${i}:tool:${j}`, choice: i, field: 'tool_arguments', part: j }, text)
+      const released = ctx.channels.scan(toolInfo(i, j), text)
       if (released !== text) {
         fn.arguments = released
         changed = true
@@ -137,4 +152,21 @@ const chatFlavor: ChoiceFlavor = {
 export function createOpenAiChatCodec (ctx: CodecContext, options: { doneMarker?: boolean, coalesce?: boolean } = {}): ProtocolCodec {
   const doneMarker = options.doneMarker ?? true
   return createChoiceCodec(ctx, doneMarker ? chatFlavor : { ...chatFlavor, protocol: 'ndjson' }, { doneMarker, coalesce: options.coalesce ?? true })
+}
+
+/**
+ * Sanitizes a non-streamed `chat.completion` body (or one NDJSON chat
+ * answer). Cut: `finish_reason: "content_filter"` on every choice.
+ */
+export function sanitizeOpenAiChatBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
+  return sanitizeChoicesBody(input, newScanner, options, 'openai-chat', (scan, choice, i) => {
+    const message = choice.message
+    if (!isRecord(message)) return false
+    let changed = scan.scanField(message, 'content', choiceTextInfo('content', i))
+    if (scan.scanField(message, 'refusal', refusalInfo(i))) changed = true
+    forEachRecord(message.tool_calls, (call, j) => {
+      if (isRecord(call.function) && scan.scanField(call.function, 'arguments', toolInfo(i, j))) changed = true
+    })
+    return changed
+  })
 }

@@ -46,12 +46,21 @@
  * chunk: the same text reaches the client in fewer frames, and the scanner,
  * the serializer and the socket each run once per read instead of once per
  * token. Any other frame first flushes the run, so frame order is kept.
+ *
+ * Non-streamed bodies (`chat.completion`, `text_completion`) share the same
+ * rules, each choice's text fields scanned whole (`sanitizeChoicesBody`):
+ * a changed choice gets `logprobs: null`, and a cut gives every choice
+ * `finish_reason: "content_filter"`.
  */
-import type { Finding } from '../scanner/types.js'
-import { indexOf, isRecord, parseJsonObject } from './json-frame.js'
+import type { Finding, Scanner } from '../scanner/types.js'
+import { createBodyScan, isPosition } from './body-scan.js'
+import type { BodyScan } from './body-scan.js'
+import { forEachRecord, indexOf, isRecord, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
 import { isCleanEnvelope, segmentOf } from './generic-json.js'
-import type { ChannelInfo, ChannelScanner, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, Protocol, ProtocolCodec } from './types.js'
+import type {
+  ChannelInfo, ChannelScanner, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, Protocol, ProtocolCodec
+} from './types.js'
 
 /** What differs between chat and completions chunks. */
 export interface ChoiceFlavor {
@@ -375,8 +384,11 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
   return {
     protocol: flavor.protocol,
     cutReason: 'content_filter',
-    ownsPath (_frame, path) {
-      return path.length > 2 && path[0] === 'choices' && flavor.ownsChoicePath(path.slice(2))
+    ownsPath (frame, path) {
+      // Only the choices of an array are scanned (an object `choices` is
+      // passed on as it came, for the generic path to scan).
+      return path.length > 2 && path[0] === 'choices' && isPosition(path[1]) &&
+        isRecord(frame) && Array.isArray(frame.choices) && flavor.ownsChoicePath(path.slice(2))
     },
     frame (frame) {
       if (frame.event === undefined && frame.id === undefined) {
@@ -426,4 +438,30 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       ctx.emit({ value: { error: { message: info.message, type: 'upstream_error', param: null, code: info.code } } })
     }
   }
+}
+
+/**
+ * Sanitizes a non-streamed body of choices. `scanChoice` scans the text
+ * fields of one choice (`i`, its `index`, else its position) whole and
+ * says whether any changed. The body is left to the generic pass alone
+ * when it is no JSON object.
+ */
+export function sanitizeChoicesBody (
+  input: unknown,
+  newScanner: () => Scanner,
+  options: JsonSanitizeOptions,
+  protocol: 'openai-chat' | 'openai-completions',
+  scanChoice: (scan: BodyScan<unknown>, choice: JsonObject, i: number) => boolean
+): JsonSanitizeResult {
+  const scan = createBodyScan(input, newScanner, options)
+  const body = scan.body
+  if (!isRecord(body)) return scan.result(undefined)
+  forEachRecord(body.choices, (choice, k) => {
+    const i = typeof choice.index === 'number' ? choice.index : k
+    // Token logprobs spell out the original text.
+    if (scanChoice(scan, choice, i) && choice.logprobs !== undefined && choice.logprobs !== null) choice.logprobs = null
+  })
+  return scan.result(protocol, () => {
+    forEachRecord(body.choices, (choice) => { choice.finish_reason = 'content_filter' })
+  })
 }

@@ -1,15 +1,17 @@
 /**
  * @module protocols/openai-completions
- * Legacy OpenAI Completions streams (`text_completion` chunks): each
- * `choices[i].text` is one channel (`i:text`). `logprobs` of a changed
- * choice become null (they list the original tokens). The streaming rules
- * (holdback, flush before the finishing chunk, cut as `content_filter`
- * then `[DONE]`) are in openai-choices.ts.
+ * Legacy OpenAI Completions, streamed (`text_completion` chunks) and not (a
+ * `text_completion` body): each `choices[i].text` is one channel (`i:text`),
+ * scanned whole in a body. `logprobs` of a changed choice become null (they
+ * list the original tokens). The streaming rules (holdback, flush before
+ * the finishing chunk, cut as `content_filter` then `[DONE]`) are in
+ * openai-choices.ts.
  */
+import type { Scanner } from '../scanner/types.js'
 import { indexOf, isText } from './json-frame.js'
-import { choiceTextInfo, createChoiceCodec, soleChoice } from './openai-choices.js'
+import { choiceTextInfo, createChoiceCodec, sanitizeChoicesBody, soleChoice } from './openai-choices.js'
 import type { ChoiceFlavor } from './openai-choices.js'
-import type { CodecContext, ProtocolCodec } from './types.js'
+import type { CodecContext, JsonSanitizeOptions, JsonSanitizeResult, ProtocolCodec } from './types.js'
 
 const kSimpleChoiceKeys = new Set(['index', 'text', 'logprobs', 'finish_reason'])
 
@@ -54,4 +56,10 @@ const completionsFlavor: ChoiceFlavor = {
 /** A codec for legacy Completions chunks. */
 export function createOpenAiCompletionsCodec (ctx: CodecContext, options: { coalesce?: boolean } = {}): ProtocolCodec {
   return createChoiceCodec(ctx, completionsFlavor, { doneMarker: true, coalesce: options.coalesce ?? true })
+}
+
+/** Sanitizes a non-streamed `text_completion` body. Cut: `finish_reason: "content_filter"` on every choice. */
+export function sanitizeOpenAiCompletionsBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
+  return sanitizeChoicesBody(input, newScanner, options, 'openai-completions', (scan, choice, i) =>
+    scan.scanField(choice, 'text', choiceTextInfo('text', i)))
 }

@@ -1,6 +1,7 @@
 /**
  * @module protocols/openai-responses
- * OpenAI Responses API streams (typed events, `event:` = `data.type`).
+ * OpenAI Responses API, streamed (typed events, `event:` = `data.type`) and
+ * not (an `object: "response"` body).
  *
  * Text channels, one scanner each:
  * - `response.output_text.delta`      → `out:<output_index>:<content_index>`
@@ -30,12 +31,22 @@
  * "content_filter"` (a reason the API itself uses), whose `response` is the
  * last upstream snapshot with the output items seen so far holding the
  * sanitized text released so far. The Responses API has no `[DONE]`.
+ *
+ * A non-streamed body (`sanitizeOpenAiResponsesBody`): in each `output[]`
+ * item, the `output_text`, `refusal` and `reasoning_text` content parts,
+ * the texts of `summary[]` (reasoning items), a function call's `arguments`
+ * and a custom tool call's `input`, each scanned whole on the channel its
+ * deltas use. A cut ends it as the stream's cut does: `status:
+ * "incomplete"`, `incomplete_details.reason: "content_filter"`.
  */
-import type { Finding } from '../scanner/types.js'
-import { indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
+import type { Finding, Scanner } from '../scanner/types.js'
+import { createBodyScan } from './body-scan.js'
+import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
 import { elementAt } from './generic-json.js'
-import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
+import type {
+  ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec, TextField
+} from './types.js'
 
 interface DeltaKind {
   /** Channel key prefix. */
@@ -66,6 +77,8 @@ const kDoneKinds: Readonly<Record<string, { delta: string, textField: string }>>
 
 const kFinalEvents = new Set(['response.completed', 'response.incomplete', 'response.failed'])
 const kSnapshotEvents = new Set(['response.created', 'response.in_progress', 'response.queued'])
+const kPartEvents = new Set(['response.content_part.added', 'response.content_part.done', 'response.reasoning_summary_part.added', 'response.reasoning_summary_part.done'])
+const kItemEvents = new Set(['response.output_item.added', 'response.output_item.done'])
 
 /** Whether `name` of a content or summary part is the text `sanitizePart` scans. */
 function ownsPartField (part: unknown, name: unknown, summary: boolean): boolean {
@@ -95,9 +108,11 @@ function ownsPath (frame: JsonValue, path: JsonPath): boolean {
   if (kDeltaKinds[type] !== undefined) return path.length === 1 && path[0] === 'delta'
   const done = kDoneKinds[type]
   if (done !== undefined) return path.length === 1 && path[0] === done.textField
-  if (path[0] === 'part') return path.length === 2 && ownsPartField(frame.part, path[1], type.startsWith('response.reasoning_summary_part.'))
-  if (path[0] === 'item') return ownsItemPath(frame.item, path.slice(1))
-  if (path[0] === 'response' && path[1] === 'output' && isRecord(frame.response)) {
+  // Only in the events `handle` sanitizes: the same field in an event of
+  // another type was never scanned by the codec.
+  if (path[0] === 'part') return kPartEvents.has(type) && path.length === 2 && ownsPartField(frame.part, path[1], type.startsWith('response.reasoning_summary_part.'))
+  if (path[0] === 'item') return kItemEvents.has(type) && ownsItemPath(frame.item, path.slice(1))
+  if (path[0] === 'response' && path[1] === 'output' && (kFinalEvents.has(type) || kSnapshotEvents.has(type)) && isRecord(frame.response)) {
     return ownsItemPath(elementAt(frame.response.output, path[2]), path.slice(3))
   }
   return false
@@ -357,4 +372,25 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
       ctx.emit(frameOf({ type: 'error', sequence_number: insertedSeq(undefined), code: info.code, message: info.message, param: null }))
     }
   }
+}
+
+/** Sanitizes a non-streamed Responses body (see the module header). */
+export function sanitizeOpenAiResponsesBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
+  const scan = createBodyScan(input, newScanner, options)
+  const body = scan.body
+  if (!isRecord(body)) return scan.result(undefined)
+  forEachRecord(body.output, (item, oi) => {
+    forEachRecord(item.content, (part, ci) => {
+      if (part.type === 'output_text') scan.scanField(part, 'text', channelOf('response.output_text.delta', oi, ci))
+      else if (part.type === 'refusal') scan.scanField(part, 'refusal', channelOf('response.refusal.delta', oi, ci))
+      else if (part.type === 'reasoning_text') scan.scanField(part, 'text', channelOf('response.reasoning_text.delta', oi, ci))
+    })
+    forEachRecord(item.summary, (part, si) => scan.scanField(part, 'text', channelOf('response.reasoning_summary_text.delta', oi, si)))
+    if (item.type === 'function_call') scan.scanField(item, 'arguments', channelOf('response.function_call_arguments.delta', oi, 0))
+    if (item.type === 'custom_tool_call') scan.scanField(item, 'input', channelOf('response.custom_tool_call_input.delta', oi, 0))
+  })
+  return scan.result('openai-responses', () => {
+    body.status = 'incomplete'
+    body.incomplete_details = { reason: 'content_filter' }
+  })
 }

@@ -1,60 +1,33 @@
 /**
  * @module protocols/sanitize-json-body
- * Non-streaming (`stream: false`) response bodies: the same text fields as
- * the streams, each scanned whole with its own scanner, on a copy of the
- * body (the input is never modified), unless the caller owns the body and
- * says so (`inPlace`).
+ * Non-streaming (`stream: false`) response bodies: recognises the protocol
+ * of a body and hands it to that protocol's body sanitizer, which lives
+ * beside its stream codec (openai-chat.ts, openai-completions.ts,
+ * openai-responses.ts, anthropic-messages.ts, gemini.ts, ollama.ts,
+ * cohere.ts) and says there which fields it scans.
  *
- * - Chat Completions: `choices[].message.content`, `.refusal`,
- *   `.tool_calls[].function.arguments`;
- * - Completions: `choices[].text`;
- * - Responses: `output[]` message `output_text`/`refusal` parts, function
- *   call `arguments`, custom tool call `input`, reasoning summary/text;
- * - Anthropic Messages: `content[]` `text`, `thinking`, and every string in
- *   a `tool_use` block's `input` object (each its own text, so the result is
- *   always valid JSON).
- * Every other string, key and long number of the body is scanned whole too
- * (body-scan.ts), whatever the protocol, also in a body of no protocol
- * Sluice knows.
+ * Every sanitizer works the same way (body-scan.ts): on a copy of the body
+ * (the input is never modified) unless the caller owns the body and says so
+ * (`inPlace`), it scans the protocol's text fields, each whole with its own
+ * scanner; then every other string, key and long number of the body is
+ * scanned whole too. A body of no protocol Sluice knows gets that generic
+ * pass alone.
  *
  * Cut: the field that tripped it keeps the text before the match, every
  * later text field becomes '' and the response says why it stopped, the
- * protocol's way: `finish_reason: "content_filter"` on every choice (OpenAI),
- * `status: "incomplete"` with `incomplete_details.reason: "content_filter"`
- * (Responses), `stop_reason: "refusal"` (Anthropic). Changed choices get
- * `logprobs: null`, as in the streams.
+ * protocol's way (each sanitizer's doc says how).
  */
-import type { Finding, Scanner } from '../scanner/types.js'
+import type { Scanner } from '../scanner/types.js'
+import { sanitizeAnthropicMessagesBody } from './anthropic-messages.js'
+import { createBodyScan } from './body-scan.js'
 import { isCohereBody, sanitizeCohereBody } from './cohere.js'
 import { isGeminiBody, sanitizeGeminiBody } from './gemini.js'
-import { isRecord, isText } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { isRecord } from './json-frame.js'
 import { isOllamaBody, sanitizeOllamaBody } from './ollama.js'
-import { createBodyScan, scanStringLeaves } from './body-scan.js'
-import type { ChannelInfo, FindingContext, Protocol, ProtocolOption, TextField } from './types.js'
-
-export interface JsonSanitizeOptions {
-  /** Default `auto`: recognised from `object` / `type`. */
-  protocol?: ProtocolOption
-  onFinding?: (finding: Finding, context: FindingContext) => void
-  onCut?: (finding: Finding, context: FindingContext) => void
-  /**
-   * The caller owns `input` (say, it comes straight from `JSON.parse`) and
-   * lets it be changed in place: no copy is made. The copy (a
-   * `structuredClone`) cost more than scanning a small chat completion.
-   */
-  inPlace?: boolean
-}
-
-export interface JsonSanitizeResult {
-  /** The sanitized copy (the input itself when nothing changed, or changed in place with `inPlace`). */
-  body: unknown
-  changed: boolean
-  findings: Finding[]
-  cut: Finding | undefined
-  /** The protocol recognised; undefined when the body is none Sluice knows (left as is). */
-  protocol: Protocol | undefined
-}
+import { sanitizeOpenAiChatBody } from './openai-chat.js'
+import { sanitizeOpenAiCompletionsBody } from './openai-completions.js'
+import { sanitizeOpenAiResponsesBody } from './openai-responses.js'
+import type { JsonSanitizeOptions, JsonSanitizeResult, Protocol } from './types.js'
 
 /** Recognises a non-streaming response body. */
 export function sniffJsonProtocol (body: unknown): Protocol | undefined {
@@ -71,6 +44,31 @@ export function sniffJsonProtocol (body: unknown): Protocol | undefined {
   return undefined
 }
 
+/** One protocol's body sanitizer, beside its codec in the protocol's module. */
+type BodySanitizer = (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions) => JsonSanitizeResult
+
+/**
+ * Each protocol's body sanitizer (NDJSON bodies are chat completions; the
+ * AI SDK UI stream has no body form). A Map, so that a protocol named by
+ * a caller from plain JavaScript and known to none of them finds nothing
+ * rather than an `Object.prototype` member.
+ */
+const kBodySanitizers: ReadonlyMap<string, BodySanitizer> = new Map(Object.entries({
+  'openai-chat': sanitizeOpenAiChatBody,
+  ndjson: sanitizeOpenAiChatBody,
+  'openai-completions': sanitizeOpenAiCompletionsBody,
+  'openai-responses': sanitizeOpenAiResponsesBody,
+  'anthropic-messages': sanitizeAnthropicMessagesBody,
+  gemini: sanitizeGeminiBody,
+  ollama: sanitizeOllamaBody,
+  cohere: sanitizeCohereBody
+} satisfies Record<Exclude<Protocol, 'vercel-ai'>, BodySanitizer>))
+
+/** A body of no protocol Sluice knows: the generic pass (body-scan.ts) alone. */
+function sanitizeUnknownBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions): JsonSanitizeResult {
+  return createBodyScan(input, newScanner, options).result(undefined)
+}
+
 /**
  * Sanitizes one JSON response body.
  * @example
@@ -78,94 +76,7 @@ export function sniffJsonProtocol (body: unknown): Protocol | undefined {
  */
 export function sanitizeJsonBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   const requested = options.protocol ?? 'auto'
-  const protocol = requested === 'auto' ? sniffJsonProtocol(input) : requested === 'ndjson' ? 'openai-chat' : requested
-  // Provider modules sanitize their own bodies (the AI SDK UI stream has no body form).
-  if (protocol === 'gemini') return sanitizeGeminiBody(input, newScanner, options)
-  if (protocol === 'ollama') return sanitizeOllamaBody(input, newScanner, options)
-  if (protocol === 'cohere') return sanitizeCohereBody(input, newScanner, options)
-
-  const scan = createBodyScan(input, newScanner, options)
-  const { channels } = scan
-  // A body of no protocol Sluice knows: the generic pass alone scans it.
-  if (protocol === undefined || protocol === 'vercel-ai' || !isRecord(scan.body)) return scan.result(false, undefined)
-  const body: JsonObject = scan.body
-  let changed = false
-
-  /** Scans `holder[name]` whole; returns whether it changed. */
-  function scanField (holder: JsonObject, name: string, info: ChannelInfo): boolean {
-    const text = holder[name]
-    if (!isText(text)) return false
-    const next = channels.scan(info, text) + channels.finish(info.key)
-    if (next === text) return false
-    holder[name] = next
-    changed = true
-    return true
-  }
-
-  function channel (key: string, choice: number, field: TextField, part?: number): ChannelInfo {
-    return part === undefined ? { key, choice, field } : { key, choice, field, part }
-  }
-
-  function forEachRecord (list: unknown, fn: (item: JsonObject, index: number) => void): void {
-    if (Array.isArray(list)) list.forEach((item, index) => { if (isRecord(item)) fn(item, index) })
-  }
-
-  switch (protocol) {
-    case 'openai-chat':
-    case 'ndjson':
-      forEachRecord(body.choices, (choice, k) => {
-        const i = typeof choice.index === 'number' ? choice.index : k
-        const message = choice.message
-        if (!isRecord(message)) return
-        let touched = scanField(message, 'content', channel(`${i}:content`, i, 'content'))
-        if (scanField(message, 'refusal', channel(`${i}:refusal`, i, 'refusal'))) touched = true
-        forEachRecord(message.tool_calls, (call, j) => {
-          if (isRecord(call.function) && scanField(call.function, 'arguments', channel(`${i}:tool:${j}`, i, 'tool_arguments', j))) touched = true
-        })
-        if (touched && choice.logprobs !== undefined && choice.logprobs !== null) choice.logprobs = null
-      })
-      break
-    case 'openai-completions':
-      forEachRecord(body.choices, (choice, k) => {
-        const i = typeof choice.index === 'number' ? choice.index : k
-        if (scanField(choice, 'text', channel(`${i}:text`, i, 'text')) && choice.logprobs !== undefined && choice.logprobs !== null) choice.logprobs = null
-      })
-      break
-    case 'openai-responses':
-      forEachRecord(body.output, (item, oi) => {
-        forEachRecord(item.content, (part, ci) => {
-          if (part.type === 'output_text') scanField(part, 'text', channel(`out:${oi}:${ci}`, oi, 'text', ci))
-          else if (part.type === 'refusal') scanField(part, 'refusal', channel(`ref:${oi}:${ci}`, oi, 'refusal', ci))
-          else if (part.type === 'reasoning_text') scanField(part, 'text', channel(`rsn:${oi}:${ci}`, oi, 'reasoning', ci))
-        })
-        forEachRecord(item.summary, (part, si) => scanField(part, 'text', channel(`sum:${oi}:${si}`, oi, 'reasoning', si)))
-        if (item.type === 'function_call') scanField(item, 'arguments', channel(`fn:${oi}`, oi, 'tool_arguments'))
-        if (item.type === 'custom_tool_call') scanField(item, 'input', channel(`ctool:${oi}`, oi, 'tool_arguments'))
-      })
-      break
-    case 'anthropic-messages':
-      forEachRecord(body.content, (block, i) => {
-        if (block.type === 'text') scanField(block, 'text', channel(String(i), i, 'text'))
-        else if (block.type === 'thinking') scanField(block, 'thinking', channel(String(i), i, 'thinking'))
-        else if (isRecord(block.input)) {
-          // Each string of the input object its own text, so the result is always valid JSON.
-          const scanned = scanStringLeaves(block.input, (text) => scan.whole(channel(`${i}:input`, i, 'tool_arguments'), text))
-          if (scanned.changed) changed = true
-        }
-      })
-      break
-  }
-
-
-  return scan.result(changed, protocol, () => {
-    if (protocol === 'openai-responses') {
-      body.status = 'incomplete'
-      body.incomplete_details = { reason: 'content_filter' }
-    } else if (protocol === 'anthropic-messages') {
-      body.stop_reason = 'refusal'
-      body.stop_sequence = null
-    } else {
-      forEachRecord(body.choices, (choice) => { choice.finish_reason = 'content_filter' })
-    }
-  })
+  const protocol = requested === 'auto' ? sniffJsonProtocol(input) : requested
+  const sanitize = protocol === undefined ? undefined : kBodySanitizers.get(protocol)
+  return (sanitize ?? sanitizeUnknownBody)(input, newScanner, options)
 }

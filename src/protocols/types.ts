@@ -2,7 +2,8 @@
  * @module protocols/types
  * The shapes shared by the protocol layer: wire frames (what SSE and NDJSON
  * framings produce and accept), text channels (one scanner per stream of
- * text inside a response) and the codec contract each protocol implements.
+ * text inside a response), the codec contract each protocol implements,
+ * and what its non-streamed body sanitizer takes and gives back.
  * No I/O here: codecs turn frames into text deltas and back, and the
  * Node Transform (stream/create-sanitize-stream.ts) only wires them up.
  */
@@ -188,3 +189,33 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 /** Where a leaf sits in a JSON value: object keys and array positions, outermost first. */
 export type JsonPath = ReadonlyArray<string | number>
+
+/**
+ * How a non-streamed (`stream: false`) body is sanitized: by
+ * `sanitizeJsonBody`, or by a protocol's own body sanitizer (beside its
+ * codec, in the protocol's module).
+ */
+export interface JsonSanitizeOptions {
+  /** Default `auto`: recognised from `object` / `type`. */
+  protocol?: ProtocolOption
+  onFinding?: (finding: Finding, context: FindingContext) => void
+  onCut?: (finding: Finding, context: FindingContext) => void
+  /**
+   * The caller owns `input` (say, it comes straight from `JSON.parse`) and
+   * lets it be changed in place: no copy is made. The copy (a
+   * `structuredClone`) cost more than scanning a small chat completion.
+   */
+  inPlace?: boolean
+}
+
+/** What a body sanitizer gives back. */
+export interface JsonSanitizeResult {
+  /** The sanitized copy (the input itself when nothing changed, or changed in place with `inPlace`). */
+  body: unknown
+  changed: boolean
+  findings: Finding[]
+  cut: Finding | undefined
+  /** The protocol recognised; undefined when the body is none Sluice knows (left as is). */
+  protocol: Protocol | undefined
+}
+

@@ -1,10 +1,10 @@
 /**
  * @module rules/rule-set
  * A loaded, immutable set of compiled rules plus the combined regexes the
- * scanner runs: one leftmost-first alternation over all rules of a lane
- * (one native call finds the next candidate of every rule: 6–10× fewer
- * calls than one regex per rule) and one end-anchored alternation of all
- * the rules' prefix languages (where the holdback starts).
+ * scanner runs: leftmost-first alternations over the rules of a lane
+ * (one native call finds the next candidate of many rules: 6–10× fewer
+ * calls than one regex per rule) and end-anchored alternations of the
+ * rules' prefix languages (where the holdback starts).
  *
  * Two lanes: `output` (redact and cut: they change the text, so they hold it
  * back) and `flag` (report only: scanned on a shadow buffer, never holds text).
@@ -15,14 +15,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import RE2 from 're2'
 import { prefixPattern } from './analyze-pattern.js'
+import { packGroups } from './pack-groups.js'
 import type { CompiledRuleInternal } from './compile-rule.js'
 import type { CompiledRule } from './types.js'
 
 /**
- * Rules of a lane compiled together. One alternation over *all* rules
- * overflows RE2's DFA budget and falls back to its NFA, 100× slower
- * (measured: 44 rules together 20 µs per search, the same rules in three
- * category groups 0.12 µs each), so a lane is split into groups by category.
+ * Rules of a lane compiled together into one alternation. Which rules share
+ * a group is measured (rules/pack-groups.ts): together where RE2's DFA stays
+ * small, apart where their states would multiply.
  */
 export interface RuleGroup {
   /** Indexes into the lane's `rules`, ascending. */
@@ -33,15 +33,18 @@ export interface RuleGroup {
   readonly sticky: RE2
   /** Index of each member's wrapping capture group in `combined`. */
   readonly groupIndex: readonly number[]
-  /** Which members match anywhere in a string, in one pass (the slow path's pre-filter). */
-  readonly set: InstanceType<(typeof RE2)['Set']>
-  /** `(?:prefix0|prefix1|…)$`: leftmost match = earliest position that may still grow into a match. */
-  readonly prefix: RE2
 }
 
 export interface RuleLane {
   readonly rules: readonly CompiledRuleInternal[]
   readonly groups: readonly RuleGroup[]
+  /**
+   * End-anchored alternations of the rules' prefix languages, packed apart
+   * from `groups` (a prefix automaton blows up on other combinations): the
+   * leftmost match of any is the earliest position that may still grow
+   * into a match.
+   */
+  readonly prefixes: readonly RE2[]
   /** Longest match of any rule in the lane (UTF-16 units). */
   readonly maxLength: number
 }
@@ -109,7 +112,7 @@ function prefixSourceOf (rule: CompiledRuleInternal): string {
   return cached
 }
 
-function createGroup (rules: readonly CompiledRuleInternal[], members: number[]): RuleGroup {
+function createGroup (rules: readonly CompiledRuleInternal[], members: readonly number[]): RuleGroup {
   const groupIndex: number[] = []
   let next = 1
   const parts = members.map((i) => {
@@ -118,28 +121,22 @@ function createGroup (rules: readonly CompiledRuleInternal[], members: number[])
     next += 1 + rule.groups
     return wrapFlags(rule.flags, `(${rule.source})`)
   })
-  const own = members.map((i) => rules[i] as CompiledRuleInternal)
   return {
     members,
     combined: new RE2(parts.join('|'), 'gu'),
     sticky: new RE2(parts.join('|'), 'yu'),
-    groupIndex,
-    set: new RE2.Set(own.map((r) => wrapFlags(r.flags, r.source)), 'u'),
-    prefix: new RE2(`(?:${own.map(prefixSourceOf).join('|')})$`, 'u')
+    groupIndex
   }
 }
 
 function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   if (rules.length === 0) return undefined
-  const byCategory = new Map<string, number[]>()
-  rules.forEach((rule, i) => {
-    const members = byCategory.get(rule.category) ?? []
-    members.push(i)
-    byCategory.set(rule.category, members)
-  })
+  const alternatives = rules.map((rule) => wrapFlags(rule.flags, `(${rule.source})`))
+  const prefixes = rules.map((rule) => `${prefixSourceOf(rule)}$`)
   return {
     rules,
-    groups: [...byCategory.values()].map((members) => createGroup(rules, members)),
+    groups: packGroups(alternatives, 'gu').map((members) => createGroup(rules, members)),
+    prefixes: packGroups(prefixes, 'u').map((members) => new RE2(members.map((i) => prefixes[i]).join('|'), 'u')),
     maxLength: Math.max(...rules.map((r) => r.maxLength))
   }
 }

@@ -54,8 +54,8 @@ function holdStart (lane: RuleLane, buf: string, bytes: Buffer): number {
   // `search` returns only the start: RE2 answers it with its DFA alone,
   // ~10x cheaper than `exec` with submatches.
   let h = bytes.length
-  for (const g of lane.groups) {
-    const found = g.prefix.search(bytes)
+  for (const prefix of lane.prefixes) {
+    const found = prefix.search(bytes)
     if (found >= 0 && found < h) h = found
   }
   if (bytes.length !== buf.length && h < bytes.length) h = bytes.subarray(0, h).toString('utf8').length
@@ -231,14 +231,22 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
       }
       return collect()
     },
-    end (): ScanResult {
+    end (last = ''): ScanResult {
+      charsIn += last.length
       if (cut !== undefined || ended) return collect()
+      // Long text is scanned in slices as `write` does (a match costs a
+      // rebuild of the buffer it is in); only the last slice skips the
+      // holdback.
+      let from = 0
+      for (; last.length - from > sliceChars && cut === undefined; from += sliceChars) writePiece(last.slice(from, from + sliceChars))
+      if (cut !== undefined) return collect()
       ended = true
-      if (pendingHigh !== '') {
-        if (out !== undefined) out.buf += pendingHigh
-        else text += pendingHigh
-        if (flag !== undefined) flag.buf += pendingHigh
-        pendingHigh = ''
+      const rest = pendingHigh + last.slice(from)
+      pendingHigh = ''
+      if (rest !== '') {
+        if (out !== undefined) out.buf += rest
+        else text += rest
+        if (flag !== undefined) flag.buf += rest
       }
       run(true)
       return collect()

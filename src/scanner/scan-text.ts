@@ -9,11 +9,6 @@ import { createScanner } from './create-scanner.js'
 import type { ScanResult, ScannerOptions } from './types.js'
 
 export function scanText (ruleSet: RuleSet, text: string, options?: ScannerOptions): ScanResult {
-  const scanner = createScanner(ruleSet, options)
-  const first = scanner.write(text)
-  const last = scanner.end()
-  const result: ScanResult = { text: first.text + last.text, findings: [...first.findings, ...last.findings] }
-  const cut = first.cut ?? last.cut
-  if (cut !== undefined) result.cut = cut
-  return result
+  // One final write: no holdback to decide, the text is all there is.
+  return createScanner(ruleSet, options).end(text)
 }

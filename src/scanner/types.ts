@@ -34,8 +34,13 @@ export interface ScanResult {
 export interface Scanner {
   /** Feeds the next piece of the stream; returns what can be released now. */
   write(text: string): ScanResult
-  /** Ends the stream: releases everything still held back. */
-  end(): ScanResult
+  /**
+   * Ends the stream: releases everything still held back. `last`, if
+   * given, is written first: the same result as `write(last)` then
+   * `end()`, without deciding a holdback for text that is final anyway
+   * (what `scanText` does).
+   */
+  end(last?: string): ScanResult
   /** Characters (UTF-16 units) currently held back. */
   readonly held: number
   /** Characters written so far. */

@@ -29,8 +29,7 @@
 import { Transform } from 'node:stream'
 import type { Readable, TransformCallback } from 'node:stream'
 import { sanitizeJsonBody } from '../protocols/sanitize-json-body.js'
-import type { JsonSanitizeOptions, JsonSanitizeResult } from '../protocols/sanitize-json-body.js'
-import type { FindingContext, ProtocolOption } from '../protocols/types.js'
+import type { FindingContext, JsonSanitizeOptions, JsonSanitizeResult, ProtocolOption } from '../protocols/types.js'
 import type { RuleSet } from '../rules/rule-set.js'
 import { cleanTextsOf } from '../scanner/clean-texts.js'
 
@@ -40,8 +39,7 @@ import { createStreamSanitizer } from './create-stream-sanitizer.js'
 import type { SanitizeStats, StreamSanitizer } from './create-stream-sanitizer.js'
 
 export type { SanitizeStats } from './create-stream-sanitizer.js'
-export type { FindingContext, Protocol, ProtocolOption } from '../protocols/types.js'
-export type { JsonSanitizeResult } from '../protocols/sanitize-json-body.js'
+export type { FindingContext, JsonSanitizeResult, Protocol, ProtocolOption } from '../protocols/types.js'
 
 export interface SanitizeStreamOptions {
   ruleSet: RuleSet

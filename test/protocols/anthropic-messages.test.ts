@@ -1,9 +1,10 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { sanitizeAnthropicMessagesBody } from '../../src/protocols/anthropic-messages.js'
 import {
   checkSplitInvariance,
   buildAnthropicStream, clientTexts, expectedTexts, fixture, jsonFrames, parseSse,
-  replay, scanWhole, testRules, tokenize
+  replay, scanWhole, scannerFactory, testRules, tokenize
 } from '../stream/replay.js'
 
 const ruleSet = await testRules()
@@ -96,4 +97,45 @@ t.test('generated streams: any tokenization gives the whole-text scan (fast-chec
     return texts(replay(ruleSet, enc(buildAnthropicStream(tokenize(text, cuts))), []).output).get('0') === expected
   }), { numRuns: 100 })
   t.pass('100 tokenizations')
+})
+
+// Non-streamed bodies (`stream: false`): sanitizeAnthropicMessagesBody.
+const newScanner = scannerFactory(ruleSet)
+const bodyText = 'Reach jane.doe@acme.io or (415) 555-2671.'
+const bodyClean = scanWhole(ruleSet, bodyText).text
+
+t.test('body: text, thinking and every string of a tool input; a cut says refusal', async (t) => {
+  const body = {
+    id: 'msg_1', type: 'message', role: 'assistant', model: 'claude',
+    content: [
+      { type: 'thinking', thinking: 'user is jane.doe@acme.io', signature: 'sig' },
+      { type: 'text', text: bodyText },
+      { type: 'tool_use', id: 'toolu_1', name: 'send', input: { to: ['jane.doe@acme.io'], note: { phone: '(415) 555-2671' }, n: 3 } }
+    ],
+    stop_reason: 'tool_use', stop_sequence: null
+  }
+  const r = sanitizeAnthropicMessagesBody(body, newScanner)
+  const out = r.body as any
+  t.equal(r.protocol, 'anthropic-messages')
+  t.equal(out.content[1].text, bodyClean)
+  t.notOk(out.content[0].thinking.includes('jane'))
+  t.match(out.content[2].input.to[0], /^\[email:[0-9a-f]+\]$/)
+  t.match(out.content[2].input.note.phone, /^\[phone:[0-9a-f]+\]$/)
+  t.equal(out.content[2].input.n, 3)
+  const cut = sanitizeAnthropicMessagesBody({ ...body, content: [{ type: 'text', text: 'launch the missiles' }] }, newScanner).body as any
+  t.equal(cut.stop_reason, 'refusal')
+  t.equal(cut.content[0].text, '')
+})
+
+t.test('body: findings name each block\'s channel as the stream does, tool input included', async (t) => {
+  const body = {
+    type: 'message', role: 'assistant',
+    content: [
+      { type: 'text', text: 'mail jane.doe@acme.io' },
+      { type: 'tool_use', id: 'toolu_1', name: 'send', input: { to: 'jane.doe@acme.io' } }
+    ]
+  }
+  const seen: string[] = []
+  sanitizeAnthropicMessagesBody(body, newScanner, { onFinding: (f, ctx) => seen.push(`${ctx.channel}:${ctx.field}:${f.ruleId}`) })
+  t.same(seen, ['0:text:pii.email', '1:tool_arguments:pii.email'])
 })

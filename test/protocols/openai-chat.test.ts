@@ -1,10 +1,11 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { sanitizeOpenAiChatBody } from '../../src/protocols/openai-chat.js'
 import { createRuleSetFromSources } from '../../src/rules/load-rules.js'
 import {
   checkSplitInvariance,
   buildChatStream, clientTexts, expectedTexts, fixture, jsonFrames, parseNdjson, parseSse,
-  replay, replayBytes, scanWhole, testRules, tokenize
+  replay, replayBytes, scanWhole, scannerFactory, testRules, tokenize
 } from '../stream/replay.js'
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8')
@@ -240,4 +241,73 @@ t.test('generated streams: any tokenization gives the whole-text scan (fast-chec
     return texts(output).get('0:content') === expected
   }), { numRuns: 150 })
   t.pass('150 tokenizations')
+})
+
+// Non-streamed bodies (`stream: false`): sanitizeOpenAiChatBody.
+const newScanner = scannerFactory(ruleSet)
+const bodyText = 'Reach jane.doe@acme.io or (415) 555-2671.'
+const bodyClean = scanWhole(ruleSet, bodyText).text
+
+t.test('body: content, refusal and tool call arguments, on a copy', async (t) => {
+  const body = {
+    id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o',
+    choices: [{
+      index: 0,
+      message: { role: 'assistant', content: bodyText, refusal: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'send', arguments: '{"to":"jane.doe@acme.io"}' } }] },
+      logprobs: { content: [] },
+      finish_reason: 'tool_calls'
+    }],
+    usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }
+  }
+  const before = structuredClone(body)
+  const seen: string[] = []
+  const r = sanitizeOpenAiChatBody(body, newScanner, { onFinding: (f, ctx) => seen.push(`${ctx.channel}:${f.ruleId}`) })
+  t.same(body, before, 'the input is not modified')
+  t.equal(r.changed, true)
+  t.equal(r.protocol, 'openai-chat')
+  const out = r.body as typeof body
+  t.equal(out.choices[0]?.message.content, bodyClean)
+  t.match(out.choices[0]?.message.tool_calls[0]?.function.arguments, /^\{"to":"\[email:[0-9a-f]+\]"\}$/)
+  t.equal(out.choices[0]?.message.tool_calls[0]?.id, 'call_1')
+  t.equal(out.choices[0]?.logprobs, null)
+  t.equal(out.choices[0]?.finish_reason, 'tool_calls')
+  t.same(out.usage, body.usage)
+  t.same(seen, ['0:content:pii.email', '0:content:pii.phone_nanp', '0:tool:0:pii.email'])
+  t.equal(r.findings.length, 3)
+})
+
+t.test('body: a clean body is returned as is', async (t) => {
+  const body = { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'All good here.' }, finish_reason: 'stop' }] }
+  const r = sanitizeOpenAiChatBody(body, newScanner)
+  t.equal(r.changed, false)
+  t.equal(r.body, body)
+})
+
+t.test('body: inPlace sanitizes the very object it is given, with the same result as a copy', async (t) => {
+  const make = (): { object: string, choices: Array<{ index: number, message: { role: string, content: string }, logprobs: unknown, finish_reason: string }> } =>
+    ({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: bodyText }, logprobs: { content: [] }, finish_reason: 'stop' }] })
+  const copied = sanitizeOpenAiChatBody(make(), newScanner)
+  const body = make()
+  const r = sanitizeOpenAiChatBody(body, newScanner, { inPlace: true })
+  t.equal(r.body, body, 'no copy was made')
+  t.equal(body.choices[0]?.message.content, bodyClean, 'the given object carries the sanitized text')
+  t.equal(body.choices[0]?.logprobs, null)
+  t.same(r.body, copied.body)
+  t.equal(r.changed, true)
+})
+
+t.test('body: a cut truncates at the match, empties later text and says content_filter', async (t) => {
+  const body = {
+    object: 'chat.completion',
+    choices: [
+      { index: 0, message: { role: 'assistant', content: 'Plan: launch the missiles at dawn.' }, finish_reason: 'stop' },
+      { index: 1, message: { role: 'assistant', content: 'Another answer.' }, finish_reason: 'stop' }
+    ]
+  }
+  const r = sanitizeOpenAiChatBody(body, newScanner)
+  const out = r.body as typeof body
+  t.equal(r.cut?.ruleId, 'test.cut_missiles')
+  t.equal(out.choices[0]?.message.content, 'Plan: ')
+  t.equal(out.choices[1]?.message.content, '')
+  t.same(out.choices.map((c) => c.finish_reason), ['content_filter', 'content_filter'])
 })

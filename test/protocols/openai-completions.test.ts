@@ -1,5 +1,6 @@
 import t from 'tap'
-import { checkSplitInvariance, clientTexts, expectedTexts, fixture, jsonFrames, parseSse, replay, scanWhole, testRules } from '../stream/replay.js'
+import { sanitizeOpenAiCompletionsBody } from '../../src/protocols/openai-completions.js'
+import { checkSplitInvariance, clientTexts, expectedTexts, fixture, jsonFrames, parseSse, replay, scanWhole, scannerFactory, testRules } from '../stream/replay.js'
 
 const ruleSet = await testRules()
 const texts = (s: string): Map<string, string> => clientTexts('completions', parseSse(s).frames)
@@ -48,4 +49,15 @@ t.test('a cut ends with a content_filter choice and [DONE]', async (t) => {
   t.equal(last.object, 'text_completion')
   t.equal(texts(output).get('0:text'), scanWhole(ruleSet, [...texts(input.toString('utf8')).values()][0] as string).text)
   t.equal(sanitizer.stats.finishReason, 'content_filter')
+})
+
+// Non-streamed bodies (`stream: false`): sanitizeOpenAiCompletionsBody.
+const newScanner = scannerFactory(ruleSet)
+const bodyText = 'Reach jane.doe@acme.io or (415) 555-2671.'
+const bodyClean = scanWhole(ruleSet, bodyText).text
+
+t.test('body: choices[].text', async (t) => {
+  const r = sanitizeOpenAiCompletionsBody({ object: 'text_completion', choices: [{ text: bodyText, index: 0, logprobs: null, finish_reason: 'stop' }] }, newScanner)
+  t.equal((r.body as any).choices[0].text, bodyClean)
+  t.equal(r.protocol, 'openai-completions')
 })

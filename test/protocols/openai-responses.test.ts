@@ -1,9 +1,10 @@
 import t from 'tap'
 import fc from 'fast-check'
+import { sanitizeOpenAiResponsesBody } from '../../src/protocols/openai-responses.js'
 import {
   checkSplitInvariance,
   buildResponsesStream, clientTexts, expectedTexts, fixture, jsonFrames, parseSse,
-  replay, scanWhole, testRules, tokenize
+  replay, scanWhole, scannerFactory, testRules, tokenize
 } from '../stream/replay.js'
 
 const ruleSet = await testRules()
@@ -121,4 +122,28 @@ t.test('generated streams: any tokenization gives the whole-text scan (fast-chec
     return texts(output).get('out:0:0') === expected && out.at(-1)?.response.output[0].content[0].text === expected
   }), { numRuns: 100 })
   t.pass('100 tokenizations')
+})
+
+// Non-streamed bodies (`stream: false`): sanitizeOpenAiResponsesBody.
+const newScanner = scannerFactory(ruleSet)
+const bodyText = 'Reach jane.doe@acme.io or (415) 555-2671.'
+const bodyClean = scanWhole(ruleSet, bodyText).text
+
+t.test('body: output text, function call arguments; a cut makes it incomplete', async (t) => {
+  const body = {
+    id: 'resp_1', object: 'response', status: 'completed', incomplete_details: null,
+    output: [
+      { id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: bodyText, annotations: [] }] },
+      { id: 'fc_1', type: 'function_call', name: 'send', arguments: '{"to":"jane.doe@acme.io"}', call_id: 'c' }
+    ]
+  }
+  const r = sanitizeOpenAiResponsesBody(body, newScanner)
+  const out = r.body as any
+  t.equal(out.output[0].content[0].text, bodyClean)
+  t.notOk(out.output[1].arguments.includes('jane'))
+  t.equal(out.status, 'completed')
+  const cut = sanitizeOpenAiResponsesBody({ ...body, output: [{ type: 'message', content: [{ type: 'output_text', text: 'ok, launch the missiles' }] }] }, newScanner).body as any
+  t.equal(cut.status, 'incomplete')
+  t.same(cut.incomplete_details, { reason: 'content_filter' })
+  t.equal(cut.output[0].content[0].text, 'ok, ')
 })
