@@ -251,6 +251,16 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     return decodeStringBody(data.slice(prefix.length, at))
   }
 
+  /** The fast path: a chunk of the template's envelope joins the run as it is. */
+  function takeFast (frame: DataFrame): boolean {
+    if (frame.event !== undefined || frame.id !== undefined) return false
+    const text = matchTemplate(frame.data)
+    if (text === undefined) return false
+    hits++
+    addToRun(frame.data, text)
+    return true
+  }
+
   function addToRun (data: string, text: string): void {
     if (runTexts.length === 0) {
       runFirstData = data
@@ -390,15 +400,9 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       return path.length > 2 && path[0] === 'choices' && isPosition(path[1]) &&
         isRecord(frame) && Array.isArray(frame.choices) && flavor.ownsChoicePath(path.slice(2))
     },
+    takeFast,
     frame (frame) {
-      if (frame.event === undefined && frame.id === undefined) {
-        const text = matchTemplate(frame.data)
-        if (text !== undefined) {
-          hits++
-          addToRun(frame.data, text)
-          return
-        }
-      }
+      if (takeFast(frame)) return
       flushRun()
       if (channels.cut !== undefined) return
       if (frame.data === kDone) {

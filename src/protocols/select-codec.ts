@@ -392,6 +392,9 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
       return emitting?.snapshotPath?.(frame, path, event) ?? false
     },
     frame (frame) {
+      // A frame of the envelope the primary's fast path knows (same id,
+      // model and shape as a chunk it parsed and checked) is the primary's.
+      if (last !== undefined && last === primary && primary.codec.takeFast?.(frame) === true) return
       const { protocol, value } = recogniseFrame(framing, frame)
       if (protocol === undefined && value !== undefined) {
         // A JSON object of no known shape: the generic path, nothing owned.

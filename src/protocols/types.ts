@@ -153,6 +153,12 @@ export interface ProtocolCodec {
   /** Handles one upstream data frame. */
   frame(frame: DataFrame): void
   /**
+   * Handles the frame only if it is one the codec's fast path takes as it
+   * is (the OpenAI chunk template): true when it did. Lets `auto` skip
+   * recognising the frames of a stream it has recognised already.
+   */
+  takeFast?(frame: DataFrame): boolean
+  /**
    * The frames of one read have all been handed over: emit what the codec
    * coalesced meanwhile (see openai-choices.ts). Codecs that emit every
    * frame at once need not implement it.

@@ -5,7 +5,7 @@
  * line and rule id.
  */
 import RE2 from 're2'
-import { analyzePattern, PatternProblem } from './analyze-pattern.js'
+import { analyzePattern, PatternProblem, prefixPattern } from './analyze-pattern.js'
 import { compileWords } from './compile-words.js'
 import { compileReplacement } from './replacement.js'
 import type { RenderReplacement } from './replacement.js'
@@ -22,6 +22,34 @@ export interface CompiledRuleInternal extends CompiledRule {
   readonly groups: number
   /** A prefix-language source written by the compiler itself (obfuscated words), else derived. */
   readonly prefixSource: string | undefined
+  /** A region rule's closing (see rule-schema.ts `until`). */
+  readonly until: RegionEnd | undefined
+}
+
+/** The closing of a region: where it ends, and how much of a stream's tail may still become it. */
+export interface RegionEnd {
+  /** Global: the leftmost closing at or after `lastIndex`. */
+  readonly regex: RE2
+  /** `(?:prefix)$`: the leftmost position whose suffix may still grow into a closing. */
+  readonly prefix: RE2
+  /** Longest closing (UTF-16 units): the most a region holds back. */
+  readonly maxLength: number
+}
+
+function compileUntil (source: string, flags: string): RegionEnd {
+  try {
+    const analysis = analyzePattern(source, flags, undefined)
+    const p = prefixPattern(analysis.source, flags)
+    const inline = p.flags.replace(/u/g, '')
+    return {
+      regex: new RE2(analysis.source, `gu${flags}`),
+      prefix: new RE2(inline === '' ? `(?:${p.source})$` : `(?${inline}:${p.source})$`, 'u'),
+      maxLength: analysis.maxLength
+    }
+  } catch (err) {
+    if (err instanceof PatternProblem) throw new RuleProblem(`until: ${err.message}`)
+    throw new RuleProblem(`until is not valid RE2: ${(err as Error).message}`)
+  }
 }
 
 const defaultReplacement = '[REDACTED:{category}]'
@@ -52,6 +80,13 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
   if (rule.group !== undefined && rule.group > analysis.groups) {
     throw new RuleProblem(`group ${rule.group} does not exist (the pattern has ${analysis.groups})`)
   }
+  if (rule.until !== undefined && rule.action !== 'redact') {
+    throw new RuleProblem('"until" (a region) applies to action "redact" only')
+  }
+  if (rule.until !== undefined && rule.pattern === undefined) {
+    throw new RuleProblem('"until" needs a "pattern" to open the region')
+  }
+  const until = rule.until === undefined ? undefined : compileUntil(rule.until, flags)
   if (rule.action !== 'redact' && rule.replacement !== undefined) {
     throw new RuleProblem(`"replacement" only applies to action "redact", not "${rule.action}"`)
   }
@@ -82,6 +117,7 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     severity: rule.severity ?? 'medium',
     enabled: rule.enabled ?? true,
     boundary: rule.boundary ?? 'none',
+    view: rule.view ?? 'normalized',
     source: analysis.source,
     flags,
     regex,
@@ -90,6 +126,7 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     group: rule.group,
     groups: analysis.groups,
     prefixSource: words?.prefix,
+    until,
     validator,
     validatorName: rule.validator,
     minEntropy: rule.minEntropy,

@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto'
 import RE2 from 're2'
+import { readDiskCache, writeDiskCache } from './disk-cache.js'
 
 /** Deterministic probe texts: the same on every machine and every load. */
 function createProbes (seed: number, rounds: number): Buffer[] {
@@ -70,6 +71,35 @@ function searchCost (re: RE2): number {
 // Packing a lane costs tens of milliseconds and rule sets are rebuilt at
 // every hot reload and in many tests: remember it per list of patterns.
 const packCache = new Map<string, number[][]>()
+/** Bumped when the packing method changes: older cached packings are then ignored. */
+const packVersion = '2'
+
+/**
+ * A packing from the disk cache, if it is one of `n` patterns: every index
+ * exactly once, ascending within each group (anything else is ignored, so a
+ * damaged entry can never drop a rule).
+ */
+function fromDisk (key: string, n: number): number[][] | undefined {
+  const text = readDiskCache(`pack-${key}`)
+  if (text === undefined) return undefined
+  try {
+    const groups: unknown = JSON.parse(text)
+    if (!Array.isArray(groups)) return undefined
+    const seen = new Set<number>()
+    for (const g of groups) {
+      if (!Array.isArray(g) || g.length === 0) return undefined
+      for (let k = 0; k < g.length; k++) {
+        const i: unknown = g[k]
+        if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= n || seen.has(i)) return undefined
+        if (k > 0 && i <= (g[k - 1] as number)) return undefined
+        seen.add(i)
+      }
+    }
+    return seen.size === n ? groups as number[][] : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Packs `sources` (already wrapped alternatives, in load order) into groups
@@ -78,11 +108,17 @@ const packCache = new Map<string, number[][]>()
  */
 export function packGroups (sources: readonly string[], flags: string): number[][] {
   if (sources.length <= 1) return sources.map((_, i) => [i])
-  const key = createHash('sha256').update(`${flags}\0${sources.join('\0')}`).digest('hex')
-  const cached = packCache.get(key)
-  if (cached !== undefined) return cached.map((g) => [...g])
+  const key = createHash('sha256').update(`${packVersion}\0${flags}\0${sources.join('\0')}`).digest('hex')
+  const cached = packCache.get(key) ?? fromDisk(key, sources.length)
+  if (cached !== undefined) {
+    packCache.set(key, cached)
+    return cached.map((g) => [...g])
+  }
   const cost = (members: readonly number[]): number => searchCost(new RE2(members.map((i) => sources[i]).join('|'), flags))
   const alone = sources.map((_, i) => cost([i]))
+  // What one native call costs by itself (argument passing, the scan of a
+  // pattern that matches nothing): a merge saves one per search and write.
+  const overhead = searchCost(new RE2('\\x00\\x01', flags))
   // A pattern that is slow on its own (a long word list, a prefix language
   // with many states) only makes any group it joins slower: it gets its own
   // group without trials, which also spares recompiling it in each trial.
@@ -97,7 +133,7 @@ export function packGroups (sources: readonly string[], flags: string): number[]
       const together = cost([...g.members, i])
       // Merging saves a native call per search; a DFA that overflows costs
       // many times more than both apart. 25% covers timer noise.
-      if (together <= (g.cost + own) * 1.25) {
+      if (together <= (g.cost + own + overhead) * 1.25) {
         g.members.push(i)
         g.cost = together
         placed = true
@@ -111,5 +147,6 @@ export function packGroups (sources: readonly string[], flags: string): number[]
   // of their first member.
   const packed = groups.map((g) => g.members)
   packCache.set(key, packed.map((g) => [...g]))
+  writeDiskCache(`pack-${key}`, JSON.stringify(packed))
   return packed
 }

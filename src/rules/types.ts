@@ -39,6 +39,9 @@ export interface RuleSource {
   /** `i` case-insensitive, `s` dot matches newline. */
   flags?: string
   boundary?: Boundary
+  view?: 'normalized' | 'raw'
+  /** Closes a region opened by a match of `pattern` (see rule-schema.ts). */
+  until?: string
   action: RuleAction
   /** Template for `redact`: text with `{label}`-style placeholders; see `replacement.ts`. */
   replacement?: string
@@ -79,6 +82,8 @@ export interface CompiledRule {
   readonly severity: Severity
   readonly enabled: boolean
   readonly boundary: Boundary
+  /** Which text the rule reads: the normalized view (default) or the raw text. */
+  readonly view: 'normalized' | 'raw'
   /** The final RE2 source (words compiled, unbounded repetitions bounded). */
   readonly source: string
   readonly flags: string

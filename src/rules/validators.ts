@@ -89,7 +89,10 @@ const luhn: Validator = (value) => {
  */
 const paymentCard: Validator = (value, { before }) => {
   if (continuesNumber(before)) return false
-  const digits = digitsOf(value.replace(/\./g, 'x'))
+  // Dots pass only as the separator of every group (the pattern's dotted
+  // form): one dot alone is a decimal point.
+  const dots = value.split('.').length - 1
+  const digits = digitsOf(dots >= 2 ? value : value.replace(/\./g, 'x'))
   return digits.length >= 12 && digits.length <= 19 && !allSame(digits) && luhnValid(digits)
 }
 

@@ -19,10 +19,13 @@
  * their findings are reported once the output has passed their end, so a
  * later cut can never be preceded by a finding from beyond it.
  */
+import type { RegionEnd } from '../rules/compile-rule.js'
 import type { RuleLane, RuleSet } from '../rules/rule-set.js'
 import { digestValue, resolveHmacKey } from './digest.js'
 import { findMatch } from './find-match.js'
 import type { Match } from './find-match.js'
+import { createNormalizer } from './normalize.js'
+import type { Projection } from './normalize.js'
 import type { Finding, ScanResult, Scanner, ScannerOptions } from './types.js'
 
 /** See ScannerOptions.sliceChars: measured on 200 KB of prose, 512 scanned fastest (14 M chars/s, against 0.3 M whole). */
@@ -36,6 +39,48 @@ interface LaneState {
   base: number
   /** The code point just before `buf` (context for boundaries and `\b`). */
   ctx: string
+  /** Inside a region (a private key…): everything up to its closing is swallowed. */
+  region?: RegionEnd | undefined
+}
+
+/**
+ * The raw text behind the output lane's view (see normalize.ts): `raw`
+ * from `starts[head]` on is what `buf` came from; `starts[head + i]` is
+ * where the raw text of `buf[i]` begins (invisible characters before it
+ * included), and the last entry where the next view character's will
+ * begin. Releasing or redacting view characters takes their raw text.
+ */
+interface RawMap {
+  raw: string
+  starts: number[]
+  head: number
+  /** Stream offset of `raw[0]` (the map is compacted as it goes). */
+  base: number
+}
+
+function appendRaw (map: RawMap, p: Projection): void {
+  const base = map.raw.length
+  // The last entry is where the next view character's raw text begins: the
+  // projection gives it again (it may lie before `p.raw`).
+  map.starts.pop()
+  for (const start of p.starts) map.starts.push(base + start)
+  map.raw += p.raw
+}
+
+/** The raw text of the next `n` view characters (with the invisible ones before the next), consumed. */
+function takeRaw (map: RawMap, n: number): string {
+  const from = map.starts[map.head] as number
+  map.head += n
+  const to = map.starts[map.head] as number
+  const taken = map.raw.slice(from, to)
+  if (map.head > 1024 && map.head * 2 > map.starts.length) {
+    // Compact now and then: the consumed part is never read again.
+    map.raw = map.raw.slice(to)
+    map.starts = map.starts.slice(map.head).map((x) => x - to)
+    map.head = 0
+    map.base += to
+  }
+  return taken
 }
 
 function isHighSurrogate (code: number): boolean {
@@ -72,13 +117,50 @@ function holdStart (lane: RuleLane, buf: string, bytes: Buffer): number {
  * text and `onMatch` with each decided match (offsets into `s`, with `off`
  * subtracted for the buffer). Returns the cut match, if one was decided.
  */
+/**
+ * Swallows region text: up to the end of the first closing that can no
+ * longer grow, or, while there is none, up to where a closing could still
+ * begin (so only a possible partial closing is held, whatever the size of
+ * the region). Returns whether the region closed.
+ */
+function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onSwallow: (n: number) => void): boolean {
+  const buf = state.buf
+  let h = buf.length
+  if (!final && buf.length > 0) {
+    const bytes = Buffer.from(buf, 'utf8')
+    const found = region.prefix.search(bytes)
+    if (found >= 0) h = bytes.length === buf.length ? found : bytes.subarray(0, found).toString('utf8').length
+    h = Math.max(h, buf.length - region.maxLength)
+    if (h > 0 && h < buf.length && isHighSurrogate(buf.charCodeAt(h - 1))) h--
+  }
+  region.regex.lastIndex = 0
+  const m = region.regex.exec(buf)
+  // A closing that starts before the hold is complete (had it been able to
+  // grow, the hold would start at it or before).
+  const closed = m !== null && m.index < h && m[0].length > 0
+  const n = closed ? m.index + m[0].length : h
+  if (n > 0) {
+    onSwallow(n)
+    state.ctx = lastCodePoint(buf.slice(0, n))
+    state.base += n
+    state.buf = buf.slice(n)
+  }
+  if (closed || final) state.region = undefined
+  return closed
+}
+
 function advance (
   state: LaneState,
   final: boolean,
   onText: (text: string) => void,
-  onMatch: (m: Match, s: string, absStart: number) => boolean
+  onMatch: (m: Match, s: string, absStart: number) => boolean,
+  onSwallow: (n: number) => void = () => {}
 ): void {
   for (;;) {
+    if (state.region !== undefined) {
+      if (!advanceRegion(state, state.region, final, onSwallow)) return
+      continue
+    }
     const s = state.ctx + state.buf
     const off = state.ctx.length
     // node-re2 converts a string argument to UTF-8 on every call; with a
@@ -94,6 +176,8 @@ function advance (
       state.base += m.end - off
       state.buf = s.slice(m.end)
       if (stop) return
+      // A region's opening: what follows is swallowed up to its closing.
+      if (m.rule.until !== undefined) state.region = m.rule.until
       continue
     }
     if (h > 0) {
@@ -117,8 +201,111 @@ function advance (
 export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): Scanner {
   const key = resolveHmacKey(options.hmacKey)
   const sliceChars = Math.max(1, options.sliceChars ?? kDefaultSliceChars)
-  const out: LaneState | undefined = ruleSet.output === undefined ? undefined : { lane: ruleSet.output, buf: '', base: 0, ctx: '' }
-  const flag: LaneState | undefined = ruleSet.flag === undefined ? undefined : { lane: ruleSet.flag, buf: '', base: 0, ctx: '' }
+  const view = createStage(ruleSet.output, ruleSet.flag, key, sliceChars, true)
+  if (ruleSet.rawOutput === undefined && ruleSet.rawFlag === undefined) return view
+  const redactions: Redaction[] = []
+  const hooks: StageHooks = { outputEnds: new WeakMap(), onRedaction: (span) => redactions.push(span) }
+  return composeStages(createStage(ruleSet.rawOutput, ruleSet.rawFlag, key, sliceChars, false, hooks), view, hooks.outputEnds, redactions)
+}
+
+/** A stage of the scanner: a Scanner that also says how far its output is decided. */
+interface Stage extends Scanner {
+  /** Input offset up to which the output is decided (released or redacted); at a cut, where the cut match starts. */
+  readonly passed: number
+}
+
+/**
+ * Two stages in a row: what the first releases is the second's input. Each
+ * stage gives the same output for every chunking of its input, so the pair
+ * does too. A finding of the first stage is reported once the second has
+ * decided its output past it, and never if the second cut before it (as a
+ * whole-text scan, where the first stage sees all of the text, would
+ * otherwise report findings beyond the cut). The second stage's offsets are
+ * mapped back through the first's redactions: all offsets are the input's.
+ */
+function composeStages (first: Stage, second: Stage, ends: WeakMap<Finding, number>, redactions: Redaction[]): Scanner {
+  let queue: Finding[] = []
+  let cut: Finding | undefined
+
+  /** The input offset of offset `x` of the first stage's output (inside a replacement: its start, or its end). */
+  function toInput (x: number, side: 'start' | 'end'): number {
+    for (let i = redactions.length - 1; i >= 0; i--) {
+      const r = redactions[i] as Redaction
+      if (r.outStart > x) continue
+      if (x >= r.outEnd) return x + r.inEnd - r.outEnd
+      return side === 'start' ? r.inStart : r.inEnd
+    }
+    return x
+  }
+
+  /** The second stage's findings in input offsets, like the first's. */
+  function mapFindings (findings: Finding[]): Finding[] {
+    if (redactions.length === 0) return findings
+    for (const f of findings) {
+      const start = toInput(f.start, 'start')
+      f.length = toInput(f.start + f.length, 'end') - start
+      f.start = start
+    }
+    // Redactions wholly before what the second stage has decided are not
+    // needed again (its later findings start after it); the last one is
+    // kept for its shift.
+    while (redactions.length > 1 && (redactions[1] as Redaction).outEnd <= second.passed) redactions.shift()
+    return findings
+  }
+
+  function join (a: ScanResult, b: ScanResult): ScanResult {
+    queue.push(...a.findings)
+    const limit = b.cut !== undefined || second.cut !== undefined ? second.passed : (a.cut !== undefined ? Infinity : second.passed)
+    const released: Finding[] = []
+    const keep: Finding[] = []
+    for (const f of queue) ((ends.get(f) ?? 0) <= limit ? released : keep).push(f)
+    queue = second.cut !== undefined || a.cut !== undefined ? [] : keep
+    if (a.cut !== undefined && released.includes(a.cut)) cut = a.cut
+    else if (b.cut !== undefined) cut = b.cut
+    const mapped = mapFindings(b.findings)
+    const result: ScanResult = { text: b.text, findings: released.length === 0 ? mapped : [...released, ...mapped] }
+    if (cut !== undefined) result.cut = cut
+    return result
+  }
+  return {
+    write (chunk) {
+      if (cut !== undefined || second.cut !== undefined) return { text: '', findings: [] }
+      const a = first.write(chunk)
+      // A cut in the first stage ends the stream: the second releases what it holds of the text before it.
+      return join(a, a.cut !== undefined ? second.end(a.text) : second.write(a.text))
+    },
+    end (last) {
+      if (cut !== undefined || second.cut !== undefined) return { text: '', findings: [] }
+      const a = first.end(last)
+      return join(a, second.end(a.text))
+    },
+    get held () { return first.held + second.held },
+    get charsIn () { return first.charsIn },
+    get charsOut () { return second.charsOut },
+    get cut () { return cut }
+  }
+}
+
+/**
+ * One stage: the output and flag lanes of one view. With `normalize`, the
+ * lanes read the normalized view (normalize.ts) and released text is the
+ * raw text behind it; without, they read the raw text itself.
+ */
+/** What a first stage tells the composition: where each finding's output ends, and each redaction's input and output spans. */
+interface StageHooks {
+  outputEnds: WeakMap<Finding, number>
+  onRedaction: (span: Redaction) => void
+}
+
+/** A redaction of a raw stage: input `[inStart, inEnd)` became output `[outStart, outEnd)`. */
+interface Redaction { inStart: number, inEnd: number, outStart: number, outEnd: number }
+
+function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefined, key: Buffer, sliceChars: number, normalize: boolean, hooks?: StageHooks): Stage {
+  const outputEnds = hooks?.outputEnds
+  const out: LaneState | undefined = output === undefined ? undefined : { lane: output, buf: '', base: 0, ctx: '' }
+  const flag: LaneState | undefined = flagLane === undefined ? undefined : { lane: flagLane, buf: '', base: 0, ctx: '' }
+  const normalizer = normalize && (out !== undefined || flag !== undefined) ? createNormalizer() : undefined
+  const map: RawMap | undefined = normalizer === undefined || out === undefined ? undefined : { raw: '', starts: [0], head: 0, base: 0 }
   /** Decided flag findings waiting for the output to pass their end. */
   let flagQueue: Array<{ finding: Finding, end: number }> = []
   let pendingHigh = ''
@@ -144,12 +331,22 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
     }
   }
 
-  const onOutputText = (t: string): void => { text += t }
+  const onOutputText = map === undefined
+    ? (t: string): void => { text += t }
+    : (t: string): void => { text += takeRaw(map, t.length) }
   const onOutputMatch = (m: Match, s: string, absStart: number): boolean => {
     const finding = makeFinding(m, s, absStart)
+    if (map !== undefined) {
+      // Where the match is in the input as sent (the text before it was
+      // released just now, so its raw text starts at the head).
+      const from = map.starts[map.head] as number
+      finding.start = map.base + from
+      finding.length = (map.starts[map.head + m.end - m.start] as number) - from
+    }
     findings.push(finding)
     if (m.rule.action === 'cut') {
       cut = finding
+      outputEnds?.set(finding, charsOut + text.length)
       return true
     }
     const value = s.slice(m.valueStart, m.valueEnd)
@@ -159,9 +356,21 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
       category: m.rule.category,
       digest: () => finding.digest
     })
-    text += s.slice(m.start, m.valueStart) + rendered + s.slice(m.valueEnd, m.end)
+    if (map === undefined) {
+      const outStart = charsOut + text.length
+      text += s.slice(m.start, m.valueStart) + rendered + s.slice(m.valueEnd, m.end)
+      outputEnds?.set(finding, charsOut + text.length)
+      hooks?.onRedaction({ inStart: absStart, inEnd: absStart + m.end - m.start, outStart, outEnd: charsOut + text.length })
+      return false
+    }
+    // The parts of the match around the value keep their raw text; the
+    // value's raw characters, however they were spelled, are replaced.
+    const before = takeRaw(map, m.valueStart - m.start)
+    takeRaw(map, m.valueEnd - m.valueStart)
+    text += before + rendered + takeRaw(map, m.end - m.valueEnd)
     return false
   }
+  const onSwallow = (n: number): void => { if (map !== undefined) takeRaw(map, n) }
   const ignoreText = (): void => {}
   const onFlagMatch = (m: Match, s: string, absStart: number): boolean => {
     flagQueue.push({ finding: makeFinding(m, s, absStart), end: absStart + m.end - m.start })
@@ -173,14 +382,17 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
     if (flagQueue.length === 0) return
     const keep: typeof flagQueue = []
     for (const q of flagQueue) {
-      if (q.end <= limit) findings.push(q.finding)
+      if (q.end <= limit) {
+        findings.push(q.finding)
+        outputEnds?.set(q.finding, charsOut + text.length)
+      }
       else keep.push(q)
     }
     flagQueue = keep
   }
 
   function run (final: boolean): void {
-    if (out !== undefined) advance(out, final, onOutputText, onOutputMatch)
+    if (out !== undefined) advance(out, final, onOutputText, onOutputMatch, onSwallow)
     if (flag === undefined) return
     if (cut !== undefined) {
       // Flags are reported for the input up to where output stopped.
@@ -213,10 +425,26 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
       pendingHigh = input.slice(-1)
       input = input.slice(0, -1)
     }
-    if (out !== undefined) out.buf += input
-    else text += input
-    if (flag !== undefined) flag.buf += input
+    feed(input, false)
     run(false)
+  }
+
+  /** Appends input to the lanes (its view, when normalizing). */
+  function feed (input: string, final: boolean): void {
+    if (normalizer === undefined) {
+      if (out !== undefined) out.buf += input
+      else text += input
+      if (flag !== undefined) flag.buf += input
+      return
+    }
+    const p = normalizer.push(input, final)
+    if (out !== undefined && map !== undefined) {
+      out.buf += p.text
+      appendRaw(map, p)
+    } else {
+      text += p.raw
+    }
+    if (flag !== undefined) flag.buf += p.text
   }
 
   return {
@@ -243,17 +471,23 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
       ended = true
       const rest = pendingHigh + last.slice(from)
       pendingHigh = ''
-      if (rest !== '') {
-        if (out !== undefined) out.buf += rest
-        else text += rest
-        if (flag !== undefined) flag.buf += rest
-      }
+      if (rest !== '' || normalizer !== undefined) feed(rest, true)
       run(true)
+      // Invisible characters after the last view character go out with the end.
+      if (map !== undefined && cut === undefined) text += map.raw.slice(map.starts[map.head])
       return collect()
     },
-    get held () { return (out?.buf.length ?? 0) + pendingHigh.length },
+    get held () {
+      if (map === undefined) return (out?.buf.length ?? 0) + pendingHigh.length
+      return map.raw.length - (map.starts[map.head] as number) + (normalizer?.pending ?? 0) + pendingHigh.length
+    },
     get charsIn () { return charsIn },
     get charsOut () { return charsOut },
-    get cut () { return cut }
+    get cut () { return cut },
+    get passed () {
+      if (map !== undefined) return map.base + (map.starts[map.head] as number)
+      if (out !== undefined) return cut !== undefined ? cut.start : out.base
+      return charsIn - pendingHigh.length - (normalizer?.pending ?? 0)
+    }
   }
 }

@@ -26,7 +26,10 @@ export interface Match {
   valueEnd: number
 }
 
-const asciiWord = /[A-Za-z0-9_]/
+// `_` is no word character here: markdown emphasis (`__AKIA…__`,
+// `_4111 …_`) and snake_case glue (`ssn_123-45-6789`) put it right against
+// a value, and a value must not hide behind it.
+const asciiWord = /[A-Za-z0-9]/
 const digit = /[0-9]/
 const alnum = /[\p{L}\p{N}]/u
 

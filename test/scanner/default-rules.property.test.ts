@@ -22,6 +22,7 @@ import { defaultRulesDir, loadRuleSet } from '../../src/rules/load-rules.js'
 import { createScanner } from '../../src/scanner/create-scanner.js'
 import { scanText } from '../../src/scanner/scan-text.js'
 import type { Finding, ScanResult } from '../../src/scanner/types.js'
+import { feedPieces } from './scan-helpers.js'
 import { prose, sensitiveValue } from '../fixtures/sensitive-values.js'
 import type { SensitiveValue } from '../fixtures/sensitive-values.js'
 import { tokenize } from '../stream/replay.js'
@@ -135,18 +136,7 @@ function chunks (text: string, plan: SplitPlan): string[] {
 // Scanning -----------------------------------------------------------------------
 
 function streamed (text: string, plan: SplitPlan): ScanResult {
-  const scanner = createScanner(ruleSet, { hmacKey })
-  let out = ''
-  const findings: Finding[] = []
-  for (const piece of chunks(text, plan)) {
-    const r = scanner.write(piece)
-    out += r.text
-    findings.push(...r.findings)
-  }
-  const r = scanner.end()
-  const result: ScanResult = { text: out + r.text, findings: [...findings, ...r.findings] }
-  if (scanner.cut !== undefined) result.cut = scanner.cut
-  return result
+  return feedPieces(createScanner(ruleSet, { hmacKey }), chunks(text, plan))
 }
 
 function sorted (findings: readonly Finding[]): Finding[] {
