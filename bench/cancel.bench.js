@@ -46,7 +46,7 @@ import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { chatBody, mixedProse } from './lib/fixtures.js'
 import { isMain, runAsScript } from './lib/main.js'
-import { procStats, startContender, startLoadGen, startUpstream } from './lib/procs.js'
+import { procStats, scrapeEventLoopLag, startContender, startLoadGen, startUpstream } from './lib/procs.js'
 import { fmt, summarize, table } from './lib/stats.js'
 
 /** ns the main thread of `pid` has waited on a run queue (runnable, no CPU free), or NaN. */
@@ -55,22 +55,6 @@ function runQueueWaitNs (pid) {
     return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1])
   } catch {
     return NaN
-  }
-}
-
-/**
- * Sluice's event-loop lag in ms since the last scrape (prom-client resets its
- * histogram at each). monitorEventLoopDelay records the whole interval between
- * two samples, so prom-client's 10 ms sampling interval is taken off.
- */
-async function scrapeLag (url) {
-  const resolutionMs = 10
-  try {
-    const text = await (await fetch(`${url}/metrics`)).text()
-    const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000 - resolutionMs
-    return { p50: get('nodejs_eventloop_lag_p50_seconds'), p99: get('nodejs_eventloop_lag_p99_seconds'), max: get('nodejs_eventloop_lag_max_seconds') }
-  } catch {
-    return undefined
   }
 }
 
@@ -89,7 +73,7 @@ export async function run ({ quick = false, log = () => {} } = {}) {
     await sleep(500)
     const idle = procStats(target.pid)
     // The scrape resets Sluice's lag histogram: the next one covers the run.
-    if (name === 'sluice') await scrapeLag(target.url)
+    if (name === 'sluice') await scrapeEventLoopLag(target.url)
     const pids = { target: target.pid, upstream: upstream.pid, loadGen: loadGen.pid }
     const wait0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, runQueueWaitNs(pid)]))
     const t0 = process.hrtime.bigint()
@@ -113,7 +97,7 @@ export async function run ({ quick = false, log = () => {} } = {}) {
     })
     const runNs = Number(process.hrtime.bigint() - t0)
     const runQueueWait = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (runQueueWaitNs(pid) - wait0[k]) / runNs]))
-    const targetLag = name === 'sluice' ? await scrapeLag(target.url) : res.targetLag
+    const targetLag = name === 'sluice' ? await scrapeEventLoopLag(target.url) : res.targetLag
     // Back to idle: poll until the open handles are back to the idle count (+2), at most 8 s.
     // Idle keep-alive sockets to the upstream count as handles until the upstream's 5 s keep-alive timeout closes them.
     const lastAbort = Math.max(...Object.values(res.aborts))

@@ -1,10 +1,13 @@
 // `npm run bench`: every benchmark in turn, then the chart.
 //
 //   npm run build && npm run bench            full: 1, 100 and 1,000 streams, 3 rounds
-//   npm run build && npm run bench -- --quick  about 1.75 minutes: 1 and 100 streams, 2 rounds,
+//   npm run build && npm run bench -- --quick  about 3 minutes: 1 and 100 streams, 2 rounds,
 //                                              200 slow clients for 10 s per target, no
 //                                              micro-benchmarks (add --micro for them); its
 //                                              chart goes to /tmp, not over the full run's
+//   … -- --baseline DIR                        also measure DIR's build (another checkout's
+//                                              root with its own dist/) in holdback and
+//                                              healthz-under-load, side by side
 //
 // Micro-benchmarks (in-process, seeded): bench/scanner.bench.js,
 // bench/transform.bench.js and bench/eval-rules.bench.ts (rule recall and
@@ -12,7 +15,9 @@
 // the upstream, the load generator and each contender in their own
 // processes): e2e-stream, nonstream, slow-clients (in a private network
 // namespace with small socket buffers where `unshare -rn` works; see its
-// method), cancel; holdback runs in-process on real prose. Each file states
+// method), cancel, healthz-under-load (/healthz latency while 50 streams of
+// digit runs go through); holdback runs in-process on prose and code from
+// node_modules and on synthetic base64 and digit runs. Each file states
 // its method at its top. Every child process is stopped by PID at the end,
 // also on failure or Ctrl-C.
 // Writes bench/chart.svg (full runs; from the end-to-end streaming figures) and the raw
@@ -23,13 +28,17 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import * as cancel from './cancel.bench.js'
 import * as e2e from './e2e-stream.bench.js'
+import * as healthz from './healthz-under-load.bench.js'
 import * as holdback from './holdback.bench.js'
 import * as nonstream from './nonstream.bench.js'
 import * as slowClients from './slow-clients.bench.js'
 import { renderChart } from './lib/chart.js'
+import { baselineArg } from './lib/main.js'
 import { rootDir, stopAll } from './lib/procs.js'
 
 const quick = process.argv.includes('--quick')
+// Another checkout's root with its own dist/: holdback and healthz-under-load measure it next to this one.
+const baseline = baselineArg()
 const log = (line) => console.log(line)
 
 if (!existsSync(`${rootDir}dist/index.js`)) {
@@ -48,7 +57,7 @@ const machine = {
 }
 console.log(`sluice bench (${quick ? 'quick' : 'full'}) on ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadAvgAtStart.join(' ')}`)
 
-const results = { quick, machine }
+const results = { quick, baseline: baseline ?? null, machine }
 try {
   // The micro-benchmarks take minutes (the fixed-window contender of scanner.bench re-scans a
   // window of the rule set's longest match per chunk): in the full run, or with --micro, only.
@@ -65,10 +74,10 @@ try {
       console.log(`${micro} failed or timed out: ${String(err.stderr ?? err.message).split('\n').slice(0, 3).join(' ')}`)
     }
   }
-  for (const [name, bench] of [['e2e-stream', e2e], ['nonstream', nonstream], ['slow-clients', slowClients], ['cancel', cancel], ['holdback', holdback]]) {
+  for (const [name, bench] of [['e2e-stream', e2e], ['nonstream', nonstream], ['slow-clients', slowClients], ['cancel', cancel], ['healthz-under-load', healthz], ['holdback', holdback]]) {
     console.log(`\n== ${name}`)
     const sectionStart = Date.now()
-    const result = await bench.run({ quick, log })
+    const result = await bench.run({ quick, log, baseline })
     await stopAll()
     console.log(bench.report(result))
     console.log(`(${name}: ${((Date.now() - sectionStart) / 1000).toFixed(0)} s)`)

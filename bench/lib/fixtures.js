@@ -5,6 +5,8 @@
 // client equals the upstream's, character for character, and per-chunk
 // latency can be matched by character offset. `mixedProse` adds an e-mail
 // address and a payment card, so the saturation runs also pay for redactions.
+// `randomRuns` makes seeded base64 or digit runs (holdback, healthz-under-load).
+import { rng } from './stats.js'
 
 export const cleanProse = [
   'Sure. Here is a short summary of the release notes for version 2.4 of the service, published on 14 March 2025.',
@@ -27,3 +29,23 @@ export function chatBody (text, stream = true) {
     demo_text: text
   })
 }
+
+/**
+ * `length` characters of seeded random runs drawn from `alphabet`, a space
+ * every 200–2,000 characters: the shape of keys and long numbers, where a
+ * rule's candidate match can run on for the whole run.
+ */
+export function randomRuns (alphabet, length, seed) {
+  const random = rng(seed)
+  let out = ''
+  while (out.length < length) {
+    const run = 200 + Math.floor(random() * 1801)
+    let word = ''
+    for (let i = 0; i < run; i++) word += alphabet[Math.floor(random() * alphabet.length)]
+    out += word + ' '
+  }
+  return out.slice(0, length)
+}
+
+export const base64Alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+export const digitAlphabet = '0123456789'

@@ -1,12 +1,31 @@
-// Runs a bench module as a script: `node bench/x.bench.js [--quick]` calls its
-// `run({ quick })`, prints its report, and stops every child process (by PID)
-// whatever happens.
+// Runs a bench module as a script: `node bench/x.bench.js [--quick] [--baseline DIR]`
+// calls its `run({ quick, baseline })`, prints its report, and stops every
+// child process (by PID) whatever happens.
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { stopAll } from './procs.js'
+
+/**
+ * `--baseline DIR` (or `--baseline=DIR`): the root of another checkout with its
+ * own built `dist/`, measured next to this one by the benches that compare
+ * builds. Undefined when not given; throws when DIR has no `dist/index.js`.
+ */
+export function baselineArg (argv = process.argv) {
+  let dir
+  argv.forEach((arg, i) => {
+    if (arg === '--baseline') dir = argv[i + 1]
+    else if (arg.startsWith('--baseline=')) dir = arg.slice('--baseline='.length)
+  })
+  if (dir === undefined) return undefined
+  const root = resolve(dir)
+  if (!existsSync(`${root}/dist/index.js`)) throw new Error(`--baseline ${dir}: no dist/index.js there (build that checkout first)`)
+  return root
+}
 
 export async function runAsScript (bench) {
   const quick = process.argv.includes('--quick')
   try {
-    const result = await bench.run({ quick, log: (line) => console.log(line) })
+    const result = await bench.run({ quick, baseline: baselineArg(), log: (line) => console.log(line) })
     console.log(bench.report(result))
   } catch (err) {
     console.error(err?.stack ?? err)

@@ -7,6 +7,7 @@ import { fork, spawn } from 'node:child_process'
 import { openSync, readFileSync, readdirSync, closeSync } from 'node:fs'
 import net from 'node:net'
 import { once } from 'node:events'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -125,6 +126,49 @@ export async function startUpstream (args = ['--rate', '0', '--chunk', '1-8']) {
   }
 }
 
+/**
+ * The /healthz poller (bench/lib/healthz-poller.js) in its own process:
+ * `start(url, intervalMs)` begins polling, `finish()` ends it and resolves with
+ * { latencies, perTick, errors, firstError, unansweredAtStop } (ms; `latencies`
+ * one per poll, `perTick` one per 20 ms tick, corrected for coordinated
+ * omission: see healthz-poller.js).
+ */
+export async function startHealthzPoller () {
+  const child = track(fork(here('./healthz-poller.js'), [], { stdio: ['ignore', logOut(), logOut(), 'ipc'] }), 'healthz-poller')
+  await waitForMessage(child, 'ready')
+  return {
+    pid: child.pid,
+    async start (url, intervalMs) {
+      const reply = waitForMessage(child, 'started')
+      child.send({ cmd: 'start', url, intervalMs })
+      await reply
+    },
+    async finish () {
+      const reply = waitForMessage(child, 'result', 30_000)
+      child.send({ cmd: 'stop' })
+      return (await reply).result
+    },
+    stop: () => stopChild(child)
+  }
+}
+
+/**
+ * Sluice's event-loop lag in ms since the last scrape of `url`/metrics
+ * (prom-client resets its histogram at each): { p50, p99, max }, or undefined
+ * when the scrape fails. monitorEventLoopDelay records the whole interval
+ * between two samples, so prom-client's 10 ms sampling interval is taken off.
+ */
+export async function scrapeEventLoopLag (url) {
+  const resolutionMs = 10
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000 - resolutionMs
+    return { p50: get('nodejs_eventloop_lag_p50_seconds'), p99: get('nodejs_eventloop_lag_p99_seconds'), max: get('nodejs_eventloop_lag_max_seconds') }
+  } catch {
+    return undefined
+  }
+}
+
 /** The load generator (bench/lib/load-gen.js) in its own process. */
 export async function startLoadGen () {
   const child = track(fork(here('./load-gen.js'), [], { stdio: ['ignore', logOut(), logOut(), 'ipc'] }), 'load-gen')
@@ -164,19 +208,21 @@ async function waitHealthy (url, child, timeoutMs = 20_000) {
  * A contender in its own process: 'raw' (raw byte relay), 'parse'
  * (parse-and-reserialize relay) or 'sluice' (`node bin/sluice.js proxy`, full
  * default rule set; log level warn so that per-request info lines, which the
- * relays do not write, are not part of the comparison).
+ * relays do not write, are not part of the comparison). `root` runs another
+ * checkout's `bin/sluice.js` (its own dist/ and rules/), e.g. a baseline
+ * build; `label` names the child in messages.
  */
-export async function startContender (name, upstreamUrl) {
+export async function startContender (name, upstreamUrl, { root = rootDir, label = name } = {}) {
   const port = await freePort()
   let child
   if (name === 'sluice') {
-    child = spawn(process.execPath, [`${rootDir}bin/sluice.js`, 'proxy', '--upstream', upstreamUrl, '--port', String(port), '--log-level', 'warn', '--grace', '1000'],
-      { cwd: rootDir, stdio: ['ignore', logOut(), logOut()] })
+    child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'proxy', '--upstream', upstreamUrl, '--port', String(port), '--log-level', 'warn', '--grace', '1000'],
+      { cwd: root, stdio: ['ignore', logOut(), logOut()] })
   } else {
     const file = name === 'raw' ? './raw-relay.js' : './parse-relay.js'
     child = spawn(process.execPath, [here(file), '--upstream', upstreamUrl, '--port', String(port)], { stdio: ['ignore', logOut(), logOut()] })
   }
-  track(child, name)
+  track(child, label)
   const url = `http://127.0.0.1:${port}`
   await waitHealthy(name === 'sluice' ? `${url}/healthz` : `${url}/v1/models`, child)
   return { name, url, pid: child.pid, stop: () => stopChild(child) }

@@ -10,7 +10,8 @@
 //                       content length and the write time (for per-chunk latency)
 //   x-bench-count: 1  — counts the body bytes handed to res.write (all such
 //                       responses together, for the slow-client bench) and the
-//                       content characters in them (chat deltas), and
+//                       content characters in them (chat deltas) and the
+//                       writes that carried content (frames), and
 //                       on `take` reports how many of them still wait in
 //                       Node's own writable buffers (Σ res.writableLength: the
 //                       demo stops writing when res.write returns false and
@@ -22,7 +23,7 @@
 // for every process on the machine, so they compare with the load generator's.
 //
 // IPC: the child sends { type: 'listening', url } once ready; the parent sends
-// { cmd: 'take' } (answer: traces, closes, bytes, chars, pending, stats; cleared after) or
+// { cmd: 'take' } (answer: traces, closes, bytes, chars, frames, pending, stats; cleared after) or
 // { cmd: 'stop' } (close the server and exit).
 import { createDemoUpstream } from '../../dist/demo/create-demo-upstream.js'
 import { parseUpstreamArgs } from '../../dist/demo/upstream-main.js'
@@ -52,6 +53,7 @@ let traces = {}
 let closes = {}
 let bytes = 0
 let chars = 0
+let frames = 0
 /** Open responses counted with x-bench-count, for their unflushed bytes. */
 const counted = new Set()
 
@@ -70,7 +72,9 @@ upstream.server.on('request', function benchInstruments (req, res) {
     res.write = function instrumentedWrite (data, ...rest) {
       if (count) {
         bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length
-        chars += contentChars(typeof data === 'string' ? data : data.toString('utf8'))
+        const n = contentChars(typeof data === 'string' ? data : data.toString('utf8'))
+        chars += n
+        if (n > 0) frames++
       }
       if (points !== undefined) {
         const text = typeof data === 'string' ? data : data.toString('utf8')
@@ -95,11 +99,12 @@ process.on('message', (msg) => {
     const { responses, lastRequest, ...stats } = upstream.stats
     let pending = 0
     for (const res of counted) pending += res.writableLength
-    process.send({ type: 'taken', traces, closes, bytes, chars, pending, stats })
+    process.send({ type: 'taken', traces, closes, bytes, chars, frames, pending, stats })
     traces = {}
     closes = {}
     bytes = 0
     chars = 0
+    frames = 0
   } else if (msg?.cmd === 'stop') {
     upstream.close().finally(() => process.disconnect())
   }

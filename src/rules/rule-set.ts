@@ -13,6 +13,8 @@ import { createHash } from 'node:crypto'
 import RE2 from 're2'
 import { prefixPattern } from './analyze-pattern.js'
 import { readDiskCache, writeDiskCache } from './disk-cache.js'
+import { prefixDfaOf } from './hold-automaton.js'
+import type { PrefixDfa } from './hold-automaton.js'
 import { packGroups } from './pack-groups.js'
 import type { CompiledRuleInternal } from './compile-rule.js'
 import type { CompiledRule } from './types.js'
@@ -36,10 +38,13 @@ export interface RuleGroup {
 export interface RuleLane {
   readonly rules: readonly CompiledRuleInternal[]
   readonly groups: readonly RuleGroup[]
+  /** Each rule's prefix DFA (rules/hold-automaton.ts), for the rules that have one. */
+  readonly dfas: readonly PrefixDfa[]
   /**
-   * End-anchored alternations of the rules' prefix languages, one per
-   * category (see byCategory): the leftmost match of any is the earliest
-   * position that may still grow into a match.
+   * For the rules whose DFA would be too large: end-anchored alternations
+   * of their relaxed prefix languages, one per category (see byCategory);
+   * the leftmost match of any is the earliest position that may still grow
+   * into a match.
    */
   readonly prefixes: readonly RE2[]
   /** Longest match of any rule in the lane (UTF-16 units). */
@@ -127,11 +132,18 @@ function byCategory (rules: readonly CompiledRuleInternal[]): Map<string, number
 function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   if (rules.length === 0) return undefined
   const alternatives = rules.map((rule) => wrapFlags(rule.flags, `(${rule.source})`))
-  const prefixes = rules.map((rule) => `${prefixSourceOf(rule)}$`)
+  const dfas: PrefixDfa[] = []
+  const fallback: CompiledRuleInternal[] = []
+  for (const rule of rules) {
+    const dfa = prefixDfaOf(rule)
+    if (dfa === undefined) fallback.push(rule)
+    else dfas.push(dfa)
+  }
   return {
     rules,
     groups: packGroups(alternatives, 'gu').map((members) => createGroup(rules, members)),
-    prefixes: [...byCategory(rules).values()].map((members) => new RE2(members.map((i) => prefixes[i]).join('|'), 'u')),
+    dfas,
+    prefixes: [...byCategory(fallback).values()].map((members) => new RE2(members.map((i) => `${prefixSourceOf(fallback[i] as CompiledRuleInternal)}$`).join('|'), 'u')),
     maxLength: Math.max(...rules.map((r) => r.maxLength))
   }
 }

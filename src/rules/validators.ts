@@ -526,7 +526,8 @@ const exfilUrl: Validator = (value) => {
     return { name, value: decoded }
   }).filter((p) => !trackingParam.test(p.name))
   if (params.length === 0) return false
-  const zeroClick = value.startsWith('!') || /^<img/i.test(value) || /^\[[^\]]*\]:/.test(value)
+  // Images and reference definitions (which images can use) load without a click.
+  const zeroClick = value.startsWith('!') || /^(?:<img|src)/i.test(value) || /^(?:\[[^\]]*)?\]:/.test(value)
   if (zeroClick) return true
   const rest = params.map((p) => `${p.name}=${p.value}`).join('&')
   return params.some((p) => p.value.length >= 20) || rest.length >= 48

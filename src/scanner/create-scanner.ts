@@ -24,6 +24,8 @@ import type { RuleLane, RuleSet } from '../rules/rule-set.js'
 import { digestValue, resolveHmacKey } from './digest.js'
 import { findMatch } from './find-match.js'
 import type { Match } from './find-match.js'
+import { createHoldTracker } from './hold-tracker.js'
+import type { HoldTracker } from './hold-tracker.js'
 import { createNormalizer } from './normalize.js'
 import type { Projection } from './normalize.js'
 import type { Finding, ScanResult, Scanner, ScannerOptions } from './types.js'
@@ -41,6 +43,23 @@ interface LaneState {
   ctx: string
   /** Inside a region (a private key…): everything up to its closing is swallowed. */
   region?: RegionEnd | undefined
+  /** Candidate matches still under way in `buf` (see hold-tracker.ts). */
+  readonly tracker: HoldTracker
+}
+
+function append (state: LaneState, text: string): void {
+  state.buf += text
+  state.tracker.push(text)
+}
+
+function createLaneState (lane: RuleLane): LaneState {
+  return { lane, buf: '', base: 0, ctx: '', tracker: createHoldTracker(lane.dfas) }
+}
+
+/** `buf` changed other than by appending or releasing its head: candidates start over from its start. */
+function retrack (state: LaneState): void {
+  state.tracker.reset(state.base)
+  state.tracker.push(state.buf)
 }
 
 /**
@@ -94,17 +113,20 @@ function lastCodePoint (s: string): string {
 }
 
 /** Where the undecided tail of `buf` begins. */
-function holdStart (lane: RuleLane, buf: string, bytes: Buffer): number {
+function holdStart (state: LaneState, bytes: Buffer): number {
+  const { lane, buf } = state
   if (buf.length === 0) return 0
-  // `search` returns only the start: RE2 answers it with its DFA alone,
-  // ~10x cheaper than `exec` with submatches.
-  let h = bytes.length
-  for (const prefix of lane.prefixes) {
-    const found = prefix.search(bytes)
-    if (found >= 0 && found < h) h = found
+  let h = Math.min(buf.length, Math.max(0, state.tracker.leftmost - state.base))
+  if (lane.prefixes.length > 0) {
+    // Rules without a DFA: the relaxed RE2 prefix. `search` returns only
+    // the start: RE2 answers it with its DFA alone, ~10x cheaper than `exec`.
+    let b = bytes.length
+    for (const prefix of lane.prefixes) {
+      const found = prefix.search(bytes)
+      if (found >= 0 && found < b) b = found
+    }
+    if (b < bytes.length) h = Math.min(h, bytes.length === buf.length ? b : bytes.subarray(0, b).toString('utf8').length)
   }
-  if (bytes.length !== buf.length && h < bytes.length) h = bytes.subarray(0, h).toString('utf8').length
-  else if (h === bytes.length) h = buf.length
   // Cap: no match is longer than the lane's longest, so an older prefix
   // cannot still be growing. This also bounds memory per stream.
   h = Math.max(h, buf.length - lane.maxLength)
@@ -112,11 +134,6 @@ function holdStart (lane: RuleLane, buf: string, bytes: Buffer): number {
   return h
 }
 
-/**
- * Decides as much of `state.buf` as possible. Calls `onText` with released
- * text and `onMatch` with each decided match (offsets into `s`, with `off`
- * subtracted for the buffer). Returns the cut match, if one was decided.
- */
 /**
  * Swallows region text: up to the end of the first closing that can no
  * longer grow, or, while there is none, up to where a closing could still
@@ -146,6 +163,7 @@ function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onS
     state.buf = buf.slice(n)
   }
   if (closed || final) state.region = undefined
+  if (closed) retrack(state)
   return closed
 }
 
@@ -166,9 +184,12 @@ function advance (
     // node-re2 converts a string argument to UTF-8 on every call; with a
     // search per rule group that conversion dominated, so convert once.
     const bytes = Buffer.from(s, 'utf8')
-    const h = final ? state.buf.length : holdStart(state.lane, state.buf, bytes.subarray(Buffer.byteLength(state.ctx, 'utf8')))
+    const h = final ? state.buf.length : holdStart(state, state.lane.prefixes.length === 0 ? bytes : bytes.subarray(Buffer.byteLength(state.ctx, 'utf8')))
     if (h === 0 && !final) return
-    const m = findMatch(state.lane, s, off, final ? s.length : off + h, bytes)
+    // No candidate reached a final state after `base`: no match to look for.
+    const m = state.lane.prefixes.length === 0 && !state.tracker.mayMatchAfter(state.base)
+      ? undefined
+      : findMatch(state.lane, s, off, final ? s.length : off + h, bytes)
     if (m !== undefined) {
       if (m.start > off) onText(s.slice(off, m.start))
       const stop = onMatch(m, s, state.base + m.start - off)
@@ -178,6 +199,7 @@ function advance (
       if (stop) return
       // A region's opening: what follows is swallowed up to its closing.
       if (m.rule.until !== undefined) state.region = m.rule.until
+      else retrack(state)
       continue
     }
     if (h > 0) {
@@ -302,8 +324,8 @@ interface Redaction { inStart: number, inEnd: number, outStart: number, outEnd: 
 
 function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefined, key: Buffer, sliceChars: number, normalize: boolean, hooks?: StageHooks): Stage {
   const outputEnds = hooks?.outputEnds
-  const out: LaneState | undefined = output === undefined ? undefined : { lane: output, buf: '', base: 0, ctx: '' }
-  const flag: LaneState | undefined = flagLane === undefined ? undefined : { lane: flagLane, buf: '', base: 0, ctx: '' }
+  const out: LaneState | undefined = output === undefined ? undefined : createLaneState(output)
+  const flag: LaneState | undefined = flagLane === undefined ? undefined : createLaneState(flagLane)
   const normalizer = normalize && (out !== undefined || flag !== undefined) ? createNormalizer() : undefined
   const map: RawMap | undefined = normalizer === undefined || out === undefined ? undefined : { raw: '', starts: [0], head: 0, base: 0 }
   /** Decided flag findings waiting for the output to pass their end. */
@@ -432,19 +454,19 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
   /** Appends input to the lanes (its view, when normalizing). */
   function feed (input: string, final: boolean): void {
     if (normalizer === undefined) {
-      if (out !== undefined) out.buf += input
+      if (out !== undefined) append(out, input)
       else text += input
-      if (flag !== undefined) flag.buf += input
+      if (flag !== undefined) append(flag, input)
       return
     }
     const p = normalizer.push(input, final)
     if (out !== undefined && map !== undefined) {
-      out.buf += p.text
+      append(out, p.text)
       appendRaw(map, p)
     } else {
       text += p.raw
     }
-    if (flag !== undefined) flag.buf += p.text
+    if (flag !== undefined) append(flag, p.text)
   }
 
   return {

@@ -37,9 +37,11 @@ import { createScanner } from '../scanner/create-scanner.js'
 import type { Finding, ScannerOptions } from '../scanner/types.js'
 import { createStreamSanitizer } from './create-stream-sanitizer.js'
 import type { SanitizeStats, StreamSanitizer } from './create-stream-sanitizer.js'
-
 export type { SanitizeStats } from './create-stream-sanitizer.js'
 export type { FindingContext, JsonSanitizeResult, Protocol, ProtocolOption } from '../protocols/types.js'
+
+/** Bytes (or characters) of one read scanned before yielding to the event loop (see #transformSliced). */
+const kMaxSlice = 4096
 
 export interface SanitizeStreamOptions {
   ruleSet: RuleSet
@@ -120,6 +122,10 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       callback()
       return
     }
+    if (chunk.length > kMaxSlice) {
+      this.#transformSliced(chunk, 0, callback)
+      return
+    }
     // undici and node:http hand a chunked body over one HTTP chunk per
     // 'data' event, all in one go for one socket read; ending the read in a
     // microtask lets the sanitizer scan and write them as one (coalescing).
@@ -135,6 +141,28 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       queueMicrotask(this.#endRead)
     }
     callback()
+  }
+
+  /**
+   * A large read is scanned a slice at a time, giving the event loop a turn
+   * between slices: one socket read of a hostile stream (64 KiB of digits,
+   * each a possible card or phone number) must not stall every other
+   * stream and the health check while it is scanned.
+   */
+  #transformSliced (chunk: Buffer | string, at: number, callback: TransformCallback): void {
+    if (this.#closed || this.destroyed) {
+      callback()
+      return
+    }
+    const end = Math.min(chunk.length, at + kMaxSlice)
+    const out = this.#sanitizer.write(chunk.slice(at, end))
+    if (out !== '') this.push(out)
+    this.#settle()
+    if (end >= chunk.length || this.#closed) {
+      callback()
+      return
+    }
+    setImmediate(() => this.#transformSliced(chunk, end, callback))
   }
 
   /** Ends the read begun by the `_transform` calls of this tick. */

@@ -312,3 +312,27 @@ t.test('writes after the readable side ended by a cut never error', async (t) =>
   await new Promise((resolve, reject) => { stream.once('error', reject); stream.end(resolve) })
   t.pass('ended without error')
 })
+
+t.test('a large read is scanned in slices, and the event loop runs between them', async (t) => {
+  // 200 KB of digit runs in one read: each digit a possible card or phone number.
+  let seed = 3
+  const digits = Array.from({ length: 400 }, () => Array.from({ length: 500 }, () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return String(seed % 10)
+  }).join('')).map((run) => `${run} `)
+  const body = Buffer.from(buildChatStream(digits))
+  const expected = await collect(Readable.from(pieces(body, 997)).pipe(createSanitizeStream(options({ protocol: 'openai-chat', contentType: 'text/event-stream' }))))
+  let turns = 0
+  let done = false
+  const spin = (): void => { if (!done) { turns++; setImmediate(spin) } }
+  setImmediate(spin)
+  const stream = createSanitizeStream(options({ protocol: 'openai-chat', contentType: 'text/event-stream' }))
+  const out = collect(stream)
+  stream.end(body)
+  const got = await out
+  done = true
+  // Frames may be coalesced differently; the text a client reads is the same.
+  t.same(clientTexts('chat', parseSse(got).frames), clientTexts('chat', parseSse(expected).frames), 'the same text as the read in small pieces')
+  t.ok(got.endsWith('data: [DONE]\n\n'))
+  t.ok(turns > body.length / 8192, `the event loop ran ${turns} times while ${body.length} bytes were scanned`)
+})
