@@ -24,6 +24,8 @@ export interface CompiledRuleInternal extends CompiledRule {
   readonly prefixSource: string | undefined
   /** A region rule's closing (see rule-schema.ts `until`). */
   readonly until: RegionEnd | undefined
+  /** `(?:after)$`, and the longest text it can match (see rule-schema.ts `after`). */
+  readonly after: { readonly regex: RE2, readonly maxLength: number } | undefined
 }
 
 /** The closing of a region: where it ends, and how much of a stream's tail may still become it. */
@@ -87,6 +89,16 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     throw new RuleProblem('"until" needs a "pattern" to open the region')
   }
   const until = rule.until === undefined ? undefined : compileUntil(rule.until, flags)
+  let after: CompiledRuleInternal['after']
+  if (rule.after !== undefined) {
+    try {
+      const a = analyzePattern(rule.after, flags, rule.maxLength)
+      after = { regex: new RE2(`(?:${a.source})$`, `u${flags}`), maxLength: a.maxLength }
+    } catch (err) {
+      if (err instanceof PatternProblem) throw new RuleProblem(`after: ${err.message}`)
+      throw new RuleProblem(`after is not valid RE2: ${(err as Error).message}`)
+    }
+  }
   if (rule.action !== 'redact' && rule.replacement !== undefined) {
     throw new RuleProblem(`"replacement" only applies to action "redact", not "${rule.action}"`)
   }
@@ -127,6 +139,7 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     groups: analysis.groups,
     prefixSource: words?.prefix,
     until,
+    after,
     validator,
     validatorName: rule.validator,
     minEntropy: rule.minEntropy,

@@ -38,17 +38,27 @@ export interface RuleGroup {
 export interface RuleLane {
   readonly rules: readonly CompiledRuleInternal[]
   readonly groups: readonly RuleGroup[]
-  /** Each rule's prefix DFA (rules/hold-automaton.ts), for the rules that have one. */
-  readonly dfas: readonly PrefixDfa[]
   /**
-   * For the rules whose DFA would be too large: end-anchored alternations
-   * of their relaxed prefix languages, one per category (see byCategory);
-   * the leftmost match of any is the earliest position that may still grow
-   * into a match.
+   * End-anchored alternations of the rules' relaxed prefix languages (`{1,64}`
+   * read as `{1,}`), one per category (see byCategory): the leftmost match
+   * of any is the earliest position that may still grow into a match. One
+   * native search per group: the cheapest hold for the few characters a
+   * stream of prose holds.
    */
   readonly prefixes: readonly RE2[]
+  /**
+   * Each rule's DFA (rules/hold-automaton.ts), for the rules that have
+   * one: the exact hold, kept incrementally once a stream holds more than a
+   * few characters (digit runs, base64, URLs), where the relaxed one would
+   * hold up to `maxLength` and re-read it all at every write.
+   */
+  readonly dfas: readonly PrefixDfa[]
+  /** The relaxed prefixes of the rules that have no DFA (too large), for the exact hold. */
+  readonly fallbackPrefixes: readonly RE2[]
   /** Longest match of any rule in the lane (UTF-16 units). */
   readonly maxLength: number
+  /** Longest text an `after` of the lane's rules reads before a match: the context a stream keeps. */
+  readonly maxAfter: number
 }
 
 export interface RuleSet {
@@ -129,6 +139,10 @@ function byCategory (rules: readonly CompiledRuleInternal[]): Map<string, number
   return groups
 }
 
+function prefixGroups (rules: readonly CompiledRuleInternal[]): RE2[] {
+  return [...byCategory(rules).values()].map((members) => new RE2(members.map((i) => `${prefixSourceOf(rules[i] as CompiledRuleInternal)}$`).join('|'), 'u'))
+}
+
 function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   if (rules.length === 0) return undefined
   const alternatives = rules.map((rule) => wrapFlags(rule.flags, `(${rule.source})`))
@@ -142,9 +156,11 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   return {
     rules,
     groups: packGroups(alternatives, 'gu').map((members) => createGroup(rules, members)),
+    prefixes: prefixGroups(rules),
     dfas,
-    prefixes: [...byCategory(fallback).values()].map((members) => new RE2(members.map((i) => `${prefixSourceOf(fallback[i] as CompiledRuleInternal)}$`).join('|'), 'u')),
-    maxLength: Math.max(...rules.map((r) => r.maxLength))
+    fallbackPrefixes: prefixGroups(fallback),
+    maxLength: Math.max(...rules.map((r) => r.maxLength)),
+    maxAfter: Math.max(0, ...rules.map((r) => r.after?.maxLength ?? 0))
   }
 }
 

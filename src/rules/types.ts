@@ -42,6 +42,8 @@ export interface RuleSource {
   view?: 'normalized' | 'raw'
   /** Closes a region opened by a match of `pattern` (see rule-schema.ts). */
   until?: string
+  /** The text before a match must end with a match of this (see rule-schema.ts). */
+  after?: string
   action: RuleAction
   /** Template for `redact`: text with `{label}`-style placeholders; see `replacement.ts`. */
   replacement?: string
@@ -70,8 +72,12 @@ export interface RuleOrigin {
   exampleLines?: { match: number[]; nomatch: number[] }
 }
 
-/** Checks a candidate value; `before` is the code point just before the match ('' at stream start). */
-export type Validator = (value: string, context: { before: string }) => boolean
+/**
+ * Checks a candidate value; `before` is the code point just before the match
+ * ('' at stream start); `lead`, for a rule with `after`, the text before the
+ * match that `after` matched.
+ */
+export type Validator = (value: string, context: { before: string, lead?: string }) => boolean
 
 /** A rule ready for the scanner. Immutable once built. */
 export interface CompiledRule {

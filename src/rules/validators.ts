@@ -506,10 +506,12 @@ const trackingParam = /^(?:utm_[a-z]+|ref|ref_src|source|fbclid|gclid)$/i
  * ones counts. Plain links need a click, so only a payload counts: a
  * parameter value of 20+ characters, or a query of 48+ characters.
  */
-const exfilUrl: Validator = (value) => {
-  const at = value.search(/https?:\/\//i)
+const exfilUrl: Validator = (value, { lead = '' }) => {
+  // With `after`, the value is the query and the URL before it is the lead.
+  const text = lead + value
+  const at = text.search(/https?:\/\//i)
   if (at < 0) return false
-  const url = /^[^\s)>"']+/.exec(value.slice(at))?.[0] ?? ''
+  const url = /^[^\s)>"']+/.exec(text.slice(at))?.[0] ?? ''
   const q = url.indexOf('?')
   if (q < 0) return false
   const query = url.slice(q + 1).replace(/#.*$/, '')
@@ -527,7 +529,7 @@ const exfilUrl: Validator = (value) => {
   }).filter((p) => !trackingParam.test(p.name))
   if (params.length === 0) return false
   // Images and reference definitions (which images can use) load without a click.
-  const zeroClick = value.startsWith('!') || /^(?:<img|src)/i.test(value) || /^(?:\[[^\]]*)?\]:/.test(value)
+  const zeroClick = text.startsWith('!') || /^(?:<img|src)/i.test(text) || /^(?:\[[^\]]*)?\]:/.test(text)
   if (zeroClick) return true
   const rest = params.map((p) => `${p.name}=${p.value}`).join('&')
   return params.some((p) => p.value.length >= 20) || rest.length >= 48

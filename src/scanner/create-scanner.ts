@@ -19,6 +19,7 @@
  * their findings are reported once the output has passed their end, so a
  * later cut can never be preceded by a finding from beyond it.
  */
+import type RE2 from 're2'
 import type { RegionEnd } from '../rules/compile-rule.js'
 import type { RuleLane, RuleSet } from '../rules/rule-set.js'
 import { digestValue, resolveHmacKey } from './digest.js'
@@ -43,21 +44,41 @@ interface LaneState {
   ctx: string
   /** Inside a region (a private key…): everything up to its closing is swallowed. */
   region?: RegionEnd | undefined
-  /** Candidate matches still under way in `buf` (see hold-tracker.ts). */
+  /** Candidate matches still under way in `buf` (see hold-tracker.ts), while `tracking`. */
   readonly tracker: HoldTracker
+  /** Whether the exact, incremental hold is on (the stream holds more than `kTrackFrom`). */
+  tracking: boolean
+  /** The last `lane.maxAfter` characters before `buf`, for rules with `after`. */
+  history: string
 }
+
+/** `buf[0, n)` is decided: it joins the context rules with `after` read. */
+function pass (state: LaneState, n: number): void {
+  const keep = state.lane.maxAfter
+  if (keep > 0 && n > 0) state.history = (state.history + state.buf.slice(0, n)).slice(-keep)
+}
+
+/**
+ * Held characters beyond which the exact hold takes over from the relaxed
+ * one: prose holds a few characters (a word that may become an address),
+ * where one RE2 search per category costs less than stepping the rules'
+ * automata; a run of digits or base64 would otherwise be held to the
+ * lane's longest match and re-read at every write.
+ */
+const kTrackFrom = 24
 
 function append (state: LaneState, text: string): void {
   state.buf += text
-  state.tracker.push(text)
+  if (state.tracking) state.tracker.push(text)
 }
 
 function createLaneState (lane: RuleLane): LaneState {
-  return { lane, buf: '', base: 0, ctx: '', tracker: createHoldTracker(lane.dfas) }
+  return { lane, buf: '', base: 0, ctx: '', tracker: createHoldTracker(lane.dfas), tracking: false, history: '' }
 }
 
 /** `buf` changed other than by appending or releasing its head: candidates start over from its start. */
 function retrack (state: LaneState): void {
+  if (!state.tracking) return
   state.tracker.reset(state.base)
   state.tracker.push(state.buf)
 }
@@ -112,20 +133,28 @@ function lastCodePoint (s: string): string {
   return s.slice(-1)
 }
 
-/** Where the undecided tail of `buf` begins. */
-function holdStart (state: LaneState, bytes: Buffer): number {
+/** The leftmost match of any of `prefixes` in `bytes` (the UTF-8 of `buf`), as an offset in `buf`. */
+function relaxedHold (prefixes: readonly RE2[], buf: string, bytes: Buffer<ArrayBufferLike>): number {
+  let b = bytes.length
+  for (const prefix of prefixes) {
+    // `search` returns only the start: RE2 answers it with its DFA alone, ~10x cheaper than `exec`.
+    const found = prefix.search(bytes)
+    if (found >= 0 && found < b) b = found
+  }
+  if (b === bytes.length) return buf.length
+  return bytes.length === buf.length ? b : bytes.subarray(0, b).toString('utf8').length
+}
+
+/** Where the undecided tail of `buf` begins (`bytes`: its UTF-8, when a relaxed prefix is to be searched). */
+function holdStart (state: LaneState, bytes: Buffer<ArrayBufferLike> | undefined): number {
   const { lane, buf } = state
   if (buf.length === 0) return 0
-  let h = Math.min(buf.length, Math.max(0, state.tracker.leftmost - state.base))
-  if (lane.prefixes.length > 0) {
-    // Rules without a DFA: the relaxed RE2 prefix. `search` returns only
-    // the start: RE2 answers it with its DFA alone, ~10x cheaper than `exec`.
-    let b = bytes.length
-    for (const prefix of lane.prefixes) {
-      const found = prefix.search(bytes)
-      if (found >= 0 && found < b) b = found
-    }
-    if (b < bytes.length) h = Math.min(h, bytes.length === buf.length ? b : bytes.subarray(0, b).toString('utf8').length)
+  let h: number
+  if (state.tracking) {
+    h = Math.min(buf.length, Math.max(0, state.tracker.leftmost - state.base))
+    if (bytes !== undefined && lane.fallbackPrefixes.length > 0) h = Math.min(h, relaxedHold(lane.fallbackPrefixes, buf, bytes))
+  } else {
+    h = bytes === undefined ? 0 : relaxedHold(lane.prefixes, buf, bytes)
   }
   // Cap: no match is longer than the lane's longest, so an older prefix
   // cannot still be growing. This also bounds memory per stream.
@@ -158,6 +187,7 @@ function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onS
   const n = closed ? m.index + m[0].length : h
   if (n > 0) {
     onSwallow(n)
+    pass(state, n)
     state.ctx = lastCodePoint(buf.slice(0, n))
     state.base += n
     state.buf = buf.slice(n)
@@ -179,20 +209,29 @@ function advance (
       if (!advanceRegion(state, state.region, final, onSwallow)) return
       continue
     }
+    if (!state.tracking && !final && state.buf.length > kTrackFrom && state.lane.dfas.length > 0) {
+      state.tracking = true
+      retrack(state)
+    }
     const s = state.ctx + state.buf
     const off = state.ctx.length
+    const exact = state.tracking && state.lane.fallbackPrefixes.length === 0
     // node-re2 converts a string argument to UTF-8 on every call; with a
-    // search per rule group that conversion dominated, so convert once.
-    const bytes = Buffer.from(s, 'utf8')
-    const h = final ? state.buf.length : holdStart(state, state.lane.prefixes.length === 0 ? bytes : bytes.subarray(Buffer.byteLength(state.ctx, 'utf8')))
+    // search per rule group that conversion dominated, so convert once —
+    // and only when a regex will read it.
+    let bytes: Buffer<ArrayBufferLike> | undefined = exact || final ? undefined : Buffer.from(s, 'utf8')
+    const h = final ? state.buf.length : holdStart(state, bytes?.subarray(Buffer.byteLength(state.ctx, 'utf8')))
     if (h === 0 && !final) return
-    // No candidate reached a final state after `base`: no match to look for.
-    const m = state.lane.prefixes.length === 0 && !state.tracker.mayMatchAfter(state.base)
-      ? undefined
-      : findMatch(state.lane, s, off, final ? s.length : off + h, bytes)
+    // Tracked, and no candidate reached a final state after `base`: no match to look for.
+    let m: Match | undefined
+    if (!exact || state.tracker.mayMatchAfter(state.base)) {
+      bytes ??= Buffer.from(s, 'utf8')
+      m = findMatch(state.lane, s, off, final ? s.length : off + h, bytes, state.lane.maxAfter > 0 ? { history: state.history, from: off } : undefined)
+    }
     if (m !== undefined) {
       if (m.start > off) onText(s.slice(off, m.start))
       const stop = onMatch(m, s, state.base + m.start - off)
+      pass(state, m.end - off)
       state.ctx = lastCodePoint(s.slice(0, m.end))
       state.base += m.end - off
       state.buf = s.slice(m.end)
@@ -204,9 +243,15 @@ function advance (
     }
     if (h > 0) {
       onText(state.buf.slice(0, h))
+      pass(state, h)
       state.ctx = lastCodePoint(s.slice(0, off + h))
       state.base += h
       state.buf = state.buf.slice(h)
+      // Back to a short hold: the relaxed one is cheaper again.
+      if (state.tracking && state.buf.length <= kTrackFrom / 2) {
+        state.tracking = false
+        state.tracker.reset(state.base)
+      }
     }
     return
   }

@@ -67,9 +67,32 @@ function locateGroup (rule: CompiledRuleInternal, s: string, start: number): [nu
   return span === undefined ? undefined : [span[0], span[1]]
 }
 
-/** Applies everything beyond the regex: boundary, group, allow-lists, entropy, validator. */
-function accept (rule: CompiledRuleInternal, s: string, start: number, end: number): Match | undefined {
+/**
+ * Text before `s[from]` the caller keeps for `after` (released text, so
+ * whole-text and streamed scans see the same), and where `s` starts to be
+ * new: `s.slice(0, from)` is already the end of `history`.
+ */
+export interface Lead {
+  readonly history: string
+  readonly from: number
+}
+
+/** The text before `s[start]` that the rule's `after` must match, or undefined when it does not. */
+function leadOf (rule: CompiledRuleInternal, s: string, start: number, lead: Lead | undefined): string | undefined {
+  const after = rule.after
+  if (after === undefined) return ''
+  const before = (lead?.history ?? s.slice(0, lead?.from ?? 0)) + s.slice(lead?.from ?? 0, start)
+  const window = before.slice(-after.maxLength)
+  after.regex.lastIndex = 0
+  const m = after.regex.exec(window)
+  return m === null ? undefined : m[0]
+}
+
+/** Applies everything beyond the regex: boundary, group, allow-lists, entropy, validator, `after`. */
+function accept (rule: CompiledRuleInternal, s: string, start: number, end: number, lead?: Lead): Match | undefined {
   if (end === start) return undefined
+  const leadText = leadOf(rule, s, start, lead)
+  if (leadText === undefined) return undefined
   if (rule.boundary !== 'none') {
     if (touches(rule.boundary, codePointBefore(s, start))) return undefined
     if (touches(rule.boundary, codePointAt(s, end))) return undefined
@@ -85,22 +108,22 @@ function accept (rule: CompiledRuleInternal, s: string, start: number, end: numb
   if (rule.allow.has(value)) return undefined
   for (const p of rule.allowPatterns) if (p.test(value)) return undefined
   if (rule.minEntropy !== undefined && shannonEntropy(value) < rule.minEntropy) return undefined
-  if (rule.validator !== undefined && !rule.validator(value, { before: codePointBefore(s, start) })) return undefined
+  if (rule.validator !== undefined && !rule.validator(value, { before: codePointBefore(s, start), lead: leadText })) return undefined
   return { rule, start, end, valueStart, valueEnd }
 }
 
 /** The rule's own match exactly at `start`, if it has one there and it is accepted. */
-function acceptedAt (rule: CompiledRuleInternal, s: string, start: number): Match | undefined {
+function acceptedAt (rule: CompiledRuleInternal, s: string, start: number, lead: Lead | undefined): Match | undefined {
   const re = rule.sticky
   re.lastIndex = start
   const m = re.exec(s)
-  return m === null ? undefined : accept(rule, s, start, start + m[0].length)
+  return m === null ? undefined : accept(rule, s, start, start + m[0].length, lead)
 }
 
 interface Candidate { start: number, end: number, rule: number }
 
 /** The accepted match at exactly `start` of the earliest-loaded rule after `after`. */
-function laterAcceptedAt (lane: RuleLane, s: string, start: number, after: number): Match | undefined {
+function laterAcceptedAt (lane: RuleLane, s: string, start: number, after: number, lead: Lead | undefined): Match | undefined {
   let best: Match | undefined
   let bestIndex = Infinity
   for (const g of lane.groups) {
@@ -111,7 +134,7 @@ function laterAcceptedAt (lane: RuleLane, s: string, start: number, after: numbe
     for (const i of g.members) {
       if (i <= after) continue
       if (i >= bestIndex) break
-      const m = acceptedAt(lane.rules[i] as CompiledRuleInternal, s, start)
+      const m = acceptedAt(lane.rules[i] as CompiledRuleInternal, s, start, lead)
       if (m !== undefined) {
         best = m
         bestIndex = i
@@ -145,7 +168,7 @@ function groupCandidate (group: RuleGroup, s: string, pos: number): Candidate | 
  * (sticky), then the search moves one code point on. Each position is
  * visited once, so a text full of near-misses stays linear.
  */
-export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length, bytes = Buffer.from(s, 'utf8')): Match | undefined {
+export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length, bytes: Buffer<ArrayBufferLike> = Buffer.from(s, 'utf8'), lead?: Lead): Match | undefined {
   const groups = lane.groups
   const cache: Array<Candidate | undefined | null> = new Array(groups.length)
   // `bytes` is `s` in UTF-8: one conversion for all the groups' pre-filter searches.
@@ -167,11 +190,11 @@ export function findMatch (lane: RuleLane, s: string, from: number, limit = s.le
       if (best === undefined || c.start < best.start || (c.start === best.start && c.rule < best.rule)) best = c
     }
     if (best === undefined || best.start >= limit) return undefined
-    const found = accept(lane.rules[best.rule] as CompiledRuleInternal, s, best.start, best.end)
+    const found = accept(lane.rules[best.rule] as CompiledRuleInternal, s, best.start, best.end, lead)
     if (found !== undefined) return found
     // Rejected: a rule loaded later may still match exactly here. One
     // sticky probe per group skips the groups with nothing at this start.
-    const other = laterAcceptedAt(lane, s, best.start, best.rule)
+    const other = laterAcceptedAt(lane, s, best.start, best.rule, lead)
     if (other !== undefined) return other
     const cp = s.codePointAt(best.start) ?? 0
     pos = best.start + (cp > 0xffff ? 2 : 1)

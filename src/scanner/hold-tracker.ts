@@ -2,8 +2,8 @@
  * @module scanner/hold-tracker
  * Where the undecided tail of a lane begins, kept up to date as text
  * arrives: for each rule, the candidate matches still alive — a state of
- * the rule's prefix DFA (rules/hold-automaton.ts) and the offset it started
- * at. Each character advances every live candidate and may start one;
+ * the rule's DFA (rules/hold-automaton.ts) and the offset it started at.
+ * Each character advances every live candidate and may start one;
  * candidates in the same state merge into the earliest (they read the same
  * future, and only the leftmost start matters). The work per character is
  * bounded by the rules' states, whatever the length of the held text: a
@@ -31,12 +31,10 @@ export interface HoldTracker {
 
 interface Live {
   readonly dfa: PrefixDfa
-  states: Int32Array
-  starts: Float64Array
+  /** Candidates in order of start: their states and starts (updated in place, a candidate never moves right). */
+  readonly states: number[]
+  readonly starts: number[]
   count: number
-  /** Double buffers, swapped at every character; grown as needed (most streams keep a handful of candidates). */
-  nextStates: Int32Array
-  nextStarts: Float64Array
   /** For many candidates: `seen[state] === tick` when the state already has an (earlier) one this character. */
   seen: Int32Array | undefined
   tick: number
@@ -51,149 +49,155 @@ const kScanLimit = 16
  * prose most rules cannot start at most characters, so a character steps
  * the few that can and the few with live candidates, not every rule.
  */
-const kStarters = new WeakMap<readonly PrefixDfa[], Map<number, Int32Array>>()
+interface Starters {
+  readonly ascii: Int32Array[]
+  readonly other: Map<number, Int32Array>
+}
 
-function startersOf (dfas: readonly PrefixDfa[], cp: number): Int32Array {
-  let byCp = kStarters.get(dfas)
-  if (byCp === undefined) kStarters.set(dfas, (byCp = new Map()))
-  let list = byCp.get(cp)
+const kStarters = new WeakMap<readonly PrefixDfa[], Starters>()
+
+/** The DFAs whose initial state reads `cp`. */
+function startingAt (dfas: readonly PrefixDfa[], cp: number): Int32Array {
+  const found: number[] = []
+  dfas.forEach((dfa, i) => {
+    const cls = classOf(dfa, cp)
+    if (cls !== 0 && (dfa.next[dfa.initial * dfa.classes + cls] as number) >= 0) found.push(i)
+  })
+  return Int32Array.from(found)
+}
+
+function startersFor (dfas: readonly PrefixDfa[]): Starters {
+  let starters = kStarters.get(dfas)
+  if (starters === undefined) {
+    starters = { ascii: Array.from({ length: 128 }, (_, cp) => startingAt(dfas, cp)), other: new Map() }
+    kStarters.set(dfas, starters)
+  }
+  return starters
+}
+
+function startersOf (starters: Starters, dfas: readonly PrefixDfa[], cp: number): Int32Array {
+  if (cp < 128) return starters.ascii[cp] as Int32Array
+  let list = starters.other.get(cp)
   if (list === undefined) {
-    const found: number[] = []
-    dfas.forEach((dfa, i) => {
-      const cls = classOf(dfa, cp)
-      if (cls !== 0 && (dfa.next[dfa.initial * dfa.classes + cls] as number) >= 0) found.push(i)
-    })
-    list = Int32Array.from(found)
+    list = startingAt(dfas, cp)
     // Bounded: text in many scripts must not grow it without end.
-    if (byCp.size < 4096) byCp.set(cp, list)
+    if (starters.other.size < 4096) starters.other.set(cp, list)
   }
   return list
 }
 
+/**
+ * Creates the tracker of one lane of one stream.
+ * @example
+ * const tracker = createHoldTracker(lane.dfas)
+ * tracker.push('card 4111 11')
+ * tracker.leftmost // 5: "4111 11" may still become a card number
+ */
 export function createHoldTracker (dfas: readonly PrefixDfa[]): HoldTracker {
+  const starters = startersFor(dfas)
   // Made on first use: a stream touches a few rules' automata, and a
   // stream's state must stay small (thousands of streams per process).
   const lives: Array<Live | undefined> = new Array(dfas.length)
-  function liveOf (k: number): Live {
-    let live = lives[k]
-    if (live === undefined) {
-      const dfa = dfas[k] as PrefixDfa
-      const size = Math.min(8, dfa.states)
-      live = {
-        dfa,
-        states: new Int32Array(size),
-        starts: new Float64Array(size),
-        count: 0,
-        nextStates: new Int32Array(size),
-        nextStarts: new Float64Array(size),
-        seen: undefined,
-        tick: 0
-      }
-      lives[k] = live
-    }
-    return live
-  }
   let offset = 0
   /** Stream offset just after the last character at which a candidate reached a final state. */
   let acceptEnd = -1
   /** Indexes of the DFAs with live candidates, and a stamp to join them with the starters once. */
-  let active: number[] = []
-  let nextActive: number[] = []
+  const active = new Int32Array(dfas.length)
+  let activeCount = 0
   const stamp = new Int32Array(dfas.length).fill(-1)
   let round = 0
 
-  /** Whether `to` already has a candidate among the first `n` of this character. */
-  function taken (live: Live, to: number, n: number, tick: number): boolean {
-    if (live.seen !== undefined) {
-      if (live.seen[to] === tick) return true
-      live.seen[to] = tick
+  function liveOf (k: number): Live {
+    let live = lives[k]
+    if (live === undefined) {
+      live = { dfa: dfas[k] as PrefixDfa, states: [], starts: [], count: 0, seen: undefined, tick: 0 }
+      lives[k] = live
+    }
+    return live
+  }
+
+  /** Advances `live` by one code point; returns whether candidates are left. */
+  function step (live: Live, cp: number, at: number, width: number): boolean {
+    const dfa = live.dfa
+    const cls = cp <= 0xffff ? dfa.bmp[cp] as number : classOf(dfa, cp)
+    if (cls === 0) {
+      live.count = 0
       return false
     }
-    for (let j = 0; j < n; j++) if (live.nextStates[j] === to) return true
-    return false
-  }
-
-  function grow (live: Live, n: number): void {
-    if (n < live.nextStates.length) return
-    const size = Math.min(live.dfa.states, live.nextStates.length * 2)
-    const states = new Int32Array(size)
-    states.set(live.nextStates)
-    const starts = new Float64Array(size)
-    starts.set(live.nextStarts)
-    live.nextStates = states
-    live.nextStarts = starts
-  }
-
-  function step (live: Live, cp: number, at: number): void {
-    const { dfa } = live
-    const cls = classOf(dfa, cp)
+    const { next, classes, accept } = dfa
+    const { states, starts } = live
+    const tick = ++live.tick
+    let seen = live.seen
+    if (seen === undefined && live.count >= kScanLimit) seen = live.seen = new Int32Array(dfa.states).fill(-1)
     let n = 0
-    if (cls !== 0) {
-      const tick = ++live.tick
-      if (live.seen === undefined && live.count >= kScanLimit) live.seen = new Int32Array(dfa.states).fill(-1)
-      const { next, classes } = dfa
-      for (let i = 0; i < live.count; i++) {
-        const to = next[(live.states[i] as number) * classes + cls] as number
-        if (to < 0 || taken(live, to, n, tick)) continue
-        grow(live, n)
-        live.nextStates[n] = to
-        live.nextStarts[n] = live.starts[i] as number
-        n++
+    let accepted = false
+    // In place: candidate i is written at n ≤ i, so nothing unread is overwritten.
+    for (let i = 0; i < live.count; i++) {
+      const to = next[(states[i] as number) * classes + cls] as number
+      if (to < 0) continue
+      if (seen !== undefined) {
+        if (seen[to] === tick) continue
+        seen[to] = tick
+      } else {
+        let dup = false
+        for (let j = 0; j < n; j++) if (states[j] === to) { dup = true; break }
+        if (dup) continue
       }
-      const first = next[dfa.initial * classes + cls] as number
-      if (first >= 0 && !taken(live, first, n, tick)) {
-        grow(live, n)
-        live.nextStates[n] = first
-        live.nextStarts[n] = at
-        n++
+      states[n] = to
+      starts[n] = starts[i] as number
+      if (accept[to] === 1) accepted = true
+      n++
+    }
+    const first = next[dfa.initial * classes + cls] as number
+    if (first >= 0) {
+      let dup = false
+      if (seen !== undefined) {
+        dup = seen[first] === tick
+        seen[first] = tick
+      } else {
+        for (let j = 0; j < n; j++) if (states[j] === first) { dup = true; break }
       }
-      const accept = dfa.accept
-      for (let i = 0; i < n; i++) {
-        if (accept[live.nextStates[i] as number] === 1) {
-          acceptEnd = at + (cp > 0xffff ? 2 : 1)
-          break
-        }
+      if (!dup) {
+        states[n] = first
+        starts[n] = at
+        if (accept[first] === 1) accepted = true
+        n++
       }
     }
-    const states = live.states
-    const starts = live.starts
-    live.states = live.nextStates
-    live.starts = live.nextStarts
-    // The other buffer must be as large as the one now in use.
-    live.nextStates = states.length >= live.states.length ? states : new Int32Array(live.states.length)
-    live.nextStarts = starts.length >= live.starts.length ? starts : new Float64Array(live.starts.length)
+    if (accepted) acceptEnd = at + width
     live.count = n
+    return n > 0
   }
 
   return {
     push (text) {
       for (let i = 0; i < text.length;) {
         const cp = text.codePointAt(i) as number
+        const width = cp > 0xffff ? 2 : 1
+        const at = offset + i
         const r = ++round
-        nextActive.length = 0
-        for (const k of active) {
+        // Compacted in place: the DFAs still live stay, in order.
+        let kept = 0
+        for (let a = 0; a < activeCount; a++) {
+          const k = active[a] as number
           stamp[k] = r
-          const live = liveOf(k)
-          step(live, cp, offset + i)
-          if (live.count > 0) nextActive.push(k)
+          if (step(lives[k] as Live, cp, at, width)) active[kept++] = k
         }
-        for (const k of startersOf(dfas, cp)) {
+        const list = startersOf(starters, dfas, cp)
+        for (let a = 0; a < list.length; a++) {
+          const k = list[a] as number
           if (stamp[k] === r) continue
-          const live = liveOf(k)
-          step(live, cp, offset + i)
-          if (live.count > 0) nextActive.push(k)
+          if (step(liveOf(k), cp, at, width)) active[kept++] = k
         }
-        const t = active
-        active = nextActive
-        nextActive = t
-        i += cp > 0xffff ? 2 : 1
+        activeCount = kept
+        i += width
       }
       offset += text.length
     },
     get leftmost () {
       let min = Infinity
-      for (const k of active) {
-        const start = (lives[k] as Live).starts[0] as number
+      for (let a = 0; a < activeCount; a++) {
+        const start = (lives[active[a] as number] as Live).starts[0] as number
         if (start < min) min = start
       }
       return min
@@ -202,8 +206,8 @@ export function createHoldTracker (dfas: readonly PrefixDfa[]): HoldTracker {
       return acceptEnd > from
     },
     reset (at) {
-      for (const k of active) (lives[k] as Live).count = 0
-      active.length = 0
+      for (let a = 0; a < activeCount; a++) (lives[active[a] as number] as Live).count = 0
+      activeCount = 0
       offset = at
       acceptEnd = -1
     }
