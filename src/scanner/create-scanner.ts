@@ -55,7 +55,10 @@ interface LaneState {
 /** `buf[0, n)` is decided: it joins the context rules with `after` read. */
 function pass (state: LaneState, n: number): void {
   const keep = state.lane.maxAfter
-  if (keep > 0 && n > 0) state.history = (state.history + state.buf.slice(0, n)).slice(-keep)
+  if (keep === 0 || n === 0) return
+  state.history += state.buf.slice(0, n)
+  // Trimmed now and then, not at every write: it only has to hold the last `keep`.
+  if (state.history.length > 2 * keep) state.history = state.history.slice(-keep)
 }
 
 /**
@@ -501,6 +504,23 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
     if (normalizer === undefined) {
       if (out !== undefined) append(out, input)
       else text += input
+      if (flag !== undefined) append(flag, input)
+      return
+    }
+    if (normalizer.plain(input)) {
+      // The common case, prose and code in ASCII: its own view, mapped one to one.
+      if (out !== undefined && map !== undefined) {
+        // The last entry stays the first character's start (invisible
+        // characters before it go with it); each next one starts where
+        // the one before ends.
+        const base = map.raw.length
+        const starts = map.starts
+        for (let i = 1; i <= input.length; i++) starts.push(base + i)
+        map.raw += input
+        append(out, input)
+      } else {
+        text += input
+      }
       if (flag !== undefined) append(flag, input)
       return
     }

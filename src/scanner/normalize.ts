@@ -44,6 +44,12 @@ export interface Projection {
 export interface Normalizer {
   /** Projects what is decided of the pending tail and `chunk`; `final` decides everything. */
   push(chunk: string, final: boolean): Projection
+  /**
+   * When `chunk` is its own view (printable ASCII with no `&` or `\`, nothing
+   * pending), takes it as such and returns true: the caller maps it one to
+   * one, with no projection made.
+   */
+  plain(chunk: string): boolean
   /** Raw characters kept pending. */
   readonly pending: number
 }
@@ -100,6 +106,9 @@ function isHexDigit (code: number): boolean {
 function isAlnum (code: number): boolean {
   return isDigit(code) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)
 }
+
+/** Text that projects to itself, character for character. */
+const kPlain = /^[\t\n\r -%'-[\]-~]*$/
 
 /** Longest reference we read (`&ZeroWidthSpace;` is 16; numeric ones 11). */
 const kMaxReference = 32
@@ -232,6 +241,15 @@ export function createNormalizer (): Normalizer {
       const p = project(s, final)
       pending = s.slice(p.raw.length)
       return p
+    },
+    plain (chunk) {
+      // Nothing pending and nothing to project: the view is the text itself.
+      if (pending !== '' || !kPlain.test(chunk)) return false
+      // Nothing read: an invisible tail before it still waits for a character.
+      if (chunk.length === 0) return true
+      mark = consumed + chunk.length
+      consumed = mark
+      return true
     },
     get pending () {
       return pending.length

@@ -113,3 +113,15 @@ t.test('any chunking gives the whole-text output and findings (property)', async
   }), { numRuns: 1000 })
   t.pass('1000 random texts and chunkings agree')
 })
+
+t.test('invisible characters the view drops still go out, whatever the pieces (regression: a joiner before a split surrogate pair was lost)', async (t) => {
+  for (const text of ['\u200D\u{1F308}', 'y \u{1F3F3}\uFE0F\u200D\u{1F308} a', 'tail\u200B', 'a\u00AD\u200Bb c\uFE0F']) {
+    for (const sliceChars of [1, 2, 3, 512]) {
+      t.equal(scanText(ruleSet, text, { sliceChars }).text, text, `${JSON.stringify(text)} in slices of ${sliceChars}`)
+    }
+    const scanner = createScanner(ruleSet)
+    let out = ''
+    for (let i = 0; i < text.length; i++) out += scanner.write(text[i] as string).text
+    t.equal(out + scanner.end().text, text, `${JSON.stringify(text)} one code unit at a time`)
+  }
+})
