@@ -18,10 +18,9 @@
  * A rule whose DFA would pass `kMaxStates` (several long counted classes
  * that overlap) is left to the relaxed RE2 prefix (`fallback`), as before.
  */
-import { createHash } from 'node:crypto'
 import { DFA, JS, NFA } from 'refa'
 import type { CompiledRuleInternal } from './compile-rule.js'
-import { readDiskCache, writeDiskCache } from './disk-cache.js'
+import { remember } from './disk-cache.js'
 
 /** Beyond this many states a rule keeps the relaxed RE2 prefix (bounds load time and memory). */
 const kMaxStates = 20_000
@@ -115,29 +114,12 @@ function load (s: Serialized): PrefixDfa {
   return { states: s.states, classes: s.classes, initial: s.initial, next, bmp, astral, accept }
 }
 
-const memory = new Map<string, PrefixDfa | null>()
-
 /** The rule's prefix DFA, or undefined when it is too large (the rule keeps the RE2 prefix). */
 export function prefixDfaOf (rule: CompiledRuleInternal): PrefixDfa | undefined {
-  const key = createHash('sha256').update(`${kVersion}\0${rule.flags}\0${rule.source}`).digest('hex')
-  const known = memory.get(key)
-  if (known !== undefined) return known ?? undefined
-  let dfa: PrefixDfa | undefined
-  const cached = readDiskCache(`dfa-${key}`)
-  if (cached !== undefined) {
-    try {
-      dfa = cached === 'none' ? undefined : load(JSON.parse(cached) as Serialized)
-      memory.set(key, dfa ?? null)
-      return dfa
-    } catch {
-      // A damaged entry: build it again.
-    }
-  }
-  const built = build(rule)
-  dfa = built === undefined ? undefined : load(built)
-  writeDiskCache(`dfa-${key}`, built === undefined ? 'none' : JSON.stringify(built))
-  memory.set(key, dfa ?? null)
-  return dfa
+  return remember(['dfa', kVersion, rule.flags, rule.source], () => {
+    const built = build(rule)
+    return built === undefined ? 'none' : JSON.stringify(built)
+  }, (text) => text === 'none' ? undefined : load(JSON.parse(text) as Serialized))
 }
 
 /** The class of code point `cp` in `dfa` (0 when no transition reads it). */

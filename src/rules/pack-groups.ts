@@ -18,9 +18,8 @@
  * compares candidates across groups by start and load order), so a noisy
  * measurement can only cost speed, never change a result.
  */
-import { createHash } from 'node:crypto'
 import RE2 from 're2'
-import { readDiskCache, writeDiskCache } from './disk-cache.js'
+import { remember } from './disk-cache.js'
 
 /** Deterministic probe texts: the same on every machine and every load. */
 function createProbes (seed: number, rounds: number): Buffer[] {
@@ -69,36 +68,30 @@ function searchCost (re: RE2): number {
 }
 
 // Packing a lane costs tens of milliseconds and rule sets are rebuilt at
-// every hot reload and in many tests: remember it per list of patterns.
-const packCache = new Map<string, number[][]>()
-/** Bumped when the packing method changes: older cached packings are then ignored. */
+// every hot reload and in many tests: remembered per list of patterns
+// (rules/disk-cache.ts); bump the version when the packing method changes.
 const packVersion = '2'
 
 /**
- * A packing from the disk cache, if it is one of `n` patterns: every index
- * exactly once, ascending within each group (anything else is ignored, so a
- * damaged entry can never drop a rule).
+ * A packing as stored, if it is one of `n` patterns: every index exactly
+ * once, ascending within each group. Throws on anything else, so a damaged
+ * entry can never drop a rule.
  */
-function fromDisk (key: string, n: number): number[][] | undefined {
-  const text = readDiskCache(`pack-${key}`)
-  if (text === undefined) return undefined
-  try {
-    const groups: unknown = JSON.parse(text)
-    if (!Array.isArray(groups)) return undefined
-    const seen = new Set<number>()
-    for (const g of groups) {
-      if (!Array.isArray(g) || g.length === 0) return undefined
-      for (let k = 0; k < g.length; k++) {
-        const i: unknown = g[k]
-        if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= n || seen.has(i)) return undefined
-        if (k > 0 && i <= (g[k - 1] as number)) return undefined
-        seen.add(i)
-      }
+function decodePacking (text: string, n: number): number[][] {
+  const groups: unknown = JSON.parse(text)
+  if (!Array.isArray(groups)) throw new Error('damaged')
+  const seen = new Set<number>()
+  for (const g of groups) {
+    if (!Array.isArray(g) || g.length === 0) throw new Error('damaged')
+    for (let k = 0; k < g.length; k++) {
+      const i: unknown = g[k]
+      if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= n || seen.has(i)) throw new Error('damaged')
+      if (k > 0 && i <= (g[k - 1] as number)) throw new Error('damaged')
+      seen.add(i)
     }
-    return seen.size === n ? groups as number[][] : undefined
-  } catch {
-    return undefined
   }
+  if (seen.size !== n) throw new Error('damaged')
+  return groups as number[][]
 }
 
 /**
@@ -108,12 +101,13 @@ function fromDisk (key: string, n: number): number[][] | undefined {
  */
 export function packGroups (sources: readonly string[], flags: string): number[][] {
   if (sources.length <= 1) return sources.map((_, i) => [i])
-  const key = createHash('sha256').update(`${packVersion}\0${flags}\0${sources.join('\0')}`).digest('hex')
-  const cached = packCache.get(key) ?? fromDisk(key, sources.length)
-  if (cached !== undefined) {
-    packCache.set(key, cached)
-    return cached.map((g) => [...g])
-  }
+  const packed = remember(['pack', packVersion, flags, ...sources], () => JSON.stringify(measure(sources, flags)), (text) => decodePacking(text, sources.length))
+  // A copy: the remembered packing serves every later rule set.
+  return packed.map((g) => [...g])
+}
+
+/** Packs by measured cost (see the module header). */
+function measure (sources: readonly string[], flags: string): number[][] {
   const cost = (members: readonly number[]): number => searchCost(new RE2(members.map((i) => sources[i]).join('|'), flags))
   const alone = sources.map((_, i) => cost([i]))
   // What one native call costs by itself (argument passing, the scan of a
@@ -145,8 +139,5 @@ export function packGroups (sources: readonly string[], flags: string): number[]
   // Members stay ascending within a group (find-match.ts relies on it) since
   // each index joins after all smaller ones; groups themselves are in order
   // of their first member.
-  const packed = groups.map((g) => g.members)
-  packCache.set(key, packed.map((g) => [...g]))
-  writeDiskCache(`pack-${key}`, JSON.stringify(packed))
-  return packed
+  return groups.map((g) => g.members)
 }

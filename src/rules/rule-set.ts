@@ -9,10 +9,9 @@
  * Two lanes: `output` (redact and cut: they change the text, so they hold it
  * back) and `flag` (report only: scanned on a shadow buffer, never holds text).
  */
-import { createHash } from 'node:crypto'
 import RE2 from 're2'
 import { prefixPattern } from './analyze-pattern.js'
-import { readDiskCache, writeDiskCache } from './disk-cache.js'
+import { remember } from './disk-cache.js'
 import { prefixDfaOf } from './hold-automaton.js'
 import type { PrefixDfa } from './hold-automaton.js'
 import { packGroups } from './pack-groups.js'
@@ -80,9 +79,8 @@ export interface RuleSet {
 
 // Deriving a prefix automaton costs milliseconds to a second per rule, and
 // rule sets are built at every start, every hot reload and in many tests:
-// cache by pattern in memory and on disk (rules/disk-cache.ts), keyed by a
-// hash of flags, pattern and this module's derivation version.
-const prefixCache = new Map<string, string>()
+// remembered by pattern (rules/disk-cache.ts); bump the version when the
+// derivation changes.
 const derivationVersion = '1'
 
 function wrapFlags (flags: string, body: string): string {
@@ -92,15 +90,10 @@ function wrapFlags (flags: string, body: string): string {
 
 function prefixSourceOf (rule: CompiledRuleInternal): string {
   if (rule.prefixSource !== undefined) return wrapFlags(rule.flags, rule.prefixSource)
-  const key = createHash('sha256').update(`${derivationVersion}\0${rule.flags}\0${rule.source}`).digest('hex')
-  let cached = prefixCache.get(key) ?? readDiskCache(key)
-  if (cached === undefined) {
+  return remember(['prefix', derivationVersion, rule.flags, rule.source], () => {
     const p = prefixPattern(rule.source, rule.flags)
-    cached = wrapFlags(p.flags, p.source)
-    writeDiskCache(key, cached)
-  }
-  prefixCache.set(key, cached)
-  return cached
+    return wrapFlags(p.flags, p.source)
+  }, (text) => text)
 }
 
 function createGroup (rules: readonly CompiledRuleInternal[], members: readonly number[]): RuleGroup {

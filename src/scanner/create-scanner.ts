@@ -44,10 +44,12 @@ interface LaneState {
   ctx: string
   /** Inside a region (a private key…): everything up to its closing is swallowed. */
   region?: RegionEnd | undefined
-  /** Candidate matches still under way in `buf` (see hold-tracker.ts), while `tracking`. */
-  readonly tracker: HoldTracker
-  /** Whether the exact, incremental hold is on (the stream holds more than `kTrackFrom`). */
-  tracking: boolean
+  /**
+   * Candidate matches still under way in `buf` (see hold-tracker.ts): the
+   * exact, incremental hold, made only while the stream holds more than
+   * `kTrackFrom` characters (most scanners never need one).
+   */
+  tracker: HoldTracker | undefined
   /** The last `lane.maxAfter` characters before `buf`, for rules with `after`. */
   history: string
 }
@@ -72,16 +74,16 @@ const kTrackFrom = 24
 
 function append (state: LaneState, text: string): void {
   state.buf += text
-  if (state.tracking) state.tracker.push(text)
+  state.tracker?.push(text)
 }
 
 function createLaneState (lane: RuleLane): LaneState {
-  return { lane, buf: '', base: 0, ctx: '', tracker: createHoldTracker(lane.dfas), tracking: false, history: '' }
+  return { lane, buf: '', base: 0, ctx: '', tracker: undefined, history: '' }
 }
 
 /** `buf` changed other than by appending or releasing its head: candidates start over from its start. */
 function retrack (state: LaneState): void {
-  if (!state.tracking) return
+  if (state.tracker === undefined) return
   state.tracker.reset(state.base)
   state.tracker.push(state.buf)
 }
@@ -108,6 +110,15 @@ function appendRaw (map: RawMap, p: Projection): void {
   map.starts.pop()
   for (const start of p.starts) map.starts.push(base + start)
   map.raw += p.raw
+}
+
+/** Appends text that is its own view (see Normalizer.plain): one entry per character, no projection. */
+function appendPlain (map: RawMap, text: string): void {
+  // The last entry stays the first character's start (invisible characters
+  // before it go with it); each next one starts where the one before ends.
+  const base = map.raw.length
+  for (let i = 1; i <= text.length; i++) map.starts.push(base + i)
+  map.raw += text
 }
 
 /** The raw text of the next `n` view characters (with the invisible ones before the next), consumed. */
@@ -153,17 +164,32 @@ function holdStart (state: LaneState, bytes: Buffer<ArrayBufferLike> | undefined
   const { lane, buf } = state
   if (buf.length === 0) return 0
   let h: number
-  if (state.tracking) {
+  if (state.tracker !== undefined) {
     h = Math.min(buf.length, Math.max(0, state.tracker.leftmost - state.base))
     if (bytes !== undefined && lane.fallbackPrefixes.length > 0) h = Math.min(h, relaxedHold(lane.fallbackPrefixes, buf, bytes))
   } else {
     h = bytes === undefined ? 0 : relaxedHold(lane.prefixes, buf, bytes)
   }
-  // Cap: no match is longer than the lane's longest, so an older prefix
-  // cannot still be growing. This also bounds memory per stream.
-  h = Math.max(h, buf.length - lane.maxLength)
+  return capHold(h, buf, lane.maxLength)
+}
+
+/**
+ * Cap: nothing longer than `maxLength` can still be growing, so an older
+ * start is decided (this also bounds memory per stream); and a hold never
+ * starts between the halves of a surrogate pair.
+ */
+function capHold (h: number, buf: string, maxLength: number): number {
+  h = Math.max(h, buf.length - maxLength)
   if (h > 0 && h < buf.length && isHighSurrogate(buf.charCodeAt(h - 1))) h--
   return h
+}
+
+/** `buf[0, n)` is decided (released, redacted or swallowed): the lane moves past it. */
+function consume (state: LaneState, n: number): void {
+  pass(state, n)
+  state.ctx = lastCodePoint(state.buf.slice(0, n))
+  state.base += n
+  state.buf = state.buf.slice(n)
 }
 
 /**
@@ -174,14 +200,7 @@ function holdStart (state: LaneState, bytes: Buffer<ArrayBufferLike> | undefined
  */
 function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onSwallow: (n: number) => void): boolean {
   const buf = state.buf
-  let h = buf.length
-  if (!final && buf.length > 0) {
-    const bytes = Buffer.from(buf, 'utf8')
-    const found = region.prefix.search(bytes)
-    if (found >= 0) h = bytes.length === buf.length ? found : bytes.subarray(0, found).toString('utf8').length
-    h = Math.max(h, buf.length - region.maxLength)
-    if (h > 0 && h < buf.length && isHighSurrogate(buf.charCodeAt(h - 1))) h--
-  }
+  const h = final || buf.length === 0 ? buf.length : capHold(relaxedHold([region.prefix], buf, Buffer.from(buf, 'utf8')), buf, region.maxLength)
   region.regex.lastIndex = 0
   const m = region.regex.exec(buf)
   // A closing that starts before the hold is complete (had it been able to
@@ -190,10 +209,7 @@ function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onS
   const n = closed ? m.index + m[0].length : h
   if (n > 0) {
     onSwallow(n)
-    pass(state, n)
-    state.ctx = lastCodePoint(buf.slice(0, n))
-    state.base += n
-    state.buf = buf.slice(n)
+    consume(state, n)
   }
   if (closed || final) state.region = undefined
   if (closed) retrack(state)
@@ -212,13 +228,14 @@ function advance (
       if (!advanceRegion(state, state.region, final, onSwallow)) return
       continue
     }
-    if (!state.tracking && !final && state.buf.length > kTrackFrom && state.lane.dfas.length > 0) {
-      state.tracking = true
+    if (state.tracker === undefined && !final && state.buf.length > kTrackFrom && state.lane.dfas.length > 0) {
+      state.tracker = createHoldTracker(state.lane.dfas)
       retrack(state)
     }
     const s = state.ctx + state.buf
     const off = state.ctx.length
-    const exact = state.tracking && state.lane.fallbackPrefixes.length === 0
+    const tracker = state.tracker
+    const exact = tracker !== undefined && state.lane.fallbackPrefixes.length === 0
     // node-re2 converts a string argument to UTF-8 on every call; with a
     // search per rule group that conversion dominated, so convert once —
     // and only when a regex will read it.
@@ -227,17 +244,14 @@ function advance (
     if (h === 0 && !final) return
     // Tracked, and no candidate reached a final state after `base`: no match to look for.
     let m: Match | undefined
-    if (!exact || state.tracker.mayMatchAfter(state.base)) {
+    if (!exact || tracker.mayMatchAfter(state.base)) {
       bytes ??= Buffer.from(s, 'utf8')
       m = findMatch(state.lane, s, off, final ? s.length : off + h, bytes, state.lane.maxAfter > 0 ? { history: state.history, from: off } : undefined)
     }
     if (m !== undefined) {
       if (m.start > off) onText(s.slice(off, m.start))
       const stop = onMatch(m, s, state.base + m.start - off)
-      pass(state, m.end - off)
-      state.ctx = lastCodePoint(s.slice(0, m.end))
-      state.base += m.end - off
-      state.buf = s.slice(m.end)
+      consume(state, m.end - off)
       if (stop) return
       // A region's opening: what follows is swallowed up to its closing.
       if (m.rule.until !== undefined) state.region = m.rule.until
@@ -246,15 +260,9 @@ function advance (
     }
     if (h > 0) {
       onText(state.buf.slice(0, h))
-      pass(state, h)
-      state.ctx = lastCodePoint(s.slice(0, off + h))
-      state.base += h
-      state.buf = state.buf.slice(h)
+      consume(state, h)
       // Back to a short hold: the relaxed one is cheaper again.
-      if (state.tracking && state.buf.length <= kTrackFrom / 2) {
-        state.tracking = false
-        state.tracker.reset(state.base)
-      }
+      if (state.tracker !== undefined && state.buf.length <= kTrackFrom / 2) state.tracker = undefined
     }
     return
   }
@@ -325,7 +333,8 @@ function composeStages (first: Stage, second: Stage, ends: WeakMap<Finding, numb
 
   function join (a: ScanResult, b: ScanResult): ScanResult {
     queue.push(...a.findings)
-    const limit = b.cut !== undefined || second.cut !== undefined ? second.passed : (a.cut !== undefined ? Infinity : second.passed)
+    // The first stage cut and the second ended without one: all of it passed.
+    const limit = a.cut !== undefined && second.cut === undefined ? Infinity : second.passed
     const released: Finding[] = []
     const keep: Finding[] = []
     for (const f of queue) ((ends.get(f) ?? 0) <= limit ? released : keep).push(f)
@@ -510,13 +519,7 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
     if (normalizer.plain(input)) {
       // The common case, prose and code in ASCII: its own view, mapped one to one.
       if (out !== undefined && map !== undefined) {
-        // The last entry stays the first character's start (invisible
-        // characters before it go with it); each next one starts where
-        // the one before ends.
-        const base = map.raw.length
-        const starts = map.starts
-        for (let i = 1; i <= input.length; i++) starts.push(base + i)
-        map.raw += input
+        appendPlain(map, input)
         append(out, input)
       } else {
         text += input

@@ -81,7 +81,7 @@ export interface Lead {
 function leadOf (rule: CompiledRuleInternal, s: string, start: number, lead: Lead | undefined): string | undefined {
   const after = rule.after
   if (after === undefined) return ''
-  const history = lead?.history ?? s.slice(0, lead?.from ?? 0)
+  const history = lead?.history ?? ''
   const recent = s.slice(lead?.from ?? 0, start)
   // `history` may hold more than `after` reads: only its end counts.
   const window = recent.length >= after.maxLength ? recent.slice(-after.maxLength) : history.slice(-(after.maxLength - recent.length)) + recent

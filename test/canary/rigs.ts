@@ -96,10 +96,27 @@ async function checkHealth (run: (d: Delivery) => Promise<Received>): Promise<{ 
   }
 }
 
-/** (a) The plugin: the route replies with the case as given. */
-export async function startPluginRig (ruleSet: RuleSet, options: { sanitize?: boolean } = {}): Promise<Rig> {
+/** Cases a rig's server serves, each under an id for as long as one request about it runs. */
+function createCaseBook (): { cases: Map<string, Delivery>, using: <T>(d: Delivery, fn: (id: string) => Promise<T>) => Promise<T> } {
   const cases = new Map<string, Delivery>()
   let next = 0
+  return {
+    cases,
+    async using (d, fn) {
+      const id = String(next++)
+      cases.set(id, d)
+      try {
+        return await fn(id)
+      } finally {
+        cases.delete(id)
+      }
+    }
+  }
+}
+
+/** (a) The plugin: the route replies with the case as given. */
+export async function startPluginRig (ruleSet: RuleSet, options: { sanitize?: boolean } = {}): Promise<Rig> {
+  const { cases, using } = createCaseBook()
   const app: FastifyInstance = Fastify()
   // Without the plugin (`sanitize: false`): the control that shows a case does leak when nothing sanitizes it.
   if (options.sanitize !== false) await app.register(sluice, { rules: ruleSet, hmacKey: 'canary-anywhere' })
@@ -114,31 +131,15 @@ export async function startPluginRig (ruleSet: RuleSet, options: { sanitize?: bo
   // Where an SDK with base URL /case/:id/v1 sends its calls.
   app.route({ method: ['GET', 'POST'], url: '/case/:id/*', handler })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  const run = async (d: Delivery): Promise<Received> => {
-    const id = String(next++)
-    cases.set(id, d)
-    try {
-      return await fetchBytes(`${url}/case/${id}`, { method: 'GET', headers: {} })
-    } finally {
-      cases.delete(id)
-    }
-  }
-  const withCase = async <T>(d: Delivery, client: (target: { baseURL: string, headers: Record<string, string> }) => Promise<T>): Promise<T> => {
-    const id = String(next++)
-    cases.set(id, d)
-    try {
-      return await client({ baseURL: `${url}/case/${id}/v1`, headers: {} })
-    } finally {
-      cases.delete(id)
-    }
-  }
+  const run = async (d: Delivery): Promise<Received> => await using(d, async (id) => await fetchBytes(`${url}/case/${id}`, { method: 'GET', headers: {} }))
+  const withCase = async <T>(d: Delivery, client: (target: { baseURL: string, headers: Record<string, string> }) => Promise<T>): Promise<T> =>
+    await using(d, async (id) => await client({ baseURL: `${url}/case/${id}/v1`, headers: {} }))
   return { name: 'plugin', run, withCase, healthy: () => checkHealth(run), close: () => app.close() }
 }
 
 /** (b) The proxy in front of a hostile upstream that writes the case. */
 export async function startProxyRig (ruleSet: RuleSet): Promise<Rig> {
-  const cases = new Map<string, Delivery>()
-  let next = 0
+  const { cases, using } = createCaseBook()
   const upstream = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume()
     req.once('end', () => {
@@ -169,28 +170,13 @@ export async function startProxyRig (ruleSet: RuleSet): Promise<Rig> {
   })
   const app = await createProxy(config, { ruleSet, logStream: new Writable({ write (_c, _e, cb) { cb() } }) })
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  const run = async (d: Delivery): Promise<Received> => {
-    const id = String(next++)
-    cases.set(id, d)
-    try {
-      return await fetchBytes(url + d.protocol.route, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-canary-case': id },
-        body: JSON.stringify(d.protocol.request(d.streamed))
-      })
-    } finally {
-      cases.delete(id)
-    }
-  }
-  const withCase = async <T>(d: Delivery, client: (target: { baseURL: string, headers: Record<string, string> }) => Promise<T>): Promise<T> => {
-    const id = String(next++)
-    cases.set(id, d)
-    try {
-      return await client({ baseURL: `${url}/v1`, headers: { 'x-canary-case': id } })
-    } finally {
-      cases.delete(id)
-    }
-  }
+  const run = async (d: Delivery): Promise<Received> => await using(d, async (id) => await fetchBytes(url + d.protocol.route, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-canary-case': id },
+    body: JSON.stringify(d.protocol.request(d.streamed))
+  }))
+  const withCase = async <T>(d: Delivery, client: (target: { baseURL: string, headers: Record<string, string> }) => Promise<T>): Promise<T> =>
+    await using(d, async (id) => await client({ baseURL: `${url}/v1`, headers: { 'x-canary-case': id } }))
   return {
     name: 'proxy',
     run,
