@@ -47,6 +47,7 @@ export function createNdjsonParser (options: NdjsonParserOptions): NdjsonParser 
       lineEnding ??= '\r\n'
     }
     lineEnding ??= '\n'
+    self.lineEnding = lineEnding
     if (line.length > maxLineSize / 3 && Buffer.byteLength(line) > maxLineSize) {
       throw new FrameTooLargeError(maxLineSize)
     }
@@ -54,7 +55,8 @@ export function createNdjsonParser (options: NdjsonParserOptions): NdjsonParser 
     onLine({ data: line })
   }
 
-  return {
+  // `lineEnding` is a field, not a getter: see createSseParser.
+  const self: { -readonly [K in keyof NdjsonParser]: NdjsonParser[K] } = {
     feed (text) {
       let start = 0
       let lf = text.indexOf('\n')
@@ -85,10 +87,9 @@ export function createNdjsonParser (options: NdjsonParserOptions): NdjsonParser 
       fragmentsLength = 0
       emitLine(line)
     },
-    get lineEnding () {
-      return lineEnding ?? '\n'
-    }
+    lineEnding: '\n'
   }
+  return self
 }
 
 /** One frame as an NDJSON line. */

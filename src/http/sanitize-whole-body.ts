@@ -77,7 +77,8 @@ function sanitizeFrames (body: string, kind: 'sse' | 'ndjson', options: WholeBod
     ...(options.onFinding === undefined ? {} : { onFinding: options.onFinding })
   })
   const out = sanitizer.write(body) + sanitizer.end()
-  if (sanitizer.cutFinding !== undefined) options.onCut?.(sanitizer.cutFinding)
+  const cut = sanitizer.cutFinding()
+  if (cut !== undefined) options.onCut?.(cut)
   return out
 }
 

@@ -196,7 +196,7 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
       const { obj, type } = event
       const result = handle(type, obj)
       if (result === 'drop') return
-      if (channels.cut !== undefined && type !== 'content_block_delta' && type !== 'content_block_start') return
+      if (channels.cutFinding() !== undefined && type !== 'content_block_delta' && type !== 'content_block_start') return
       ctx.emit({ event: frame.event, id: frame.id, value: obj })
     },
     end () {

@@ -26,8 +26,10 @@ const kBodyContext: FindingContext = { channel: 'json:body', choice: 0, field: '
 /** A scanner that adds the text it released, once ended, to `released`. */
 function recording (scanner: Scanner, released: Set<string>): Scanner {
   const out: string[] = []
-  return {
-    write (text) {
+  // Over the scanner by prototype: its counters (plain fields) read through,
+  // with no getter per object (see createScanner).
+  return Object.assign(Object.create(scanner) as Scanner, {
+    write (text: string) {
       const result = scanner.write(text)
       out.push(result.text)
       return result
@@ -37,12 +39,8 @@ function recording (scanner: Scanner, released: Set<string>): Scanner {
       out.push(result.text)
       released.add(out.join(''))
       return result
-    },
-    get held () { return scanner.held },
-    get charsIn () { return scanner.charsIn },
-    get charsOut () { return scanner.charsOut },
-    get cut () { return scanner.cut }
-  }
+    }
+  })
 }
 
 export interface BodyScan<T> {
@@ -103,7 +101,7 @@ export function createBodyScan<T> (input: T, newScanner: () => Scanner, options:
       return true
     },
     result (protocol, markCut) {
-      let cut = channels.cut
+      let cut = channels.cutFinding()
       const rest = sanitizeJsonValue(body, {
         // Detached from the channels: after a cut they release nothing, yet
         // the envelope (ids, model, roles) must survive, scanned.

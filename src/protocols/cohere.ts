@@ -104,7 +104,7 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
 
   function eventOf (obj: JsonObject): EmitFrame {
     const data = JSON.stringify(obj)
-    return ctx.namedEvents ? { event: obj.type as string, data } : { data }
+    return ctx.namedEvents() ? { event: obj.type as string, data } : { data }
   }
 
   function flushContent (index: number): void {
@@ -165,7 +165,7 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
       case 'content-end':
         flushContent(index)
         // A cut found only now: the content stays open for cut() to end it.
-        if (channels.cut === undefined) contents.delete(index)
+        if (channels.cutFinding() === undefined) contents.delete(index)
         return undefined
       case 'tool-plan-delta': {
         const message = messageOf(obj)
@@ -184,7 +184,7 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
       }
       case 'tool-call-end':
         flushTool(index)
-        if (channels.cut === undefined) tools.delete(index)
+        if (channels.cutFinding() === undefined) tools.delete(index)
         return undefined
       case 'message-end': {
         const delta = obj.delta
@@ -206,7 +206,7 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
       const { obj, type } = event
       if (handle(type, obj) === 'drop') return
       // Once cut, only the event that tripped it goes out (with what it released before the match).
-      if (channels.cut !== undefined && type !== 'content-delta' && type !== 'tool-plan-delta' && type !== 'tool-call-delta') return
+      if (channels.cutFinding() !== undefined && type !== 'content-delta' && type !== 'tool-plan-delta' && type !== 'tool-call-delta') return
       ctx.emit({ event: frame.event, id: frame.id, value: obj })
     },
     end () {
@@ -252,7 +252,7 @@ export function sanitizeCohereBody (input: unknown, newScanner: () => Scanner, o
     forEachRecord(message.tool_calls, (call, i) => {
       if (isRecord(call.function)) scan.scanField(call.function, 'arguments', toolChannel(i))
     })
-    if (scan.channels.cut !== undefined) body.finish_reason = kCohereCutReason
+    if (scan.channels.cutFinding() !== undefined) body.finish_reason = kCohereCutReason
   }
   return scan.result('cohere')
 }

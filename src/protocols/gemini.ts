@@ -215,7 +215,7 @@ export function sanitizeGeminiBody (input: unknown, newScanner: () => Scanner, o
     const chunk = chunks[i]
     if (!isRecord(chunk)) continue
     if (sanitizeResponse(scan.channels, chunk, state, i === chunks.length - 1)) scan.changed = true
-    if (scan.channels.cut !== undefined) {
+    if (scan.channels.cutFinding() !== undefined) {
       if (Array.isArray(chunk.candidates)) for (const candidate of chunk.candidates) if (isRecord(candidate)) candidate.finishReason = 'SAFETY'
       chunks.length = i + 1
       break

@@ -306,10 +306,25 @@ export function createJsonArgumentsScanner (newScanner: () => Scanner): Scanner 
     if (cut !== undefined) result.cut = cut
     out = []
     findings = []
+    self.charsIn = charsIn
+    self.charsOut = charsOut
+    self.cut = cut
+    self.held = heldNow()
     return result
   }
 
-  return {
+  function heldNow (): number {
+    if (cut !== undefined || ended) return 0
+    if (!inString) return inner?.held ?? 0
+    // Pieces are always flushed by the end of a call, so the scanner has
+    // seen every decoded character; what it has not released, plus an
+    // unfinished escape, is held input.
+    const released = inner === undefined ? decoded : inner.charsIn - inner.held
+    return pos - toInput(Math.max(0, released - pendingHigh.length))
+  }
+
+  // Counters are fields set at the end of each call, not getters (see createScanner).
+  const self: { -readonly [K in keyof Scanner]: Scanner[K] } = {
     write (chunk: string): ScanResult {
       charsIn += chunk.length
       if (cut !== undefined || ended || chunk.length === 0) return collect()
@@ -327,17 +342,10 @@ export function createJsonArgumentsScanner (newScanner: () => Scanner): Scanner 
       else closeSegment()
       return collect()
     },
-    get held () {
-      if (cut !== undefined || ended) return 0
-      if (!inString) return inner?.held ?? 0
-      // Pieces are always flushed by the time a caller asks, so the scanner
-      // has seen every decoded character; what it has not released, plus an
-      // unfinished escape, is held input.
-      const released = inner === undefined ? decoded : inner.charsIn - inner.held
-      return pos - toInput(Math.max(0, released - pendingHigh.length))
-    },
-    get charsIn () { return charsIn },
-    get charsOut () { return charsOut },
-    get cut () { return cut }
+    held: 0,
+    charsIn: 0,
+    charsOut: 0,
+    cut: undefined
   }
+  return self
 }

@@ -168,7 +168,7 @@ export function sanitizeOllamaBody (input: unknown, newScanner: () => Scanner, o
   const body = scan.body
   if (isRecord(body)) {
     scan.changed = sanitizeObject(scan.channels, body, { calls: 0 }, true)
-    if (scan.channels.cut !== undefined) {
+    if (scan.channels.cutFinding() !== undefined) {
       body.done = true
       body.done_reason = kOllamaCutReason
     }

@@ -366,7 +366,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       }
     }
 
-    if (channels.cut !== undefined) {
+    if (channels.cutFinding() !== undefined) {
       // The cut chunk closes the choices; this one must not finish them.
       for (const { choice } of finishing) {
         choice.finish_reason = null
@@ -404,10 +404,10 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     frame (frame) {
       if (takeFast(frame)) return
       flushRun()
-      if (channels.cut !== undefined) return
+      if (channels.cutFinding() !== undefined) return
       if (frame.data === kDone) {
         flushChoices()
-        if (channels.cut !== undefined) return
+        if (channels.cutFinding() !== undefined) return
         sawDone = true
         ctx.emit(frame)
         return
@@ -428,7 +428,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     },
     end () {
       flushRun()
-      if (channels.cut !== undefined) return
+      if (channels.cutFinding() !== undefined) return
       if (!sawDone) flushChoices()
     },
     cut (_finding: Finding) {

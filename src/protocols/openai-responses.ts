@@ -146,7 +146,7 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
 
   function frameOf (obj: JsonObject, like?: DataFrame): EmitFrame {
     const type = typeof obj.type === 'string' ? obj.type : undefined
-    const event = like?.event ?? (ctx.namedEvents ? type : undefined)
+    const event = like?.event ?? (ctx.namedEvents() ? type : undefined)
     return { event, id: like?.id, value: obj }
   }
 
@@ -265,7 +265,7 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
       if (Array.isArray(obj.logprobs) && obj.logprobs.length > 0) obj.logprobs = []
       return true
     }
-    if (channels.cut !== undefined) return false
+    if (channels.cutFinding() !== undefined) return false
     const done = kDoneKinds[type]
     if (done !== undefined) {
       const deltaKind = kDeltaKinds[done.delta] as DeltaKind
@@ -304,7 +304,7 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
           ? details.reason
           : response.status
         if (typeof reason === 'string') ctx.upstreamFinish(reason)
-        if (channels.cut !== undefined) return false
+        if (channels.cutFinding() !== undefined) return false
         return sanitizeOutput(response, (i, t) => finalText(i, t, obj))
       }
       const changed = sanitizeOutput(response, snapshotText)
@@ -334,7 +334,7 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
         seqOffset--
         return
       }
-      if (channels.cut !== undefined && kDeltaKinds[type] === undefined) {
+      if (channels.cutFinding() !== undefined && kDeltaKinds[type] === undefined) {
         // Only the released part of the delta that tripped the cut goes out.
         return
       }

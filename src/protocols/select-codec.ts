@@ -268,9 +268,7 @@ function createPrefixedChannels (base: ChannelScanner, prefix: string, accumulat
       if (list.length > 1) list.splice(0, list.length, list.join(''))
       return list[0] ?? ''
     },
-    get cut () {
-      return base.cut
-    }
+    cutFinding: () => base.cutFinding()
   }
 }
 
@@ -307,9 +305,7 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
     },
     has: (key) => ctx.channels.has(key),
     released: (key) => ctx.channels.released(key),
-    get cut () {
-      return ctx.channels.cut
-    }
+    cutFinding: () => ctx.channels.cutFinding()
   }
 
   function createInner (protocol: Protocol, secondary: boolean): Inner {
@@ -330,9 +326,7 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
       malformed: (reason) => { ctx.malformed(reason) },
       // The stream's finish is the primary's, as its closing frames are.
       upstreamFinish: (reason) => { if (!secondary) ctx.upstreamFinish(reason) },
-      get namedEvents () {
-        return ctx.namedEvents
-      }
+      namedEvents: () => ctx.namedEvents()
     }
     codec = codecFor(protocol, framing, innerCtx, options)
     return { protocol, codec }
@@ -341,6 +335,8 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
   function innerFor (protocol: Protocol): Inner {
     if (primary === undefined) {
       primary = createInner(protocol, false)
+      self.protocol = primary.codec.protocol
+      self.cutReason = primary.codec.cutReason
       return primary
     }
     if (protocol === primary.protocol) return primary
@@ -361,10 +357,10 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
   /** Ends every secondary (creation order); false once a cut stopped the stream. */
   function endSecondaries (): boolean {
     for (const inner of secondaries.values()) {
-      if (ctx.channels.cut !== undefined) return false
+      if (ctx.channels.cutFinding() !== undefined) return false
       inner.codec.end()
     }
-    return ctx.channels.cut === undefined
+    return ctx.channels.cutFinding() === undefined
   }
 
   /**
@@ -375,16 +371,14 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
   function switchTo (target: Inner | undefined): boolean {
     if (last !== undefined && last !== target) last.codec.flush?.()
     last = target
-    return ctx.channels.cut === undefined
+    return ctx.channels.cutFinding() === undefined
   }
 
-  return {
-    get protocol () {
-      return primary?.codec.protocol
-    },
-    get cutReason () {
-      return primary?.codec.cutReason ?? 'content_filter'
-    },
+  // Plain fields, set when the primary is chosen: a getter in an object
+  // literal costs V8 a runtime call and ~1 µs per object (one per stream).
+  const self: { -readonly [K in keyof ProtocolCodec]: ProtocolCodec[K] } = {
+    protocol: undefined,
+    cutReason: 'content_filter',
     ownsPath (frame, path, event) {
       return emitting?.ownsPath?.(frame, path, event) ?? false
     },
@@ -420,7 +414,7 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
     flush () {
       primary?.codec.flush?.()
       for (const inner of secondaries.values()) {
-        if (ctx.channels.cut !== undefined) return
+        if (ctx.channels.cutFinding() !== undefined) return
         inner.codec.flush?.()
       }
     },
@@ -437,6 +431,7 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
       (primary?.codec ?? codecFor(framing === 'sse' ? 'openai-chat' : 'ndjson', framing, ctx, options)).fail(info)
     }
   }
+  return self
 }
 
 /**

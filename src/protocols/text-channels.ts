@@ -263,7 +263,7 @@ export function createTextChannels (options: TextChannelsOptions): TextChannels 
       if (channel.released.length > 1) channel.released = [channel.released.join('')]
       return channel.released[0] ?? ''
     },
-    get cut () {
+    cutFinding () {
       return cut
     },
     stats

@@ -118,8 +118,12 @@ export interface ChannelScanner {
   has(key: string): boolean
   /** All text released so far on a channel (only when channels accumulate). */
   released(key: string): string | undefined
-  /** Set once any channel hit a `cut` rule. */
-  readonly cut: Finding | undefined
+  /**
+   * The finding of the `cut` rule any channel hit, once one did. (A method,
+   * not a getter: a getter in an object literal costs V8 a runtime call and
+   * ~1 µs per object, and channels and their wrappers are made per stream.)
+   */
+  cutFinding(): Finding | undefined
 }
 
 /** What a codec may do while handling a frame. */
@@ -132,7 +136,7 @@ export interface CodecContext {
   /** Records the upstream's own finish reason (`finish_reason`, `stop_reason`, status). */
   upstreamFinish(reason: string): void
   /** Whether upstream frames carried `event:` fields (inserted frames copy the habit). */
-  readonly namedEvents: boolean
+  namedEvents(): boolean
 }
 
 /** What an upstream failure looks like when told to the client in-band. */

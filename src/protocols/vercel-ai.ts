@@ -102,7 +102,7 @@ export function createVercelAiCodec (ctx: CodecContext): ProtocolCodec {
     if (entry === undefined) return
     const rest = channels.finish(key)
     // A cut found only now: the part stays open for cut() to end it.
-    if (channels.cut === undefined) open.delete(key)
+    if (channels.cutFinding() === undefined) open.delete(key)
     if (rest !== '') ctx.emit(part({ type: entry.stream.delta, [entry.stream.idProperty]: entry.id, [entry.stream.textProperty]: rest }))
   }
 
@@ -168,7 +168,7 @@ export function createVercelAiCodec (ctx: CodecContext): ProtocolCodec {
       if (obj === undefined) return
       if (handle(obj) === 'drop') return
       // Once cut, only the delta that tripped it goes out (with what it released before the match).
-      if (channels.cut !== undefined && kByDelta[obj.type as string] === undefined) return
+      if (channels.cutFinding() !== undefined && kByDelta[obj.type as string] === undefined) return
       ctx.emit({ event: frame.event, id: frame.id, value: obj })
     },
     end () {

@@ -81,11 +81,13 @@ function createLaneState (lane: RuleLane): LaneState {
   return { lane, buf: '', base: 0, ctx: '', tracker: undefined, history: '' }
 }
 
-/** `buf` changed other than by appending or releasing its head: candidates start over from its start. */
+/**
+ * `buf` changed other than by appending or releasing its head: the tracker
+ * is dropped, and the next hold is the relaxed one again (which starts a
+ * tracker at its own start when it still holds much; see holdStart).
+ */
 function retrack (state: LaneState): void {
-  if (state.tracker === undefined) return
-  state.tracker.reset(state.base)
-  state.tracker.push(state.buf)
+  state.tracker = undefined
 }
 
 /**
@@ -159,18 +161,32 @@ function relaxedHold (prefixes: readonly RE2[], buf: string, bytes: Buffer<Array
   return bytes.length === buf.length ? b : bytes.subarray(0, b).toString('utf8').length
 }
 
-/** Where the undecided tail of `buf` begins (`bytes`: its UTF-8, when a relaxed prefix is to be searched). */
+/**
+ * Where the undecided tail of `buf` begins (`bytes`: its UTF-8, when a
+ * relaxed prefix is to be searched). A tracker made here has not read the
+ * text before the relaxed hold, so it cannot tell whether a match ends
+ * there: the caller, which saw no tracker, searches for matches anyway.
+ */
 function holdStart (state: LaneState, bytes: Buffer<ArrayBufferLike> | undefined): number {
   const { lane, buf } = state
   if (buf.length === 0) return 0
-  let h: number
-  if (state.tracker !== undefined) {
-    h = Math.min(buf.length, Math.max(0, state.tracker.leftmost - state.base))
-    if (bytes !== undefined && lane.fallbackPrefixes.length > 0) h = Math.min(h, relaxedHold(lane.fallbackPrefixes, buf, bytes))
-  } else {
-    h = bytes === undefined ? 0 : relaxedHold(lane.prefixes, buf, bytes)
-  }
-  return capHold(h, buf, lane.maxLength)
+  if (state.tracker !== undefined) return capHold(exactHold(state, state.tracker, bytes), buf, lane.maxLength)
+  const h = bytes === undefined ? 0 : capHold(relaxedHold(lane.prefixes, buf, bytes), buf, lane.maxLength)
+  if (buf.length - h <= kTrackFrom || lane.dfas.length === 0) return h
+  // The relaxed prefixes accept a superset of what the rules' automata do,
+  // so no candidate starts before `h`: the tracker reads from there on, and
+  // a large write is read once by RE2, not character by character.
+  const tracker = createHoldTracker(lane.dfas)
+  tracker.reset(state.base + h)
+  tracker.push(buf.slice(h))
+  state.tracker = tracker
+  return Math.max(h, capHold(exactHold(state, tracker, bytes), buf, lane.maxLength))
+}
+
+function exactHold (state: LaneState, tracker: HoldTracker, bytes: Buffer<ArrayBufferLike> | undefined): number {
+  const { lane, buf } = state
+  const h = Math.min(buf.length, Math.max(0, tracker.leftmost() - state.base))
+  return bytes !== undefined && lane.fallbackPrefixes.length > 0 ? Math.min(h, relaxedHold(lane.fallbackPrefixes, buf, bytes)) : h
 }
 
 /**
@@ -228,10 +244,6 @@ function advance (
       if (!advanceRegion(state, state.region, final, onSwallow)) return
       continue
     }
-    if (state.tracker === undefined && !final && state.buf.length > kTrackFrom && state.lane.dfas.length > 0) {
-      state.tracker = createHoldTracker(state.lane.dfas)
-      retrack(state)
-    }
     const s = state.ctx + state.buf
     const off = state.ctx.length
     const tracker = state.tracker
@@ -242,7 +254,8 @@ function advance (
     let bytes: Buffer<ArrayBufferLike> | undefined = exact || final ? undefined : Buffer.from(s, 'utf8')
     const h = final ? state.buf.length : holdStart(state, bytes?.subarray(Buffer.byteLength(state.ctx, 'utf8')))
     if (h === 0 && !final) return
-    // Tracked, and no candidate reached a final state after `base`: no match to look for.
+    // Tracked (since before this call), and no candidate reached a final
+    // state after `base`: no match to look for.
     let m: Match | undefined
     if (!exact || tracker.mayMatchAfter(state.base)) {
       bytes ??= Buffer.from(s, 'utf8')
@@ -282,9 +295,14 @@ export function createScanner (ruleSet: RuleSet, options: ScannerOptions = {}): 
   const view = createStage(ruleSet.output, ruleSet.flag, key, sliceChars, true)
   if (ruleSet.rawOutput === undefined && ruleSet.rawFlag === undefined) return view
   const redactions: Redaction[] = []
-  const hooks: StageHooks = { outputEnds: new WeakMap(), onRedaction: (span) => redactions.push(span) }
+  // A Map, not a WeakMap: a scanner is made per stream and per scanned
+  // string, and weak tables cost the collector far more than the entries,
+  // which the composition deletes as it reports them.
+  const hooks: StageHooks = { outputEnds: new Map(), onRedaction: (span) => redactions.push(span) }
   return composeStages(createStage(ruleSet.rawOutput, ruleSet.rawFlag, key, sliceChars, false, hooks), view, hooks.outputEnds, redactions)
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** A stage of the scanner: a Scanner that also says how far its output is decided. */
 interface Stage extends Scanner {
@@ -301,7 +319,7 @@ interface Stage extends Scanner {
  * otherwise report findings beyond the cut). The second stage's offsets are
  * mapped back through the first's redactions: all offsets are the input's.
  */
-function composeStages (first: Stage, second: Stage, ends: WeakMap<Finding, number>, redactions: Redaction[]): Scanner {
+function composeStages (first: Stage, second: Stage, ends: Map<Finding, number>, redactions: Redaction[]): Scanner {
   let queue: Finding[] = []
   let cut: Finding | undefined
 
@@ -339,6 +357,8 @@ function composeStages (first: Stage, second: Stage, ends: WeakMap<Finding, numb
     const keep: Finding[] = []
     for (const f of queue) ((ends.get(f) ?? 0) <= limit ? released : keep).push(f)
     queue = second.cut !== undefined || a.cut !== undefined ? [] : keep
+    if (queue.length === 0) ends.clear()
+    else for (const f of released) ends.delete(f)
     if (a.cut !== undefined && released.includes(a.cut)) cut = a.cut
     else if (b.cut !== undefined) cut = b.cut
     const mapped = mapFindings(b.findings)
@@ -346,23 +366,31 @@ function composeStages (first: Stage, second: Stage, ends: WeakMap<Finding, numb
     if (cut !== undefined) result.cut = cut
     return result
   }
-  return {
+  function sync (result: ScanResult): ScanResult {
+    self.held = first.held + second.held
+    self.charsIn = first.charsIn
+    self.charsOut = second.charsOut
+    self.cut = cut
+    return result
+  }
+  const self: Mutable<Scanner> = {
     write (chunk) {
-      if (cut !== undefined || second.cut !== undefined) return { text: '', findings: [] }
+      if (cut !== undefined || second.cut !== undefined) return sync({ text: '', findings: [] })
       const a = first.write(chunk)
       // A cut in the first stage ends the stream: the second releases what it holds of the text before it.
-      return join(a, a.cut !== undefined ? second.end(a.text) : second.write(a.text))
+      return sync(join(a, a.cut !== undefined ? second.end(a.text) : second.write(a.text)))
     },
     end (last) {
-      if (cut !== undefined || second.cut !== undefined) return { text: '', findings: [] }
+      if (cut !== undefined || second.cut !== undefined) return sync({ text: '', findings: [] })
       const a = first.end(last)
-      return join(a, second.end(a.text))
+      return sync(join(a, second.end(a.text)))
     },
-    get held () { return first.held + second.held },
-    get charsIn () { return first.charsIn },
-    get charsOut () { return second.charsOut },
-    get cut () { return cut }
+    held: 0,
+    charsIn: 0,
+    charsOut: 0,
+    cut: undefined
   }
+  return self
 }
 
 /**
@@ -372,7 +400,7 @@ function composeStages (first: Stage, second: Stage, ends: WeakMap<Finding, numb
  */
 /** What a first stage tells the composition: where each finding's output ends, and each redaction's input and output spans. */
 interface StageHooks {
-  outputEnds: WeakMap<Finding, number>
+  outputEnds: Map<Finding, number>
   onRedaction: (span: Redaction) => void
 }
 
@@ -492,6 +520,15 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
     if (cut !== undefined) result.cut = cut
     text = ''
     findings = []
+    self.charsIn = charsIn
+    self.charsOut = charsOut
+    self.cut = cut
+    self.held = map === undefined
+      ? (out?.buf.length ?? 0) + pendingHigh.length
+      : map.raw.length - (map.starts[map.head] as number) + (normalizer?.pending ?? 0) + pendingHigh.length
+    if (map !== undefined) self.passed = map.base + (map.starts[map.head] as number)
+    else if (out !== undefined) self.passed = cut !== undefined ? cut.start : out.base
+    else self.passed = charsIn - pendingHigh.length - (normalizer?.pending ?? 0)
     return result
   }
 
@@ -537,7 +574,10 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
     if (flag !== undefined) append(flag, p.text)
   }
 
-  return {
+  // Counters are plain fields set at the end of each call (they change only
+  // then): an object literal with getters costs V8 a runtime call and ~1 µs
+  // per scanner, and scanners are made per stream and per scanned string.
+  const self: Mutable<Stage> = {
     write (chunk: string): ScanResult {
       charsIn += chunk.length
       if (cut !== undefined || ended || chunk.length === 0) return collect()
@@ -567,17 +607,11 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
       if (map !== undefined && cut === undefined) text += map.raw.slice(map.starts[map.head])
       return collect()
     },
-    get held () {
-      if (map === undefined) return (out?.buf.length ?? 0) + pendingHigh.length
-      return map.raw.length - (map.starts[map.head] as number) + (normalizer?.pending ?? 0) + pendingHigh.length
-    },
-    get charsIn () { return charsIn },
-    get charsOut () { return charsOut },
-    get cut () { return cut },
-    get passed () {
-      if (map !== undefined) return map.base + (map.starts[map.head] as number)
-      if (out !== undefined) return cut !== undefined ? cut.start : out.base
-      return charsIn - pendingHigh.length - (normalizer?.pending ?? 0)
-    }
+    held: 0,
+    charsIn: 0,
+    charsOut: 0,
+    cut: undefined,
+    passed: 0
   }
+  return self
 }

@@ -16,7 +16,7 @@ export interface HoldTracker {
   /** Reads the next view text (contiguous with what came before). */
   push(text: string): void
   /** The stream offset of the earliest live candidate, or Infinity. */
-  readonly leftmost: number
+  leftmost(): number
   /**
    * Whether a whole match may end after stream offset `from`: some
    * candidate reached a final state at a character after it. When not, no
@@ -91,7 +91,7 @@ function startersOf (starters: Starters, dfas: readonly PrefixDfa[], cp: number)
  * @example
  * const tracker = createHoldTracker(lane.dfas)
  * tracker.push('card 4111 11')
- * tracker.leftmost // 5: "4111 11" may still become a card number
+ * tracker.leftmost() // 5: "4111 11" may still become a card number
  */
 export function createHoldTracker (dfas: readonly PrefixDfa[]): HoldTracker {
   const starters = startersFor(dfas)
@@ -194,7 +194,7 @@ export function createHoldTracker (dfas: readonly PrefixDfa[]): HoldTracker {
       }
       offset += text.length
     },
-    get leftmost () {
+    leftmost () {
       let min = Infinity
       for (let a = 0; a < activeCount; a++) {
         const start = (lives[active[a] as number] as Live).starts[0] as number

@@ -50,8 +50,8 @@ export interface Normalizer {
    * one, with no projection made.
    */
   plain(chunk: string): boolean
-  /** Raw characters kept pending. */
-  readonly pending: number
+  /** Raw characters kept pending (updated by each push). */
+  pending: number
 }
 
 /** Invisible format characters (Unicode `Cf` and variation selectors a renderer shows as nothing). */
@@ -235,11 +235,13 @@ export function createNormalizer (): Normalizer {
     return { text, starts, raw: s.slice(0, end) }
   }
 
-  return {
+  // `pending` is a field, not a getter: see createScanner.
+  const self: Normalizer = {
     push (chunk, final) {
       const s = pending + chunk
       const p = project(s, final)
       pending = s.slice(p.raw.length)
+      self.pending = pending.length
       return p
     },
     plain (chunk) {
@@ -251,8 +253,7 @@ export function createNormalizer (): Normalizer {
       consumed = mark
       return true
     },
-    get pending () {
-      return pending.length
-    }
+    pending: 0
   }
+  return self
 }

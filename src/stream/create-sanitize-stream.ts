@@ -114,7 +114,7 @@ class SanitizeTransform extends Transform implements SanitizeStream {
   }
 
   get stats (): SanitizeStats {
-    return this.#sanitizer.stats
+    return this.#sanitizer.stats()
   }
 
   override _transform (chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -194,16 +194,16 @@ class SanitizeTransform extends Transform implements SanitizeStream {
 
   /** After a cut or a failure: end the readable side and tell the owner. */
   #settle (): void {
-    const state = this.#sanitizer.state
+    const state = this.#sanitizer.state()
     if (this.#closed || (state !== 'cut' && state !== 'failed')) return
     this.#closed = true
     this.push(null)
     if (state === 'cut') {
-      const finding = this.#sanitizer.cutFinding as Finding
+      const finding = this.#sanitizer.cutFinding() as Finding
       this.#onCut?.(finding)
       this.emit('cut', finding)
     } else {
-      this.emit('failed', this.#sanitizer.failure)
+      this.emit('failed', this.#sanitizer.failure())
     }
   }
 }

@@ -18,8 +18,8 @@ t.test('text and tool input blocks come out as their whole-text scans', async (t
   const { output, sanitizer, findings } = replay(ruleSet, input, [])
   t.same([...texts(output)], [...expectedTexts(ruleSet, texts(input.toString('utf8')))])
   t.notOk(output.includes('jane.doe') || output.includes('415-555'))
-  t.equal(sanitizer.stats.protocol, 'anthropic-messages')
-  t.equal(sanitizer.stats.upstreamFinishReason, 'tool_use')
+  t.equal(sanitizer.stats().protocol, 'anthropic-messages')
+  t.equal(sanitizer.stats().upstreamFinishReason, 'tool_use')
   t.ok(findings.some((f) => f.context.field === 'tool_arguments' && f.context.choice === 1))
   t.ok(findings.some((f) => f.context.field === 'text' && f.context.choice === 0))
 })
@@ -69,7 +69,7 @@ t.test('a cut stops the open block, then message_delta with stop_reason refusal,
   t.same(parseSse(output).frames.slice(-3).map((f) => f.event), ['content_block_stop', 'message_delta', 'message_stop'])
   t.equal(texts(output).get('0'), scanWhole(ruleSet, 'Okay, the plan: launch the missiles at dawn. Mail bob@corp.io.').text)
   t.notOk(output.includes('missiles'))
-  t.equal(sanitizer.stats.finishReason, 'refusal')
+  t.equal(sanitizer.stats().finishReason, 'refusal')
 })
 
 t.test('thinking deltas are scanned; signature deltas pass', async (t) => {

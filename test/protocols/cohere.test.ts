@@ -39,7 +39,7 @@ function buildCohere (tokens: readonly string[], named = true): string {
 }
 
 function newCodec (frames: Array<{ event?: string | undefined, data: string }> = [], namedEvents = true): ReturnType<typeof createCohereCodec> {
-  return createCohereCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push({ event: f.event, data: frameData(f) }), malformed: () => {}, upstreamFinish: () => {}, namedEvents })
+  return createCohereCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push({ event: f.event, data: frameData(f) }), malformed: () => {}, upstreamFinish: () => {}, namedEvents: () => namedEvents })
 }
 
 t.test('content, tool plan and tool arguments come out as their whole-text scans', async (t) => {
@@ -47,8 +47,8 @@ t.test('content, tool plan and tool arguments come out as their whole-text scans
   const { output, sanitizer, findings } = replay(ruleSet, input, [])
   t.same([...textsOf(output)], [...expectedTexts(ruleSet, textsOf(input.toString('utf8')))])
   t.notOk(output.includes('jane.doe') || output.includes('555-26') || output.includes('4111 1111'))
-  t.equal(sanitizer.stats.protocol, 'cohere')
-  t.equal(sanitizer.stats.upstreamFinishReason, 'COMPLETE')
+  t.equal(sanitizer.stats().protocol, 'cohere')
+  t.equal(sanitizer.stats().upstreamFinishReason, 'COMPLETE')
   for (const field of ['text', 'reasoning', 'tool_arguments']) t.ok(findings.some((f) => f.context.field === field), field)
   t.ok(JSON.parse(textsOf(output).get('t:0') as string), 'the tool arguments are still valid JSON')
 })
@@ -84,7 +84,7 @@ t.test('a cut closes the open content, then message-end with finish_reason ERROR
   t.same(parseSse(output).frames.slice(-2).map((f) => f.event), ['content-end', 'message-end'])
   t.equal(textsOf(output).get('c:0'), scanWhole(ruleSet, 'Okay, the plan: launch the missiles at dawn. Mail bob@corp.io.').text)
   t.notOk(output.includes('missiles') || output.includes('bob@corp'))
-  t.equal(sanitizer.stats.finishReason, 'ERROR')
+  t.equal(sanitizer.stats().finishReason, 'ERROR')
 })
 
 t.test('a cut found when a content ends still ends that content, once', async (t) => {
@@ -105,7 +105,7 @@ t.test('text written after content-end continues its scanner: a match spanning t
 
 t.test('streams without event: names get inserted events without them too', async (t) => {
   const { output } = replay(ruleSet, enc(buildCohere(['Mail ', 'jane.doe@acme', '.io'], false)), [])
-  t.equal(replay(ruleSet, enc(buildCohere(['x'], false)), []).sanitizer.stats.protocol, 'cohere')
+  t.equal(replay(ruleSet, enc(buildCohere(['x'], false)), []).sanitizer.stats().protocol, 'cohere')
   for (const f of parseSse(output).frames) t.equal(f.event, undefined)
   t.match(textsOf(output).get('c:0'), /^Mail \[email:[0-9a-f]+\]$/)
 })

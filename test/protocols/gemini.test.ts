@@ -46,8 +46,8 @@ t.test('answer and thought text come out as their whole-text scans, per candidat
   t.same([...textsOf(output)], [...expectedTexts(ruleSet, textsOf(input.toString('utf8')))])
   t.ok(textsOf(output).has('0:thought'), 'thoughts stay thought parts')
   t.notOk(output.includes('jane.doe') || output.includes('555-26') || output.includes('4111 1111'))
-  t.equal(sanitizer.stats.protocol, 'gemini')
-  t.equal(sanitizer.stats.upstreamFinishReason, 'STOP')
+  t.equal(sanitizer.stats().protocol, 'gemini')
+  t.equal(sanitizer.stats().upstreamFinishReason, 'STOP')
   t.ok(findings.some((f) => f.context.field === 'thinking'))
   t.ok(findings.some((f) => f.context.field === 'text'))
 })
@@ -99,7 +99,7 @@ t.test('a cut ends the stream with every candidate finished SAFETY', async (t) =
   t.same(out.at(-1), { candidates: [{ content: { role: 'model', parts: [] }, finishReason: 'SAFETY', index: 0 }], modelVersion: 'gemini-2.5-flash', responseId: 'mKx2aNqLBoGcz7IP6t3Q2Ak' })
   t.equal(textsOf(output).get('0:text'), scanWhole(ruleSet, 'Okay, the plan: launch the missiles at dawn. Mail bob@corp.io.').text)
   t.notOk(output.includes('missiles') || output.includes('bob@corp'))
-  t.equal(sanitizer.stats.finishReason, 'SAFETY')
+  t.equal(sanitizer.stats().finishReason, 'SAFETY')
 })
 
 t.test('an upstream failure is told in Google\'s error shape', async (t) => {
@@ -107,7 +107,7 @@ t.test('an upstream failure is told in Google\'s error shape', async (t) => {
   sanitizer.write(buildGemini(['Hello there, ', 'friend']).split('\r\n\r\n')[0] + '\r\n\r\n')
   const out = chunks(sanitizer.fail(new Error('boom')))
   t.match(out.at(-1), { error: { code: 500, message: /^Upstream failed/, status: 'INTERNAL' } })
-  t.equal(sanitizer.state, 'failed')
+  t.equal(sanitizer.state(), 'failed')
 })
 
 t.test('frames are re-serialized from the parsed value: a duplicate key cannot smuggle text', async (t) => {
@@ -118,7 +118,7 @@ t.test('frames are re-serialized from the parsed value: a duplicate key cannot s
 })
 
 t.test('ownsPath claims exactly the text parts and function call args leaves', async (t) => {
-  const codec = createGeminiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: () => {}, malformed: () => {}, upstreamFinish: () => {}, namedEvents: false })
+  const codec = createGeminiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: () => {}, malformed: () => {}, upstreamFinish: () => {}, namedEvents: () => false })
   const frame = { candidates: [] }
   t.ok(codec.ownsPath?.(frame, ['candidates', 0, 'content', 'parts', 1, 'text'], undefined))
   t.ok(codec.ownsPath?.(frame, ['candidates', '#1', 'content', 'parts', 0, 'text'], undefined), 'an element named by its index')

@@ -138,8 +138,8 @@ t.test('a stream opening too many channels fails in-band with SLUICE_STREAM_LIMI
   const choices = Array.from({ length: 1100 }, (_, i) => ({ index: i, delta: { content: 'x y' }, finish_reason: null }))
   const sanitizer = createStreamSanitizer({ newScanner: scannerFactory(ruleSet), contentType: 'text/event-stream' })
   const out = sanitizer.write(enc(sse([{ ...base, choices }], false))) + sanitizer.end()
-  t.equal(sanitizer.state, 'failed')
-  t.equal(sanitizer.stats.errorCode, 'SLUICE_STREAM_LIMIT')
+  t.equal(sanitizer.state(), 'failed')
+  t.equal(sanitizer.stats().errorCode, 'SLUICE_STREAM_LIMIT')
   t.match(out, /SLUICE_STREAM_LIMIT/)
 })
 

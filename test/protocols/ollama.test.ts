@@ -40,7 +40,7 @@ function buildChat (tokens: readonly string[], done = true): string {
 
 function codecContext (): { ctx: CodecContext, frames: string[] } {
   const frames: string[] = []
-  const ctx: CodecContext = { channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(frameData(f)), malformed: () => {}, upstreamFinish: () => {}, namedEvents: false }
+  const ctx: CodecContext = { channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(frameData(f)), malformed: () => {}, upstreamFinish: () => {}, namedEvents: () => false }
   return { ctx, frames }
 }
 
@@ -49,8 +49,8 @@ t.test('chat content and thinking come out as their whole-text scans', async (t)
   const { output, sanitizer, findings } = replay(ruleSet, input, [], ndjson)
   t.same([...textsOf(output)], [...expectedTexts(ruleSet, textsOf(input.toString('utf8')))])
   t.notOk(output.includes('jane.doe') || output.includes('555-26') || output.includes('4111 1111'))
-  t.equal(sanitizer.stats.protocol, 'ollama')
-  t.equal(sanitizer.stats.upstreamFinishReason, 'stop')
+  t.equal(sanitizer.stats().protocol, 'ollama')
+  t.equal(sanitizer.stats().upstreamFinishReason, 'stop')
   t.ok(findings.some((f) => f.context.field === 'thinking'))
   t.ok(findings.some((f) => f.context.field === 'content'))
 })
@@ -68,7 +68,7 @@ t.test('generate streams: response text scanned, held text flushed into the done
   const input = fixture('ollama-generate.ndjson')
   const { output, sanitizer } = replay(ruleSet, input, [], ndjson)
   t.same([...textsOf(output)], [...expectedTexts(ruleSet, textsOf(input.toString('utf8')))])
-  t.equal(sanitizer.stats.protocol, 'ollama')
+  t.equal(sanitizer.stats().protocol, 'ollama')
   const out = lines(output)
   const done = out.at(-1) as Json
   t.equal(done.done, true)
@@ -115,7 +115,7 @@ t.test('a cut ends the stream with a done line whose done_reason is content_filt
   t.same(out.at(-1), { model: 'qwen3:8b', created_at: tripped.created_at, message: { role: 'assistant', content: '' }, done: true, done_reason: 'content_filter' })
   t.equal(textsOf(output).get('message.content'), scanWhole(ruleSet, 'Okay, the plan: launch the missiles at dawn. Mail bob@corp.io.').text)
   t.notOk(output.includes('missiles') || output.includes('bob@corp'))
-  t.equal(sanitizer.stats.finishReason, 'content_filter')
+  t.equal(sanitizer.stats().finishReason, 'content_filter')
 })
 
 t.test('a cut of a generate stream ends it in the generate shape', async (t) => {
@@ -145,7 +145,7 @@ t.test('auto over NDJSON picks Ollama from the first line\'s shape, Chat Complet
   t.equal(sniffNdjsonProtocol(buildChat(['x']).split('\n')[0] as string), 'ollama')
   t.equal(sniffNdjsonProtocol('{"model":"m","created_at":"t","response":"x","done":false}'), 'ollama')
   t.equal(sniffNdjsonProtocol('{"id":"c","object":"chat.completion.chunk","choices":[]}'), 'ndjson')
-  t.equal(replay(ruleSet, fixture('openai-chat.ndjson'), [], ndjson).sanitizer.stats.protocol, 'ndjson', 'OpenAI chunks keep the ndjson codec')
+  t.equal(replay(ruleSet, fixture('openai-chat.ndjson'), [], ndjson).sanitizer.stats().protocol, 'ndjson', 'OpenAI chunks keep the ndjson codec')
   const { ctx } = codecContext()
   const codec = createCodec('auto', 'ndjson', ctx)
   codec.frame({ data: buildChat(['x']).split('\n')[0] as string })

@@ -99,7 +99,7 @@ t.test('a cut inside a coalesced read ends the stream after the text before the 
   const input = enc(buildChatStream(['Step one. ', 'Now launch ', 'the missiles', ' and relax.']))
   const { output, sanitizer } = replay(ruleSet, input, [], coalesced)
   const frames = jsonFrames(sseFrames(output))
-  t.equal(sanitizer.state, 'cut')
+  t.equal(sanitizer.state(), 'cut')
   t.equal(clientTexts('chat', sseFrames(output)).get('0:content'), 'Step one. Now ')
   t.equal((frames.at(-2) as Json).choices[0].finish_reason, 'content_filter')
   t.equal(frames.at(-1), '[DONE]')

@@ -10,9 +10,9 @@ t.test('each choice\'s text comes out as its whole-text scan', async (t) => {
   const { output, sanitizer } = replay(ruleSet, input, [])
   t.same([...texts(output)], [...expectedTexts(ruleSet, texts(input.toString('utf8')))])
   t.notOk(output.includes('jane.doe'))
-  t.equal(sanitizer.stats.protocol, 'openai-completions')
-  t.equal(sanitizer.stats.upstreamFinishReason, 'length')
-  t.equal(sanitizer.stats.finishReason, 'length')
+  t.equal(sanitizer.stats().protocol, 'openai-completions')
+  t.equal(sanitizer.stats().upstreamFinishReason, 'length')
+  t.equal(sanitizer.stats().finishReason, 'length')
 })
 
 t.test('the output is the same however the upstream bytes were split', async (t) => {
@@ -48,7 +48,7 @@ t.test('a cut ends with a content_filter choice and [DONE]', async (t) => {
   t.equal(last.id, 'cmpl-C1c0mp1et10ns000000000')
   t.equal(last.object, 'text_completion')
   t.equal(texts(output).get('0:text'), scanWhole(ruleSet, [...texts(input.toString('utf8')).values()][0] as string).text)
-  t.equal(sanitizer.stats.finishReason, 'content_filter')
+  t.equal(sanitizer.stats().finishReason, 'content_filter')
 })
 
 // Non-streamed bodies (`stream: false`): sanitizeOpenAiCompletionsBody.

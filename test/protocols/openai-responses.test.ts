@@ -19,8 +19,8 @@ t.test('output text and function arguments come out as their whole-text scans', 
   const expected = expectedTexts(ruleSet, texts(input.toString('utf8')))
   t.same([...texts(output)], [...expected])
   t.notOk(output.includes('jane.doe') || output.includes('415-555'), 'not in deltas, done events or the final response')
-  t.equal(sanitizer.stats.protocol, 'openai-responses')
-  t.equal(sanitizer.stats.upstreamFinishReason, 'completed')
+  t.equal(sanitizer.stats().protocol, 'openai-responses')
+  t.equal(sanitizer.stats().upstreamFinishReason, 'completed')
 })
 
 t.test('done events, content parts, output items and response.completed carry the sanitized full text', async (t) => {
@@ -90,7 +90,7 @@ t.test('a cut ends with response.incomplete, reason content_filter, and the text
   t.same(out.map((e) => e.sequence_number), out.map((_, i) => i))
   t.notOk(output.includes('missiles') || output.includes('bob'))
   t.notOk(out.some((e) => e.type === 'response.output_text.done' || e.type === 'response.completed'))
-  t.equal(sanitizer.stats.finishReason, 'content_filter')
+  t.equal(sanitizer.stats().finishReason, 'content_filter')
 })
 
 t.test('a text sent only in a done event, never as deltas, is scanned whole', async (t) => {

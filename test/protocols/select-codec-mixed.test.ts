@@ -250,7 +250,7 @@ t.test('a stream of one protocol reads the same under auto as under its own prot
     const own = replay(ruleSet, input, [], { protocol, contentType })
     const auto = replay(ruleSet, input, [], { protocol: 'auto', contentType })
     t.equal(auto.output, own.output, name)
-    t.equal(auto.sanitizer.stats.protocol, protocol, `${name}: protocol`)
+    t.equal(auto.sanitizer.stats().protocol, protocol, `${name}: protocol`)
     t.same(auto.findings.map((f) => f.context), own.findings.map((f) => f.context), `${name}: findings`)
   }
 })

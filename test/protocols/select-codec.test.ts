@@ -42,9 +42,9 @@ t.test('auto decides at the first frame it recognises, reporting and dropping un
   const ruleSet = await testRules()
   const input = Buffer.concat([Buffer.from('data: garbage\n\n'), fixture('anthropic-messages.sse')])
   const { sanitizer, malformed } = replay(ruleSet, input, [])
-  t.equal(sanitizer.stats.protocol, 'anthropic-messages')
+  t.equal(sanitizer.stats().protocol, 'anthropic-messages')
   t.equal(malformed.length, 1)
-  t.equal(sanitizer.stats.finishReason, 'tool_use')
+  t.equal(sanitizer.stats().finishReason, 'tool_use')
 })
 
 t.test('recognises each frame on its own; Chat Completions only by its shape', async (t) => {
@@ -85,7 +85,7 @@ t.test('a JSON object of no known shape before any protocol is passed on, scanne
   const input = Buffer.from('data: {"note":"mail jane.doe@acme-corp.com"}\n\n' + buildChatStream(['Hi. ']))
   const { output, sanitizer, malformed, findings } = replay(ruleSet, input, [])
   t.equal(malformed.length, 0)
-  t.equal(sanitizer.stats.protocol, 'openai-chat')
+  t.equal(sanitizer.stats().protocol, 'openai-chat')
   // The generic path reads an unknown string as a delta: what could start an address waits for the next frame at that path.
   const notes = jsonFrames(parseSse(output).frames).map((f) => (f === '[DONE]' ? undefined : f.note)).filter((n) => typeof n === 'string')
   t.ok(notes.length > 0, 'the frame is passed on')
@@ -97,19 +97,19 @@ t.test('a JSON object of no known shape before any protocol is passed on, scanne
 t.test('[DONE] goes to the primary, whatever its protocol; before any, it makes Chat Completions the primary', async (t) => {
   const ruleSet = await testRules()
   const anthropic = replay(ruleSet, Buffer.from(buildAnthropicStream(['Hi. ']) + 'data: [DONE]\n\n'), [])
-  t.equal(anthropic.sanitizer.stats.protocol, 'anthropic-messages')
+  t.equal(anthropic.sanitizer.stats().protocol, 'anthropic-messages')
   t.equal(anthropic.malformed.length, 1, 'the Anthropic codec cannot read it: reported and dropped, as before')
   t.notOk(anthropic.output.includes('[DONE]'))
   const alone = replay(ruleSet, Buffer.from('data: [DONE]\n\n'), [])
-  t.equal(alone.sanitizer.stats.protocol, 'openai-chat')
+  t.equal(alone.sanitizer.stats().protocol, 'openai-chat')
   t.equal(alone.output, 'data: [DONE]\n\n')
 })
 
 t.test('a cut before any protocol is recognised ends the stream with no closing frames; a failure speaks OpenAI', async (t) => {
   const ruleSet = await testRules()
   const cut = replay(ruleSet, Buffer.from('data: {"note":"now launch the missiles at dawn"}\n\n' + buildChatStream(['Hi. '])), [])
-  t.equal(cut.sanitizer.state, 'cut')
-  t.equal(cut.sanitizer.stats.protocol, undefined)
+  t.equal(cut.sanitizer.state(), 'cut')
+  t.equal(cut.sanitizer.stats().protocol, undefined)
   t.notOk(cut.output.toLowerCase().includes('missiles'))
   t.notOk(cut.output.includes('[DONE]'), 'no protocol to close')
   t.notOk(cut.output.includes('Hi. '), 'nothing after the cut')

@@ -39,8 +39,8 @@ t.test('text, reasoning and tool input deltas come out as their whole-text scans
   const { output, sanitizer, findings } = replay(ruleSet, input, [])
   t.same([...textsOf(output)], [...expectedTexts(ruleSet, textsOf(input.toString('utf8')))])
   t.notOk(output.includes('jane.doe') || output.includes('555-26') || output.includes('4111 1111'))
-  t.equal(sanitizer.stats.protocol, 'vercel-ai')
-  t.equal(sanitizer.stats.upstreamFinishReason, 'tool-calls')
+  t.equal(sanitizer.stats().protocol, 'vercel-ai')
+  t.equal(sanitizer.stats().upstreamFinishReason, 'tool-calls')
   for (const field of ['text', 'reasoning', 'tool_arguments']) t.ok(findings.some((f) => f.context.field === field), field)
   t.ok(JSON.parse(textsOf(output).get('tool:call_Yx8dK2mQ') as string), 'the streamed tool input is still valid JSON')
 })
@@ -68,12 +68,12 @@ t.test('a cut ends open parts and the step, then finish with finishReason conten
   ])
   t.equal(textsOf(output).get('text:txt_0'), scanWhole(ruleSet, 'Okay, the plan: launch the missiles at dawn. Mail bob@corp.io.').text)
   t.notOk(output.includes('missiles') || output.includes('bob@corp'))
-  t.equal(sanitizer.stats.finishReason, 'content-filter')
+  t.equal(sanitizer.stats().finishReason, 'content-filter')
 })
 
 t.test('a cut before the first delta still ends the started part', async (t) => {
   const frames: string[] = []
-  const codec = createVercelAiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(frameData(f)), malformed: () => {}, upstreamFinish: () => {}, namedEvents: false })
+  const codec = createVercelAiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: (f) => frames.push(frameData(f)), malformed: () => {}, upstreamFinish: () => {}, namedEvents: () => false })
   codec.frame({ data: JSON.stringify({ type: 'reasoning-start', id: 'r1' }) })
   codec.cut({} as never)
   t.same(frames.slice(1).map((d) => (d === '[DONE]' ? d : JSON.parse(d))), [{ type: 'reasoning-end', id: 'r1' }, { type: 'finish', finishReason: 'content-filter' }, '[DONE]'])
@@ -117,7 +117,7 @@ t.test('auto recognises UI message stream parts', async (t) => {
 })
 
 t.test('ownsPath claims exactly the delta texts', async (t) => {
-  const codec = createVercelAiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: () => {}, malformed: () => {}, upstreamFinish: () => {}, namedEvents: false })
+  const codec = createVercelAiCodec({ channels: createTextChannels({ newScanner: scannerFactory(ruleSet) }), emit: () => {}, malformed: () => {}, upstreamFinish: () => {}, namedEvents: () => false })
   t.ok(codec.ownsPath?.({ type: 'text-delta', id: 't', delta: 'x' }, ['delta'], undefined))
   t.ok(codec.ownsPath?.({ type: 'reasoning-delta', id: 't', delta: 'x' }, ['delta'], undefined))
   t.ok(codec.ownsPath?.({ type: 'tool-input-delta', toolCallId: 't', inputTextDelta: 'x' }, ['inputTextDelta'], undefined))

@@ -57,7 +57,7 @@ t.test('merged candidates give the leftmost start of a per-position run', async 
       tracker.push(text.slice(at, end))
       at = end
     }
-    t.equal(tracker.leftmost, bruteLeftmost(text), JSON.stringify(text))
+    t.equal(tracker.leftmost(), bruteLeftmost(text), JSON.stringify(text))
   }), { numRuns: 300 })
 })
 

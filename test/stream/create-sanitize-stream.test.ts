@@ -52,8 +52,8 @@ t.test('sanitizes a stream piped through it, byte for byte as the core does', as
     const core = replay(ruleSet, input, [])
     t.equal(output, core.output, name)
     t.same(findings, core.findings.map((f) => `${f.context.channel}:${f.finding.ruleId}`))
-    t.same(stream.stats.findings, core.sanitizer.stats.findings)
-    t.equal(stream.stats.finishReason, core.sanitizer.stats.finishReason)
+    t.same(stream.stats.findings, core.sanitizer.stats().findings)
+    t.equal(stream.stats.finishReason, core.sanitizer.stats().finishReason)
   }
 })
 

@@ -68,9 +68,9 @@ t.test('an event over maxEventSize ends the stream in-band with an error frame',
     t.same(last.error, { message: 'A single frame exceeded 4096 bytes', type: 'upstream_error', param: null, code: 'SLUICE_FRAME_TOO_LARGE' })
     t.notOk(frames.includes('[DONE]'))
     t.equal(chatText(output), 'Hello there. ', 'frames before it went out')
-    t.equal(sanitizer.state, 'failed')
-    t.equal(sanitizer.stats.errorCode, 'SLUICE_FRAME_TOO_LARGE')
-    t.equal(sanitizer.stats.finishReason, 'error')
+    t.equal(sanitizer.state(), 'failed')
+    t.equal(sanitizer.stats().errorCode, 'SLUICE_FRAME_TOO_LARGE')
+    t.equal(sanitizer.stats().finishReason, 'error')
     t.equal(sanitizer.write(enc('data: [DONE]\n\n')), '')
   }
 })
@@ -100,8 +100,8 @@ t.test('an upstream failure gives each protocol its own error frame, once, and d
     t.equal(frames.filter((f) => f.data.includes('Upstream failed: ECONNRESET')).length, 1, 'exactly one error frame')
     t.notOk(out.includes('jane'), 'held text is dropped')
     t.notOk(out.includes('sk-abc'), 'the error message is not echoed')
-    t.equal(sanitizer.state, 'failed')
-    t.equal(sanitizer.stats.protocol, c.protocol)
+    t.equal(sanitizer.state(), 'failed')
+    t.equal(sanitizer.stats().protocol, c.protocol)
     if (c.protocol === 'anthropic-messages') t.equal(frames.at(-1)?.event, 'error')
   }
 })
@@ -114,11 +114,11 @@ t.test('stats: chars, findings by action, finish reasons, time to first token, f
   const [first, ...rest] = input.split('\n\n')
   clock = 1010
   sanitizer.write(enc(first + '\n\n'))
-  t.equal(sanitizer.stats.timeToFirstTokenMs, undefined, 'the role chunk has no text')
+  t.equal(sanitizer.stats().timeToFirstTokenMs, undefined, 'the role chunk has no text')
   clock = 1025
   sanitizer.write(enc(rest.join('\n\n')))
   sanitizer.end()
-  const s = sanitizer.stats
+  const s = sanitizer.stats()
   t.equal(s.timeToFirstTokenMs, 25)
   t.equal(s.firstTextAt, 1025)
   t.equal(s.charsIn, 'Mail jane.doe@acme.io thanks. '.length)
@@ -130,7 +130,7 @@ t.test('stats: chars, findings by action, finish reasons, time to first token, f
   t.equal(s.framesIn, 6)
   t.ok(s.framesOut >= 4)
   t.ok(s.maxHeld > 0)
-  t.equal(sanitizer.state, 'ended')
+  t.equal(sanitizer.state(), 'ended')
 })
 
 t.test('auto reads every protocol fixture (fast-check over splits)', async (t) => {
@@ -140,7 +140,7 @@ t.test('auto reads every protocol fixture (fast-check over splits)', async (t) =
   ] as const) {
     const input = fixture(name)
     const reference = replay(ruleSet, input, [], { contentType: 'text/event-stream' })
-    t.equal(reference.sanitizer.stats.protocol, protocol)
+    t.equal(reference.sanitizer.stats().protocol, protocol)
     t.equal(reference.output, replay(ruleSet, input, [], { protocol }).output, `${name}: auto = explicit`)
     fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: input.length - 1 }), { maxLength: 20 }), (splits) => {
       return replay(ruleSet, input, splits).output === reference.output
@@ -162,6 +162,6 @@ t.test('refuses a JSON content type at creation', async (t) => {
 t.test('a hook that throws fails the stream in-band instead of crashing it', async (t) => {
   const sanitizer = createStreamSanitizer({ newScanner: scannerFactory(ruleSet), onFinding: () => { throw new TypeError('bug in hook') } })
   const out = sanitizer.write(enc(buildChatStream(['mail jane.doe@acme.io. ok'])))
-  t.equal(sanitizer.state, 'failed')
+  t.equal(sanitizer.state(), 'failed')
   t.equal(JSON.parse(parseSse(out).frames.at(-1)?.data ?? '{}').error.message, 'Upstream failed: TypeError')
 })
