@@ -22,7 +22,9 @@ const kAllowed: ReadonlySet<string> = new Set([
   'x-request-id',
   'request-id',
   'openai-processing-ms',
-  'openai-version'
+  'openai-version',
+  // The Vercel AI SDK's UI message stream says its protocol version here (`v1`).
+  'x-vercel-ai-ui-message-stream'
 ])
 
 /** Families of rate-limit headers (OpenAI `x-ratelimit-*`, Anthropic `anthropic-ratelimit-*`). */

@@ -32,6 +32,7 @@
  * Frames the codec marks `scanned` (the OpenAI fast path's template, whose
  * envelope was checked here once) are passed as they are.
  */
+import { TextDecoder } from 'node:util'
 import type { Scanner } from '../scanner/types.js'
 import type { ChannelInfo, ChannelScanner, DataFrame, EmitFrame, JsonPath, JsonValue } from './types.js'
 
@@ -107,6 +108,12 @@ interface PathState {
   info: ChannelInfo
   /** Whether text at this path was scanned as a stream (its channel may hold some). */
   streamed: boolean
+  /**
+   * For a path that carries byte values (`logprobs[].bytes`): the UTF-8
+   * decoder of its stream (a character may be split between two frames'
+   * arrays), and the held text goes out as bytes too.
+   */
+  bytes?: TextDecoder | undefined
 }
 
 function isObject (value: unknown): value is Record<string, JsonValue> {
@@ -118,9 +125,18 @@ function isLongInteger (value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 10 ** (kMinScannedDigits - 1)
 }
 
-/** An array of byte values (`logprobs[].bytes`): it spells text. */
-function isByteArray (value: JsonValue[]): value is number[] {
-  return value.length > 1 && value.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 0 && e < 256)
+/**
+ * An array of byte values: under a `bytes` key (`logprobs[].bytes`, which
+ * clients decode) it spells text one byte per frame if need be, so a single
+ * element counts; elsewhere (`text_offset: [12]`) two or more.
+ */
+function isByteArray (value: JsonValue[], key?: string | number): value is number[] {
+  return value.length > (key === 'bytes' ? 0 : 1) && value.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 0 && e < 256)
+}
+
+/** Text as the byte values a client decodes. */
+function toBytes (text: string): number[] {
+  return Array.from(Buffer.from(text, 'utf8'))
 }
 
 /** The element of `list` a path segment names (see segmentOf). */
@@ -153,7 +169,7 @@ export function segmentOf (element: JsonValue, k: number): string | number {
 }
 
 /** The envelope of `frame` along `path`, with `text` at its end: ids, types and indexes kept, nothing else. */
-function skeleton (frame: JsonValue, path: ReadonlyArray<string | number>, text: string): JsonValue {
+function skeleton (frame: JsonValue, path: ReadonlyArray<string | number>, text: JsonValue): JsonValue {
   if (path.length === 0) return text
   const [head, ...rest] = path
   if (Array.isArray(frame)) {
@@ -255,7 +271,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     return joined.startsWith(context) ? joined.slice(context.length) : channels.scanOnce(info, text)
   }
 
-  function scanLeaf (text: string, path: Array<string | number>, frame: JsonValue, event: string | undefined, disc: string, owner: LeafOwner | undefined, key: string | number): string {
+  function scanLeaf (text: string, path: Array<string | number>, frame: JsonValue, event: string | undefined, disc: string, owner: LeafOwner | undefined, key: string | number, bytes?: TextDecoder): string {
     if (owner?.ownsPath?.(frame, path, event) === true) return text
     if (typeof key === 'string' && kMetadataKeys.has(key) && kToken.test(text)) return scanToken(text)
     const k = pathKey(disc, path)
@@ -275,7 +291,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
       out = channels.scan(info, text)
       streamed = true
     }
-    paths.set(k, { last: text, frame, event, path: [...path], info, streamed })
+    paths.set(k, { last: text, frame, event, path: [...path], info, streamed, bytes })
     return out
   }
 
@@ -287,15 +303,29 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     return out === text ? value : out
   }
 
-  /** An array of byte values (`logprobs[].bytes`) spells text: scanned whole, dropped when it is not clean. */
-  function scanBytes (value: number[]): JsonValue {
+  /** An array of small integers not under `bytes` may still spell text: scanned whole, dropped when it is not clean. */
+  function scanByteLike (value: number[]): JsonValue {
     const text = Buffer.from(value).toString('utf8')
     return scanToken(text) === text ? value : null
   }
 
+  /**
+   * The `bytes` of a token (`logprobs[].bytes`) spell text a client
+   * decodes: decoded as a stream per path and scanned like a string leaf
+   * there (a value spelled over many frames' arrays is caught), then written
+   * as the released text's bytes.
+   */
+  function scanBytes (value: number[], path: Array<string | number>, frame: JsonValue, event: string | undefined, disc: string, owner: LeafOwner | undefined): JsonValue {
+    const decoder = paths.get(pathKey(disc, path))?.bytes ?? new TextDecoder('utf-8')
+    const text = decoder.decode(Uint8Array.from(value), { stream: !closing })
+    return toBytes(scanLeaf(text, path, frame, event, disc, owner, path[path.length - 1] ?? '', decoder))
+  }
+
   function walk (value: JsonValue, path: Array<string | number>, root: { frame: JsonValue }, event: string | undefined, disc: string, owner: LeafOwner | undefined): JsonValue {
     if (Array.isArray(value)) {
-      if (isByteArray(value)) return scanBytes(value)
+      const key = path[path.length - 1]
+      if (key === 'bytes' && isByteArray(value, key)) return scanBytes(value, path, root.frame, event, disc, owner)
+      if (isByteArray(value)) return scanByteLike(value)
       for (let k = 0; k < value.length; k++) {
         const element = value[k] as JsonValue
         path.push(segmentOf(element, k))
@@ -351,9 +381,9 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
     const frames: DataFrame[] = []
     for (const state of paths.values()) {
       if (!state.streamed || !channels.has(state.info.key)) continue
-      const text = channels.finish(state.info.key)
+      const text = channels.finish(state.info.key) + (state.bytes?.decode() ?? '')
       if (text === '') continue
-      frames.push({ event: state.event, data: JSON.stringify(skeleton(state.frame, state.path, text)) })
+      frames.push({ event: state.event, data: JSON.stringify(skeleton(state.frame, state.path, state.bytes === undefined ? text : toBytes(text))) })
     }
     return frames
   }

@@ -148,15 +148,22 @@ function validateBody (route: InputRoute, body: unknown): JsonObject {
   return body
 }
 
-/** The client's key: `Authorization: Bearer KEY` (OpenAI) or `x-api-key: KEY` (Anthropic). */
+/**
+ * The client's key: `Authorization: Bearer KEY` (OpenAI), `x-api-key: KEY`
+ * (Anthropic), `x-goog-api-key: KEY` or a `key` query parameter (Gemini's SDKs).
+ */
 function clientKeyOf (request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization
   if (typeof auth === 'string') {
     const m = /^Bearer\s+(.+)$/i.exec(auth.trim())
     if (m?.[1] !== undefined) return m[1]
   }
-  const apiKey = request.headers['x-api-key']
-  return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey : undefined
+  for (const name of ['x-api-key', 'x-goog-api-key']) {
+    const value = request.headers[name]
+    if (typeof value === 'string' && value.length > 0) return value
+  }
+  const key = (request.query as Record<string, unknown> | undefined)?.key
+  return typeof key === 'string' && key.length > 0 ? key : undefined
 }
 
 /**
@@ -206,8 +213,8 @@ function loggerOptions (level: string): pino.LoggerOptions {
     level,
     redact: {
       paths: [
-        'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie',
-        'headers.authorization', 'headers["x-api-key"]', 'upstreamKeys', 'apiKeys', 'body', 'req.body'
+        'req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers["x-goog-api-key"]', 'req.headers.cookie',
+        'headers.authorization', 'headers["x-api-key"]', 'headers["x-goog-api-key"]', 'upstreamKeys', 'apiKeys', 'body', 'req.body'
       ],
       censor: '[redacted]'
     },

@@ -41,6 +41,24 @@ export interface UpstreamClientOptions {
   metrics?: ForwardMetrics
 }
 
+/** How a route's provider takes its key. */
+export type AuthStyle = 'bearer' | 'x-api-key' | 'x-goog-api-key'
+
+/**
+ * The path and query to send upstream: a `key` query parameter (Gemini's
+ * other way to pass a key) is the client's credential for Sluice, never
+ * the upstream's.
+ */
+export function withoutKeyParam (path: string): string {
+  const q = path.indexOf('?')
+  if (q === -1) return path
+  const params = new URLSearchParams(path.slice(q + 1))
+  if (!params.has('key')) return path
+  params.delete('key')
+  const rest = params.toString()
+  return rest === '' ? path.slice(0, q) : `${path.slice(0, q)}?${rest}`
+}
+
 export interface ForwardRequest {
   method: 'GET' | 'POST'
   /** Path and query as the client sent them, e.g. `/v1/chat/completions`. */
@@ -48,8 +66,8 @@ export interface ForwardRequest {
   /** The client's headers; only end-to-end ones that matter upstream are kept. */
   headers: Record<string, string | string[] | undefined>
   body?: string
-  /** Anthropic routes authenticate with `x-api-key`, OpenAI ones with a bearer token. */
-  authStyle: 'bearer' | 'x-api-key'
+  /** Anthropic routes authenticate with `x-api-key`, Gemini ones with `x-goog-api-key`, the others with a bearer token. */
+  authStyle: AuthStyle
   /** Aborts the upstream exchange at once (the client went away). */
   signal: CancelSignal
 }
@@ -156,7 +174,7 @@ export interface UpstreamClient {
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy sets itself; never forwarded. */
 const dropRequestHeaders = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
-  'upgrade', 'host', 'content-length', 'accept-encoding', 'cookie', 'authorization', 'x-api-key', 'expect',
+  'upgrade', 'host', 'content-length', 'accept-encoding', 'cookie', 'authorization', 'x-api-key', 'x-goog-api-key', 'expect',
   'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'
 ])
 
@@ -306,12 +324,14 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     if (request.body !== undefined) out['content-type'] = 'application/json'
     const clientAuthorization = request.headers.authorization
     const clientApiKey = request.headers['x-api-key']
-    if (options.forwardClientAuth && (clientAuthorization !== undefined || clientApiKey !== undefined)) {
+    const clientGoogKey = request.headers['x-goog-api-key']
+    if (options.forwardClientAuth && (clientAuthorization !== undefined || clientApiKey !== undefined || clientGoogKey !== undefined)) {
       if (clientAuthorization !== undefined) out.authorization = clientAuthorization
       if (clientApiKey !== undefined) out['x-api-key'] = clientApiKey
+      if (clientGoogKey !== undefined) out['x-goog-api-key'] = clientGoogKey
     } else if (key !== undefined) {
-      if (request.authStyle === 'x-api-key') out['x-api-key'] = key
-      else out.authorization = `Bearer ${key}`
+      if (request.authStyle === 'bearer') out.authorization = `Bearer ${key}`
+      else out[request.authStyle] = key
     }
     return out
   }
@@ -339,7 +359,8 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
       if (totalTimer !== undefined) clearTimeout(totalTimer)
       stopListening()
     }
-    const path = upstreamPath(request.path)
+    // With client auth forwarded, a `?key=` is the client's own upstream key.
+    const path = upstreamPath(options.forwardClientAuth ? request.path : withoutKeyParam(request.path))
 
     for (let attempt = 0; ; attempt++) {
       const key = keys[keyIndex % Math.max(1, keys.length)]

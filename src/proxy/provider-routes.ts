@@ -19,6 +19,7 @@
  */
 import { BadRequestError } from '../errors.js'
 import type { InputRoute } from './input-stage.js'
+import type { AuthStyle } from './forward.js'
 
 type JsonObject = Record<string, unknown>
 
@@ -39,7 +40,7 @@ export interface GenerationRoute {
   /** The request shape the input stage scans (of the view, when there is one). */
   input: InputRoute
   /** How the provider expects its key. */
-  authStyle: 'bearer' | 'x-api-key'
+  authStyle: AuthStyle
   /** The provider's first checks, in place of the OpenAI-shaped ones; returns the body. */
   validate?: (body: unknown, params: unknown) => JsonObject
   inputView?: InputView
@@ -161,7 +162,7 @@ function validateOllamaGenerate (input: unknown): JsonObject {
 
 /** The routes of providers other than OpenAI and Anthropic. */
 export const kProviderRoutes: readonly GenerationRoute[] = [
-  { url: '/v1beta/models/:modelAction', input: 'completions', authStyle: 'bearer', validate: validateGemini, inputView: geminiView },
+  { url: '/v1beta/models/:modelAction', input: 'completions', authStyle: 'x-goog-api-key', validate: validateGemini, inputView: geminiView },
   { url: '/api/chat', input: 'chat', authStyle: 'bearer', validate: validateChat },
   { url: '/api/generate', input: 'completions', authStyle: 'bearer', validate: validateOllamaGenerate, inputView: ollamaGenerateView },
   { url: '/v2/chat', input: 'chat', authStyle: 'bearer', validate: validateChat }

@@ -189,3 +189,23 @@ t.test('the fast path takes no envelope with a long number the guard would redac
     t.equal(parseSse(output).frames.filter((f) => f.data !== '[DONE]').map((f) => JSON.parse(f.data).choices[0].delta.content).join(''), 'Hello there friend. ')
   }
 })
+
+t.test('logprobs bytes spelling a value over many frames are read as one text: redacted, and a character split between arrays survives', async (t) => {
+  const text = `Mail ${kEmail} 😀 ok.`
+  const bytes = [...Buffer.from(text, 'utf8')]
+  // One byte per frame: the emoji's four bytes land in four frames.
+  const frames = bytes.map((b) => ({ ...base, choices: [{ index: 0, delta: {}, logprobs: { content: [{ token: 'x', logprob: -0.1, bytes: [b] }] }, finish_reason: null }] }))
+  for (const splits of [[], [9, 400, 2000]]) {
+    const { output } = replay(ruleSet, enc(sse(frames)), splits)
+    // As a client reads them: each frame's bytes joined, then decoded.
+    const joined: number[] = []
+    for (const frame of parseSse(output).frames) {
+      if (frame.data === '[DONE]') continue
+      const chunk = JSON.parse(frame.data) as { choices: Array<{ logprobs?: { content?: Array<{ bytes?: number[] }> } }> }
+      for (const entry of chunk.choices[0]?.logprobs?.content ?? []) joined.push(...(entry.bytes ?? []))
+    }
+    const decoded = Buffer.from(joined).toString('utf8')
+    t.notOk(decoded.includes(kEmail), 'the address is not in the joined bytes')
+    t.match(decoded, /^Mail \[email:[0-9a-f]+\] 😀 ok\.$/, 'the rest arrives intact, the emoji whole')
+  }
+})

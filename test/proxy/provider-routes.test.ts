@@ -11,6 +11,7 @@ type Json = Record<string, any>
 interface Seen {
   url: string
   body: Json
+  headers: IncomingMessage['headers']
 }
 
 /**
@@ -34,7 +35,7 @@ async function startUpstream (t: Test, answers: Record<string, { type: string, b
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Json
       const url = req.url ?? ''
-      seen.push({ url, body })
+      seen.push({ url, body, headers: req.headers })
       const answer = answers[url] ?? routes.find(([re]) => re.test(url))?.[1](body)
       if (answer === undefined) {
         res.writeHead(404).end()
@@ -81,6 +82,30 @@ t.test('Gemini streamGenerateContent?alt=sse goes through the proxy sanitized', 
   t.equal(upstream.seen[0]?.url, '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', 'path and query forwarded')
   t.same(upstream.seen[0]?.body.contents[0].parts[0], { text: 'My address is [EMAIL], find Jane.' }, 'the prompt was redacted before it left')
   t.same(upstream.seen[0]?.body.systemInstruction, { parts: [{ text: 'Be brief.' }] })
+})
+
+t.test('Gemini clients authenticate as its SDKs do (x-goog-api-key or ?key=); the upstream gets the provider key, never theirs', async (t) => {
+  const upstream = await startUpstream(t)
+  const { url } = await startProxy(t, upstream.url, [], { SLUICE_API_KEYS: 'sluice-client-key', SLUICE_UPSTREAM_KEYS: 'provider-key' })
+  const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] })
+  const path = '/v1beta/models/gemini-2.5-flash:generateContent'
+  const byHeader = await request(url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-goog-api-key': 'sluice-client-key' }, body })
+  await byHeader.body.text()
+  t.equal(byHeader.statusCode, 200, 'x-goog-api-key accepted')
+  const streamPath = '/v1beta/models/gemini-2.5-flash:streamGenerateContent'
+  const byQuery = await request(url + streamPath + '?key=sluice-client-key&alt=sse', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+  await byQuery.body.text()
+  t.equal(byQuery.statusCode, 200, '?key= accepted')
+  const wrong = await request(url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-goog-api-key': 'nope' }, body })
+  await wrong.body.text()
+  t.equal(wrong.statusCode, 401, 'a wrong key is refused')
+  t.equal(upstream.seen.length, 2)
+  for (const seen of upstream.seen) {
+    t.equal(seen.headers['x-goog-api-key'], 'provider-key', 'the provider key, in the header Gemini reads')
+    t.equal(seen.headers.authorization, undefined)
+    t.notOk(JSON.stringify(seen).includes('sluice-client-key'), 'the client\'s key never reaches the upstream')
+  }
+  t.equal(upstream.seen[1]?.url, streamPath + '?alt=sse', 'the key parameter is taken out, the others kept')
 })
 
 t.test('Gemini generateContent answers a sanitized JSON body', async (t) => {
