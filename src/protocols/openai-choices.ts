@@ -124,7 +124,7 @@ const kProbeText = '\u0001sluice-probe\u0002'
 // Template rebuilds tolerated before a stream whose envelope changes every
 // chunk (a per-chunk nonce) stops trying; after that the ratio of hits must pay for them.
 /** Text a run may gather before it is scanned even in the middle of a read. */
-const kMaxRunChars = 8192
+const kMaxRunChars = 2048
 const kFreeBuilds = 4
 const kHitsPerBuild = 4
 

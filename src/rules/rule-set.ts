@@ -32,7 +32,15 @@ export interface RuleGroup {
   readonly sticky: RE2
   /** Index of each member's wrapping capture group in `combined`. */
   readonly groupIndex: readonly number[]
+  /**
+   * The weakest boundary among the members (`none` < `digit` < `word` <
+   * `alnum`: each touches a superset of the one before): a start after a
+   * character it touches is refused by every member, so the search skips it.
+   */
+  readonly startBoundary: CompiledRuleInternal['boundary']
 }
+
+const kBoundaryOrder: ReadonlyArray<CompiledRuleInternal['boundary']> = ['none', 'digit', 'word', 'alnum']
 
 export interface RuleLane {
   readonly rules: readonly CompiledRuleInternal[]
@@ -105,11 +113,14 @@ function createGroup (rules: readonly CompiledRuleInternal[], members: readonly 
     next += 1 + rule.groups
     return wrapFlags(rule.flags, `(${rule.source})`)
   })
+  let weakest = kBoundaryOrder.length - 1
+  for (const i of members) weakest = Math.min(weakest, kBoundaryOrder.indexOf((rules[i] as CompiledRuleInternal).boundary))
   return {
     members,
     combined: new RE2(parts.join('|'), 'gu'),
     sticky: new RE2(parts.join('|'), 'yu'),
-    groupIndex
+    groupIndex,
+    startBoundary: kBoundaryOrder[weakest] as CompiledRuleInternal['boundary']
   }
 }
 

@@ -128,9 +128,12 @@ interface Candidate { start: number, end: number, rule: number }
 function laterAcceptedAt (lane: RuleLane, s: string, start: number, after: number, lead: Lead | undefined): Match | undefined {
   let best: Match | undefined
   let bestIndex = Infinity
+  const before = codePointBefore(s, start)
   for (const g of lane.groups) {
     const last = g.members[g.members.length - 1] as number
     if (last <= after || (g.members[0] as number) >= bestIndex) continue
+    // No member may start after this character (inside a run of digits, say).
+    if (touches(g.startBoundary, before)) continue
     g.sticky.lastIndex = start
     if (g.sticky.exec(s) === null) continue
     for (const i of g.members) {
@@ -145,6 +148,21 @@ function laterAcceptedAt (lane: RuleLane, s: string, start: number, after: numbe
     }
   }
   return best
+}
+
+/**
+ * The first position at or after `pos` where some member of the group may
+ * start: one not right after a character its weakest boundary touches. In a
+ * run of digits, every start inside the run is refused by digit-bounded
+ * rules; skipping them costs a character test each instead of a search.
+ */
+function viableStart (group: RuleGroup, s: string, pos: number, limit: number): number {
+  if (group.startBoundary === 'none') return pos
+  while (pos < limit && touches(group.startBoundary, codePointBefore(s, pos))) {
+    const cp = s.codePointAt(pos) ?? 0
+    pos += cp > 0xffff ? 2 : 1
+  }
+  return pos
 }
 
 /** The leftmost candidate of one group at or after `pos` (its first alternative wins at that start). */
@@ -185,7 +203,11 @@ export function findMatch (lane: RuleLane, s: string, from: number, limit = s.le
       let c = cache[g]
       if (c === null) continue
       if (c === undefined || c.start < pos) {
-        c = groupCandidate(groups[g] as RuleGroup, s, pos)
+        const group = groups[g] as RuleGroup
+        const from = viableStart(group, s, pos, limit)
+        // No viable start before the limit: nothing this group finds can be taken now.
+        if (from >= limit) continue
+        c = groupCandidate(group, s, from)
         cache[g] = c ?? null
         if (c === undefined) continue
       }

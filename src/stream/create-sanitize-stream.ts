@@ -36,12 +36,13 @@ import { cleanTextsOf } from '../scanner/clean-texts.js'
 import { createScanner } from '../scanner/create-scanner.js'
 import type { Finding, ScannerOptions } from '../scanner/types.js'
 import { createStreamSanitizer } from './create-stream-sanitizer.js'
+import { budgetSpent, spend } from './turn-budget.js'
 import type { SanitizeStats, StreamSanitizer } from './create-stream-sanitizer.js'
 export type { SanitizeStats } from './create-stream-sanitizer.js'
 export type { FindingContext, JsonSanitizeResult, Protocol, ProtocolOption } from '../protocols/types.js'
 
 /** Bytes (or characters) of one read scanned before yielding to the event loop (see #transformSliced). */
-const kMaxSlice = 4096
+const kMaxSlice = 1024
 
 export interface SanitizeStreamOptions {
   ruleSet: RuleSet
@@ -117,15 +118,22 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     return this.#sanitizer.stats()
   }
 
-  override _transform (chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform (chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#closed) {
       callback()
+      return
+    }
+    // This turn's scanning budget is spent (see turn-budget.ts): the chunk
+    // waits for a later turn, and the writer with it (backpressure).
+    if (budgetSpent()) {
+      setImmediate(() => this._transform(chunk, encoding, callback))
       return
     }
     if (chunk.length > kMaxSlice) {
       this.#transformSliced(chunk, 0, callback)
       return
     }
+    const started = performance.now()
     // undici and node:http hand a chunked body over one HTTP chunk per
     // 'data' event, all in one go for one socket read; ending the read in a
     // microtask lets the sanitizer scan and write them as one (coalescing).
@@ -136,6 +144,7 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     const out = lagging ? this.#sanitizer.write(chunk) : this.#sanitizer.feed(chunk)
     if (out !== '') this.push(out)
     this.#settle()
+    spend(performance.now() - started)
     if (!lagging && !this.#readPending && !this.#closed) {
       this.#readPending = true
       queueMicrotask(this.#endRead)
@@ -154,10 +163,16 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       callback()
       return
     }
+    if (budgetSpent()) {
+      setImmediate(() => this.#transformSliced(chunk, at, callback))
+      return
+    }
+    const started = performance.now()
     const end = Math.min(chunk.length, at + kMaxSlice)
     const out = this.#sanitizer.write(chunk.slice(at, end))
     if (out !== '') this.push(out)
     this.#settle()
+    spend(performance.now() - started)
     if (end >= chunk.length || this.#closed) {
       callback()
       return
@@ -167,11 +182,22 @@ class SanitizeTransform extends Transform implements SanitizeStream {
 
   /** Ends the read begun by the `_transform` calls of this tick. */
   readonly #endRead = (): void => {
+    if (this.#closed || this.#flushed || this.destroyed) {
+      this.#readPending = false
+      return
+    }
+    // The coalesced read is scanned here: it waits too when the turn's
+    // budget is spent (chunks fed meanwhile join it).
+    if (budgetSpent()) {
+      setImmediate(this.#endRead)
+      return
+    }
     this.#readPending = false
-    if (this.#closed || this.#flushed || this.destroyed) return
+    const started = performance.now()
     const out = this.#sanitizer.flush()
     if (out !== '') this.push(out)
     this.#settle()
+    spend(performance.now() - started)
   }
 
   override _flush (callback: TransformCallback): void {

@@ -30,11 +30,16 @@ async function collect (stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** Lets the event loop run until `read()` stops moving. */
+/**
+ * Waits until `read()` stops changing over 20 turns of the event loop. Each
+ * turn includes a timer: scanning deferred by a spent turn budget
+ * (stream/turn-budget.ts) resumes once a timer renewed it.
+ */
 async function settle (read: () => number): Promise<void> {
   let last = -1
   let still = 0
   while (still < 20) {
-    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setTimeout(resolve, 1))
     const now = read()
     still = now === last ? still + 1 : 0
     last = now
@@ -63,6 +68,9 @@ t.test('frames written in one tick go out as one chunk; a frame alone is not del
   const stream = createSanitizeStream(options({ contentType: 'text/event-stream' }))
   let out = ''
   stream.on('data', (c: Buffer) => { out += String(c) })
+  // An idle process first: scanning of earlier tests may have spent this
+  // turn's budget (stream/turn-budget.ts), which would defer a write a turn.
+  await new Promise((resolve) => setTimeout(resolve, 5))
   // The role chunk, then the five text frames as five writes in the same tick
   // (as an HTTP client hands over the chunks of one socket read).
   stream.write(enc(frames[0] as string))
@@ -106,7 +114,12 @@ t.test('a slow reader stops the upstream being read', async (t) => {
   // Read slowly: a few chunks, then stop again.
   // (The output side buffers 2 KiB, the input side 16 KiB: reading frees
   // the writer only once the writable side has drained, ~8 reads here.)
-  for (let i = 0; i < 20; i++) stream.read()
+  // A turn between reads, as a socket's reader has: a piece the turn budget
+  // deferred (stream/turn-budget.ts) is scanned before the next read.
+  for (let i = 0; i < 20; i++) {
+    stream.read()
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
   await settle(() => produced)
   t.ok(produced > stalled, 'reading resumes the upstream')
   t.ok(produced < stalled + 256 * 1024, 'but only as far as was read')
