@@ -33,7 +33,7 @@ export interface PatternAnalysis {
  * streaming semantics cannot take. `maxLength` bounds unbounded repetitions;
  * without it such a pattern is an error.
  */
-export function analyzePattern (source: string, flags: string, maxLength: number | undefined): PatternAnalysis {
+export function analyzePattern (source: string, flags: string, maxLength: number | undefined, { allowEmpty = false } = {}): PatternAnalysis {
   let ast: AST.Pattern
   try {
     ast = parser.parsePattern(source, 0, source.length, { unicode: true })
@@ -82,8 +82,9 @@ export function analyzePattern (source: string, flags: string, maxLength: number
   const boundedAst = edits.length > 0 ? parser.parsePattern(bounded, 0, bounded.length, { unicode: true }) : ast
   const longest = maxLengthOf(boundedAst.alternatives, flags.includes('s'))
   if (!Number.isFinite(longest)) throw new PatternProblem('pattern has no finite longest match')
-  // An empty match would be a finding of nothing and would stall the search.
-  if (minLengthOf(boundedAst.alternatives) === 0) throw new PatternProblem('pattern can match the empty string')
+  // An empty match would be a finding of nothing and would stall the search
+  // (an `after` may: "whatever comes before, if anything" is a context).
+  if (!allowEmpty && minLengthOf(boundedAst.alternatives) === 0) throw new PatternProblem('pattern can match the empty string')
   return { source: bounded, maxLength: longest, groups }
 }
 

@@ -92,7 +92,7 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
   let after: CompiledRuleInternal['after']
   if (rule.after !== undefined) {
     try {
-      const a = analyzePattern(rule.after, flags, rule.maxLength)
+      const a = analyzePattern(rule.after, flags, rule.maxLength, { allowEmpty: true })
       after = { regex: new RE2(`(?:${a.source})$`, `u${flags}`), maxLength: a.maxLength }
     } catch (err) {
       if (err instanceof PatternProblem) throw new RuleProblem(`after: ${err.message}`)

@@ -316,26 +316,77 @@ function octetValid (s: string): boolean {
 }
 
 /**
- * A dotted-quad IPv4 address standing alone: exactly four valid octets (the
- * pattern swallows a trailing `.digits` so that `192.168.1.1.1` reaches us
- * whole and is refused), and not continuing a number or a dotted version
- * (`v2.1.1.108` is stopped by the word boundary, `1.2.3.4.5` by the '.' before).
+ * Whether four octets name no one: addresses of this host or network
+ * (0/8, loopback 127/8), private ranges (10/8, 172.16/12, 192.168/16),
+ * shared CGNAT space (100.64/10), link-local (169.254/16), IETF and
+ * documentation ranges (192.0.0/24, 192.0.2/24, 198.18/15, 198.51.100/24,
+ * 203.0.113/24), multicast, reserved and netmasks (224/3 and above), and a
+ * network or broadcast address (last octet 0 or 255). Only the others,
+ * public hosts, can point at a person's machine.
  */
-const ipv4: Validator = (value, { before }) => {
-  if (continuesNumber(before)) return false
-  const parts = value.split('.')
-  return parts.length === 4 && parts.every(octetValid)
+function isNonPublicV4 ([a, b, c, d]: readonly number[]): boolean {
+  if (a === undefined || b === undefined || c === undefined || d === undefined) return true
+  return a === 0 || a === 10 || a === 127 || a >= 224 ||
+    (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+    (a === 192 && b === 0 && (c === 0 || c === 2)) || (a === 198 && (b === 18 || b === 19)) ||
+    (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113) ||
+    d === 0 || d === 255
 }
 
 /**
- * An IPv6 address in full, `::`-compressed or IPv4-embedded form (RFC 4291
- * §2.2). To keep `12:30:45`, MAC addresses and `A::B` in code out, the
- * address must be well formed, contain a decimal digit, and a compressed
- * form must have three groups or a group of three hex digits (`::`, `::1`
- * and the slice `a[10::20]` carry no person).
+ * Text just before a dotted number that makes it a section or a version,
+ * not an address: `Section 13.3.3.7`, `rfc3986#section-6.2.2.1`, `§ 4.1.2.3`,
+ * `zlib@1.2.13.1`, `version 3.14.5.9`.
+ */
+const kNumberedContext = /(?:section|sect\.|sec\.|§|chapter|clause|paragraph|version|ver\.|release|@)[\s#-]{0,3}$/i
+
+/**
+ * A public IPv4 host address standing alone (see isNonPublicV4 for what is
+ * not redacted): exactly four valid octets (the pattern swallows a trailing
+ * `.digits` so that `192.168.1.1.1` reaches us whole and is refused), no
+ * `/prefix` (a network, not a host), not continuing a number or a dotted
+ * version (`v2.1.1.108` is stopped by the word boundary, `1.2.3.4.5` by the
+ * '.' before), and not numbering a section or a version (the rule's
+ * `after` reads the text before it).
+ */
+const ipv4: Validator = (value, { before, lead = '' }) => {
+  if (continuesNumber(before) || value.includes('/') || kNumberedContext.test(lead)) return false
+  const parts = value.split('.')
+  return parts.length === 4 && parts.every(octetValid) && !isNonPublicV4(parts.map(Number))
+}
+
+/**
+ * Whether an IPv6 address (already well formed) names no one: unspecified
+ * and loopback, link-local fe80::/10, unique local fc00::/7, multicast
+ * ff00::/8, documentation 2001:db8::/32, and IPv4-mapped or -compatible
+ * forms of a non-public IPv4 address.
+ */
+function isNonPublicV6 (value: string): boolean {
+  const lower = value.toLowerCase()
+  if (/^(?:::1?|::)$/.test(lower)) return true
+  if (/^fe[89ab][0-9a-f]?:/.test(lower) || /^f[cd][0-9a-f]{0,2}:/.test(lower) || /^ff[0-9a-f]{0,2}:/.test(lower)) return true
+  if (/^2001:0?db8:/.test(lower)) return true
+  const v4 = /^::(?:ffff:)?([0-9.]+)$/.exec(lower)
+  if (v4?.[1] !== undefined) return isNonPublicV4(v4[1].split('.').map(Number))
+  // The same in hex groups: `::ffff:c0a8:101` is 192.168.1.1.
+  const hex = /^::(?:ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower)
+  if (hex?.[1] === undefined || hex[2] === undefined) return false
+  const high = Number.parseInt(hex[1], 16)
+  const low = Number.parseInt(hex[2], 16)
+  return isNonPublicV4([high >> 8, high & 255, low >> 8, low & 255])
+}
+
+/**
+ * A public IPv6 host address in full, `::`-compressed or IPv4-embedded form
+ * (RFC 4291 §2.2). To keep `12:30:45`, MAC addresses and `A::B` in code out,
+ * the address must be well formed, contain a decimal digit, and a
+ * compressed form must have three groups or a group of three hex digits
+ * (`::`, `::1` and the slice `a[10::20]` carry no person). A `/prefix`
+ * (`2001::/32`) is a network, and the ranges of isNonPublicV6 are no one's.
  */
 const ipv6: Validator = (value, { before }) => {
-  if (before === ':' || before === '.') return false
+  if (before === ':' || before === '.' || value.includes('/')) return false
   let addr = value
   let groups = 0
   const lastColon = addr.lastIndexOf(':')
@@ -358,7 +409,8 @@ const ipv6: Validator = (value, { before }) => {
   if (compressed ? groups > 7 : groups !== 8) return false
   if (!/[0-9]/.test(value)) return false
   // `fe80::1`, `2001:db8::` carry a long group or many groups; `b[10::20]` neither.
-  return !compressed || groups >= 3 || /[0-9a-fA-F]{3}/.test(value)
+  if (compressed && groups < 3 && !/[0-9a-fA-F]{3}/.test(value)) return false
+  return !isNonPublicV6(value)
 }
 
 // Phones -----------------------------------------------------------------------------
@@ -391,8 +443,16 @@ const phoneE164: Validator = (value, { before }) => {
  * spaces). Dates (`01.02.2024 12`, `01/02/2024`) mix separators or fall
  * short of 10 digits.
  */
-const phoneNational: Validator = (value, { before }) => {
+/** Pairs of hex digits in a row, as a byte dump prints them (`<Buffer 01 02 07 04 05 06>`, `xxd`). */
+const kHexPairs = /^(?:[0-9A-Fa-f]{2} ){5,}[0-9A-Fa-f]{2}$/
+/** The text before a match ends inside such a dump. */
+const kHexPairBefore = /(?:^|\s)[0-9A-Fa-f]{2} $/
+
+const phoneNational: Validator = (value, { before, lead = '' }) => {
   if (continuesNumber(before)) return false
+  // A byte dump: the pattern takes the pairs that follow, so a run of more
+  // than five is seen whole; one that ends a longer dump has a pair before.
+  if (kHexPairs.test(value) || kHexPairBefore.test(lead)) return false
   const digits = value.replace(/[^0-9]/g, '')
   if (digits.length < 10 || digits.length > 12 || digits[0] !== '0') return false
   const body = value.replace(/[()]/g, '')
@@ -441,7 +501,11 @@ const secretReference = new RegExp([
   String.raw`^\[[A-Za-z _-]*\]$`,
   String.raw`(?:^|[.\[])(?:env|environ|getenv|secrets|vault|config|settings|params|process|args|options|opts|self|this)[.\[(]`,
   String.raw`\(\)?$`,
-  String.raw`^([*x•.#?])\1{3,}$`,
+  String.raw`^([*x•.#?])\1{2,}$`,
+  // A member access or call, not a value: reader.readStringNT, config.db.password.
+  String.raw`^[A-Za-z_$][A-Za-z_$]*(?:\.[A-Za-z_$][A-Za-z_$]*)+(?:\(.*)?$`,
+  // Stock example values: secret123, password-for-30001, token_abc.
+  String.raw`^(?:password|passwd|pass|secret|token|apikey)[-_]?[a-z0-9-]{0,24}$`,
   String.raw`^(?:changeme|change_me|changeit|password|passw0rd|secret|redacted|placeholder|example|dummy|none|null|undefined|true|false)$`,
   // your_api_key_here, my-secret-token, YOUR_PASSWORD; not MY16Grjz4k (digits: a value).
   String.raw`^(?:your|my|the)[_-]?[a-z_-]*(?:password|passwd|pass|secret|token|key)[a-z_-]*$`,
@@ -499,12 +563,48 @@ const basicAuth: Validator = (value) => {
 /** Query parameters that trackers and chat UIs add to ordinary links. */
 const trackingParam = /^(?:utm_[a-z]+|ref|ref_src|source|fbclid|gclid)$/i
 
+/** A run that may be encoded data: base64, base64url, hex, a token. */
+const kEncodedRun = /[A-Za-z0-9+/_=-]{20,}/g
+
+function decodePart (raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '))
+  } catch {
+    return raw
+  }
+}
+
 /**
- * A markdown/HTML link or image whose URL query can carry data out. Images
- * (`![…](…)`, `<img src=…>`) and reference definitions (`[x]: url`, usable
- * by images) load without a click, so any query parameter beyond tracking
- * ones counts. Plain links need a click, so only a payload counts: a
- * parameter value of 20+ characters, or a query of 48+ characters.
+ * Whether one decoded query value can carry conversation data: long text,
+ * an encoded blob or token (a long run mixing letters and digits, with the
+ * entropy of random data), an address, a long number, or a sentence. What
+ * badges, CI, avatar and docs links put in a query — `branch=main`,
+ * `style=flat-square`, `v=4&s=100`, `maxAge=2592000`, `logo=github`,
+ * `uri=github.com/fastify/fast-uri`, `query=workflow:"CI"` — is none of these.
+ */
+function isPayload (value: string): boolean {
+  // A URL as a value (`endpoint?url=https://…`, a redirect): its own
+  // pieces carry the data, if any, not its length.
+  if (/^https?:\/\/[^\s]*$/i.test(value)) return value.slice(value.indexOf('//') + 2).split(/[/?&=#]/).some((part) => part !== '' && isPayload(decodePart(part)))
+  if (value.length >= 48) return true
+  for (const run of value.match(kEncodedRun) ?? []) {
+    // Base64 and random tokens mix upper case, lower case and digits; a
+    // host or slug (`badge-u3jn4tfpocch`) is one case with a few digits.
+    const mixed = /[0-9]/.test(run) && /[a-z]/.test(run) && /[A-Z]/.test(run)
+    const hex = run.length >= 32 && /^[0-9a-f]+$/i.test(run)
+    if ((mixed || hex) && shannonEntropy(run) >= 3.5) return true
+  }
+  if (/[^\s@]@[^\s@]+\.[A-Za-z]{2,}/.test(value)) return true
+  if ((value.match(/[0-9]/g)?.length ?? 0) >= 12) return true
+  // Four words or more: a sentence ("user lives in Berlin"), not a label.
+  return value.trim().split(/[\s+]+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length >= 4
+}
+
+/**
+ * A markdown/HTML link or image whose URL query can carry data out: some
+ * parameter (other than tracking ones) holds a payload (see isPayload).
+ * Images load without a click, links need one; either way only a payload
+ * is worth removing, and ordinary badge, CI and avatar URLs pass.
  */
 const exfilUrl: Validator = (value, { lead = '' }) => {
   // With `after`, the value is the query and the URL before it is the lead.
@@ -515,24 +615,14 @@ const exfilUrl: Validator = (value, { lead = '' }) => {
   const q = url.indexOf('?')
   if (q < 0) return false
   const query = url.slice(q + 1).replace(/#.*$/, '')
-  const params = query.split('&').filter((p) => p !== '').map((p) => {
+  return query.split('&').filter((p) => p !== '').some((p) => {
     const eq = p.indexOf('=')
     const name = eq < 0 ? p : p.slice(0, eq)
-    const raw = eq < 0 ? '' : p.slice(eq + 1)
-    let decoded = raw
-    try {
-      decoded = decodeURIComponent(raw.replace(/\+/g, ' '))
-    } catch {
-      // A malformed escape is still a payload: measure it raw.
-    }
-    return { name, value: decoded }
-  }).filter((p) => !trackingParam.test(p.name))
-  if (params.length === 0) return false
-  // Images and reference definitions (which images can use) load without a click.
-  const zeroClick = text.startsWith('!') || /^(?:<img|src)/i.test(text) || /^(?:\[[^\]]*)?\]:/.test(text)
-  if (zeroClick) return true
-  const rest = params.map((p) => `${p.name}=${p.value}`).join('&')
-  return params.some((p) => p.value.length >= 20) || rest.length >= 48
+    if (trackingParam.test(name)) return false
+    // A bare parameter name is read as its value (`?c2VjcmV0IGtleQ`); a
+    // malformed escape is still a payload, measured raw.
+    return isPayload(decodePart(eq < 0 ? name : p.slice(eq + 1)))
+  })
 }
 
 // Unicode smuggling ---------------------------------------------------------------------

