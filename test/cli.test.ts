@@ -99,7 +99,7 @@ t.test('scan --chunk 3 gives the same output and findings as the whole text', as
   t.equal(c.text, w.text, 'same output')
   t.same(c.findings, w.findings, 'same findings')
   t.same(c.cut, w.cut, 'same cut')
-  t.equal(w.cut?.ruleId, 'toxicity.profanity', 'the stream was cut')
+  t.equal(w.cut?.ruleId, 'toxicity.directed_abuse', 'the stream was cut')
   t.ok(w.findings.some((f) => f.ruleId === 'secret.github_token') && w.findings.some((f) => f.action === 'flag'), 'redact and flag findings were made')
   t.notOk(w.text.includes('after the cut'), 'nothing after the cut is released')
 })
@@ -144,7 +144,7 @@ t.test('rules list prints every rule and a count', async (t) => {
   const summary = /^(\d+) rules from 4 file\(s\)$/.exec(lines.at(-1) ?? '')
   t.ok(summary, 'ends with the count of rules and files')
   t.equal(lines.length - 1, Number(summary?.[1]), 'one line per rule')
-  const expected: Array<[string, string]> = [['pii.email', 'redact'], ['secret.github_token', 'redact'], ['injection.ignore_instructions', 'flag'], ['toxicity.profanity', 'cut']]
+  const expected: Array<[string, string]> = [['pii.email', 'redact'], ['secret.github_token', 'redact'], ['injection.ignore_instructions', 'flag'], ['toxicity.profanity', 'flag'], ['toxicity.directed_abuse', 'cut']]
   for (const [id, action] of expected) {
     t.ok(lines.some((l) => l.startsWith(`${id} `) && l.split(/\s+/).includes(action)), `lists ${id} (${action})`)
   }

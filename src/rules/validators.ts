@@ -443,7 +443,7 @@ const phoneE164: Validator = (value, { before }) => {
  * spaces). Dates (`01.02.2024 12`, `01/02/2024`) mix separators or fall
  * short of 10 digits.
  */
-/** Pairs of hex digits in a row, as a byte dump prints them (`<Buffer 01 02 07 04 05 06>`, `xxd`). */
+/** Pairs of digits in a row, as a byte dump prints them (`<Buffer 01 02 07 04 05 06>`, `xxd`). */
 const kHexPairs = /^(?:[0-9A-Fa-f]{2} ){5,}[0-9A-Fa-f]{2}$/
 /** The text before a match ends inside such a dump. */
 const kHexPairBefore = /(?:^|\s)[0-9A-Fa-f]{2} $/

@@ -92,16 +92,25 @@ t.test('the Scunthorpe words pass untouched', async (t) => {
   t.equal(scanByUnit(sentence).text, sentence, 'all of them in one sentence, streamed by code unit')
 })
 
-t.test('toxicity rules cut by default', async (t) => {
-  const toxicity = ruleSet.rules.filter((r) => r.category === 'toxicity')
-  for (const r of toxicity) t.equal(r.action, 'cut', `${r.id} cuts`)
+t.test('toxicity in tiers: directed abuse and slurs cut, bare profanity flagged', async (t) => {
+  const action = (id: string): string | undefined => ruleSet.rules.find((r) => r.id === id)?.action
+  t.equal(action('toxicity.directed_abuse'), 'cut')
+  t.equal(action('toxicity.slur'), 'cut')
+  t.equal(action('toxicity.profanity'), 'flag')
   const r = scan('Sure. You are a fucking idiot and this goes on.')
-  t.equal(r.text, 'Sure. You are a ', 'output stops right before the word')
-  t.equal(r.cut?.ruleId, 'toxicity.profanity')
-  t.equal(r.cut?.start, 'Sure. You are a '.length)
-  const obfuscated = scan('well, f.u.c.k this')
-  t.equal(obfuscated.text, 'well, ', 'an obfuscated spelling is cut too')
-  t.equal(obfuscated.cut?.ruleId, 'toxicity.profanity')
+  t.equal(r.text, 'Sure. ', 'output stops right before the insult and its target')
+  t.equal(r.cut?.ruleId, 'toxicity.directed_abuse')
+  t.equal(r.cut?.start, 'Sure. '.length)
+  for (const text of ['Do everyone a favour and go kill yourself, you loser.', 'kys loser', 'I hope you die in a fire.']) {
+    t.equal(scan(text).cut?.ruleId, 'toxicity.directed_abuse', JSON.stringify(text))
+  }
+  const slur = scan('shut up, f4gg0t')
+  t.equal(slur.cut?.ruleId, 'toxicity.slur', 'an obfuscated slur is cut')
+  for (const text of ['well, f.u.c.k this', 'The WTFPL: Do What The Fuck You Want To Public License.', 'this shithole, f**k']) {
+    const bare = scan(text)
+    t.equal(bare.text, text, `flagged, not cut: ${JSON.stringify(text)}`)
+    t.ok(bare.findings.some((f) => f.ruleId === 'toxicity.profanity' && f.action === 'flag'), 'and reported')
+  }
 })
 
 t.test('pii redactions render their documented replacements', async (t) => {
