@@ -106,7 +106,7 @@ t.test('toxicity in tiers: directed abuse and slurs cut, bare profanity flagged'
   }
   const slur = scan('shut up, f4gg0t')
   t.equal(slur.cut?.ruleId, 'toxicity.slur', 'an obfuscated slur is cut')
-  for (const text of ['well, f.u.c.k this', 'The WTFPL: Do What The Fuck You Want To Public License.', 'this shithole, f**k']) {
+  for (const text of ['well, f.u.c.k this', 'The WTFPL: Do What The Fuck You Want To Public License.', 'this shithole, fuckface']) {
     const bare = scan(text)
     t.equal(bare.text, text, `flagged, not cut: ${JSON.stringify(text)}`)
     t.ok(bare.findings.some((f) => f.ruleId === 'toxicity.profanity' && f.action === 'flag'), 'and reported')
