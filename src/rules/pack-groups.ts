@@ -97,17 +97,18 @@ function decodePacking (text: string, n: number): number[][] {
 /**
  * Packs `sources` (already wrapped alternatives, in load order) into groups
  * of indexes, each ascending. `flags` are the RE2 flags the groups are
- * compiled with.
+ * compiled with. `kinds[i]`, when given, must be equal for two sources to
+ * share a group (the caller keeps apart what its search treats apart).
  */
-export function packGroups (sources: readonly string[], flags: string): number[][] {
+export function packGroups (sources: readonly string[], flags: string, kinds: readonly string[] = []): number[][] {
   if (sources.length <= 1) return sources.map((_, i) => [i])
-  const packed = remember(['pack', packVersion, flags, ...sources], () => JSON.stringify(measure(sources, flags)), (text) => decodePacking(text, sources.length))
+  const packed = remember(['pack', packVersion, flags, ...sources, ...kinds], () => JSON.stringify(measure(sources, flags, kinds)), (text) => decodePacking(text, sources.length))
   // A copy: the remembered packing serves every later rule set.
   return packed.map((g) => [...g])
 }
 
 /** Packs by measured cost (see the module header). */
-function measure (sources: readonly string[], flags: string): number[][] {
+function measure (sources: readonly string[], flags: string, kinds: readonly string[]): number[][] {
   const cost = (members: readonly number[]): number => searchCost(new RE2(members.map((i) => sources[i]).join('|'), flags))
   const alone = sources.map((_, i) => cost([i]))
   // What one native call costs by itself (argument passing, the scan of a
@@ -123,7 +124,7 @@ function measure (sources: readonly string[], flags: string): number[][] {
     const own = alone[i] as number
     let placed = false
     for (const g of own > heavy ? [] : groups) {
-      if (g.cost > heavy) continue
+      if (g.cost > heavy || kinds[g.members[0] as number] !== kinds[i]) continue
       const together = cost([...g.members, i])
       // Merging saves a native call per search; a DFA that overflows costs
       // many times more than both apart. 25% covers timer noise.

@@ -159,7 +159,10 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   }
   return {
     rules,
-    groups: packGroups(alternatives, 'gu').map((members) => createGroup(rules, members)),
+    // Rules with a start boundary pack apart from those without: a group
+    // whose members all have one skips the starts it refuses (find-match.ts),
+    // inside a run of digits every one of them.
+    groups: packGroups(alternatives, 'gu', rules.map((r) => r.boundary === 'none' ? 'free' : 'bounded')).map((members) => createGroup(rules, members)),
     prefixes: prefixGroups(rules),
     dfas,
     fallbackPrefixes: prefixGroups(fallback),

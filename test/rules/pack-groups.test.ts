@@ -49,6 +49,18 @@ t.test('a pattern whose DFA blows up beside others gets a group of its own', asy
   t.same(groups.find((g) => g.includes(2)), [2], 'the counted-class pattern is alone')
 })
 
+t.test('patterns of different kinds never share a group; the shipped lanes keep bounded and unbounded rules apart', async (t) => {
+  const sources = ['(?:(AKIA[0-9A-Z]{16}))', '(?:(ghp_[A-Za-z0-9]{36}))', '(?:(xox[bp]-[0-9]{10}))', '(?:(sk-[A-Za-z0-9]{20}))']
+  const groups = packGroups(sources, 'gu', ['a', 'b', 'a', 'b'])
+  t.ok(isPartition(groups, sources.length))
+  for (const g of groups) t.equal(new Set(g.map((i) => i % 2)).size, 1, `group ${JSON.stringify(g)} is of one kind`)
+  const ruleSet = await loadRuleSet([defaultRulesDir()])
+  for (const g of ruleSet.output?.groups ?? []) {
+    const bounded = g.members.map((i) => ruleSet.output?.rules[i]?.boundary !== 'none')
+    t.equal(new Set(bounded).size, 1, `${g.members.length} members, all bounded or all not`)
+  }
+})
+
 t.test('a damaged cached packing is ignored, never used to drop a rule', async (t) => {
   const sources = ['(?:(foo[0-9]{3}))', '(?:(bar[a-z]{4}))', '(?:(baz))']
   const first = packGroups(sources, 'u')
