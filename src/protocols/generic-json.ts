@@ -126,12 +126,13 @@ function isLongInteger (value: unknown): value is number {
 }
 
 /**
- * An array of byte values: under a `bytes` key (`logprobs[].bytes`, which
- * clients decode) it spells text one byte per frame if need be, so a single
- * element counts; elsewhere (`text_offset: [12]`) two or more.
+ * An array of at least `min` byte values. Under a `bytes` key
+ * (`logprobs[].bytes`, which clients decode) it spells text one byte per
+ * frame if need be, so one element counts; elsewhere (`text_offset: [12]`)
+ * two or more.
  */
-function isByteArray (value: JsonValue[], key?: string | number): value is number[] {
-  return value.length > (key === 'bytes' ? 0 : 1) && value.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 0 && e < 256)
+function isByteArray (value: JsonValue[], min = 2): value is number[] {
+  return value.length >= min && value.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 0 && e < 256)
 }
 
 /** Text as the byte values a client decodes. */
@@ -323,8 +324,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
 
   function walk (value: JsonValue, path: Array<string | number>, root: { frame: JsonValue }, event: string | undefined, disc: string, owner: LeafOwner | undefined): JsonValue {
     if (Array.isArray(value)) {
-      const key = path[path.length - 1]
-      if (key === 'bytes' && isByteArray(value, key)) return scanBytes(value, path, root.frame, event, disc, owner)
+      if (path[path.length - 1] === 'bytes' && isByteArray(value, 1)) return scanBytes(value, path, root.frame, event, disc, owner)
       if (isByteArray(value)) return scanByteLike(value)
       for (let k = 0; k < value.length; k++) {
         const element = value[k] as JsonValue

@@ -374,8 +374,8 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
     return ctx.channels.cutFinding() === undefined
   }
 
-  // Plain fields, set when the primary is chosen: a getter in an object
-  // literal costs V8 a runtime call and ~1 µs per object (one per stream).
+  // Plain fields, set when the primary is chosen (see createScanner on
+  // getters in object literals).
   const self: { -readonly [K in keyof ProtocolCodec]: ProtocolCodec[K] } = {
     protocol: undefined,
     cutReason: 'content_filter',

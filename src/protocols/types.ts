@@ -120,8 +120,7 @@ export interface ChannelScanner {
   released(key: string): string | undefined
   /**
    * The finding of the `cut` rule any channel hit, once one did. (A method,
-   * not a getter: a getter in an object literal costs V8 a runtime call and
-   * ~1 µs per object, and channels and their wrappers are made per stream.)
+   * not a getter: see createScanner on getters in object literals.)
    */
   cutFinding(): Finding | undefined
 }

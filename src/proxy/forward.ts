@@ -171,10 +171,13 @@ export interface UpstreamClient {
   destroy: () => Promise<void>
 }
 
+/** The headers a client's key comes in (OpenAI, Anthropic, Gemini): forwarded only with `forwardClientAuth`. */
+const kAuthHeaders = ['authorization', 'x-api-key', 'x-goog-api-key'] as const
+
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy sets itself; never forwarded. */
-const dropRequestHeaders = new Set([
+const dropRequestHeaders = new Set<string>([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
-  'upgrade', 'host', 'content-length', 'accept-encoding', 'cookie', 'authorization', 'x-api-key', 'x-goog-api-key', 'expect',
+  'upgrade', 'host', 'content-length', 'accept-encoding', 'cookie', ...kAuthHeaders, 'expect',
   'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'
 ])
 
@@ -322,13 +325,9 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     // compressed anyway is decoded (see forward), an unknown coding refused.
     out['accept-encoding'] = 'identity'
     if (request.body !== undefined) out['content-type'] = 'application/json'
-    const clientAuthorization = request.headers.authorization
-    const clientApiKey = request.headers['x-api-key']
-    const clientGoogKey = request.headers['x-goog-api-key']
-    if (options.forwardClientAuth && (clientAuthorization !== undefined || clientApiKey !== undefined || clientGoogKey !== undefined)) {
-      if (clientAuthorization !== undefined) out.authorization = clientAuthorization
-      if (clientApiKey !== undefined) out['x-api-key'] = clientApiKey
-      if (clientGoogKey !== undefined) out['x-goog-api-key'] = clientGoogKey
+    const clientAuth = kAuthHeaders.filter((name) => request.headers[name] !== undefined)
+    if (options.forwardClientAuth && clientAuth.length > 0) {
+      for (const name of clientAuth) out[name] = request.headers[name] as string | string[]
     } else if (key !== undefined) {
       if (request.authStyle === 'bearer') out.authorization = `Bearer ${key}`
       else out[request.authStyle] = key

@@ -364,7 +364,7 @@ const ipv4: Validator = (value, { before, lead = '' }) => {
  */
 function isNonPublicV6 (value: string): boolean {
   const lower = value.toLowerCase()
-  if (/^(?:::1?|::)$/.test(lower)) return true
+  if (/^::1?$/.test(lower)) return true
   if (/^fe[89ab][0-9a-f]?:/.test(lower) || /^f[cd][0-9a-f]{0,2}:/.test(lower) || /^ff[0-9a-f]{0,2}:/.test(lower)) return true
   if (/^2001:0?db8:/.test(lower)) return true
   const v4 = /^::(?:ffff:)?([0-9.]+)$/.exec(lower)
@@ -437,17 +437,17 @@ const phoneE164: Validator = (value, { before }) => {
   return seps.size <= 1
 }
 
+/** Pairs of digits in a row, as a byte dump prints them (`<Buffer 01 02 07 04 05 06>`, `xxd`). */
+const kHexPairs = /^(?:[0-9A-Fa-f]{2} ){5,}[0-9A-Fa-f]{2}$/
+/** The text before a match ends inside such a dump. */
+const kHexPairBefore = /(?:^|\s)[0-9A-Fa-f]{2} $/
+
 /**
  * A national number with a trunk `0` (GB, DE, FR, IN …): 10–12 digits and
  * one kind of separator, except DE's `030/1234 5678` (one slash, then
  * spaces). Dates (`01.02.2024 12`, `01/02/2024`) mix separators or fall
  * short of 10 digits.
  */
-/** Pairs of digits in a row, as a byte dump prints them (`<Buffer 01 02 07 04 05 06>`, `xxd`). */
-const kHexPairs = /^(?:[0-9A-Fa-f]{2} ){5,}[0-9A-Fa-f]{2}$/
-/** The text before a match ends inside such a dump. */
-const kHexPairBefore = /(?:^|\s)[0-9A-Fa-f]{2} $/
-
 const phoneNational: Validator = (value, { before, lead = '' }) => {
   if (continuesNumber(before)) return false
   // A byte dump: the pattern takes the pairs that follow, so a run of more

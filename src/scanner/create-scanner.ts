@@ -82,11 +82,12 @@ function createLaneState (lane: RuleLane): LaneState {
 }
 
 /**
- * `buf` changed other than by appending or releasing its head: the tracker
- * is dropped, and the next hold is the relaxed one again (which starts a
- * tracker at its own start when it still holds much; see holdStart).
+ * `buf` changed other than by appending or releasing its head, or holds
+ * little again: the tracker is dropped, and the next hold is the relaxed
+ * one (which starts a tracker at its own start when it still holds much;
+ * see holdStart).
  */
-function retrack (state: LaneState): void {
+function dropTracker (state: LaneState): void {
   state.tracker = undefined
 }
 
@@ -176,8 +177,7 @@ function holdStart (state: LaneState, bytes: Buffer<ArrayBufferLike> | undefined
   // The relaxed prefixes accept a superset of what the rules' automata do,
   // so no candidate starts before `h`: the tracker reads from there on, and
   // a large write is read once by RE2, not character by character.
-  const tracker = createHoldTracker(lane.dfas)
-  tracker.reset(state.base + h)
+  const tracker = createHoldTracker(lane.dfas, state.base + h)
   tracker.push(buf.slice(h))
   state.tracker = tracker
   return Math.max(h, capHold(exactHold(state, tracker, bytes), buf, lane.maxLength))
@@ -228,7 +228,7 @@ function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onS
     consume(state, n)
   }
   if (closed || final) state.region = undefined
-  if (closed) retrack(state)
+  if (closed) dropTracker(state)
   return closed
 }
 
@@ -268,14 +268,14 @@ function advance (
       if (stop) return
       // A region's opening: what follows is swallowed up to its closing.
       if (m.rule.until !== undefined) state.region = m.rule.until
-      else retrack(state)
+      else dropTracker(state)
       continue
     }
     if (h > 0) {
       onText(state.buf.slice(0, h))
       consume(state, h)
       // Back to a short hold: the relaxed one is cheaper again.
-      if (state.tracker !== undefined && state.buf.length <= kTrackFrom / 2) state.tracker = undefined
+      if (state.buf.length <= kTrackFrom / 2) dropTracker(state)
     }
     return
   }

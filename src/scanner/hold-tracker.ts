@@ -25,8 +25,6 @@ export interface HoldTracker {
    * reject), and the search for matches there can be skipped.
    */
   mayMatchAfter(from: number): boolean
-  /** Forgets every candidate; the next push starts at stream offset `at`. */
-  reset(at: number): void
 }
 
 interface Live {
@@ -87,18 +85,19 @@ function startersOf (starters: Starters, dfas: readonly PrefixDfa[], cp: number)
 }
 
 /**
- * Creates the tracker of one lane of one stream.
+ * Creates the tracker of one lane of one stream, whose first push starts at
+ * stream offset `at`.
  * @example
  * const tracker = createHoldTracker(lane.dfas)
  * tracker.push('card 4111 11')
  * tracker.leftmost() // 5: "4111 11" may still become a card number
  */
-export function createHoldTracker (dfas: readonly PrefixDfa[]): HoldTracker {
+export function createHoldTracker (dfas: readonly PrefixDfa[], at = 0): HoldTracker {
   const starters = startersFor(dfas)
   // Made on first use: a stream touches a few rules' automata, and a
   // stream's state must stay small (thousands of streams per process).
   const lives: Array<Live | undefined> = new Array(dfas.length)
-  let offset = 0
+  let offset = at
   /** Stream offset just after the last character at which a candidate reached a final state. */
   let acceptEnd = -1
   /** Indexes of the DFAs with live candidates, and a stamp to join them with the starters once. */
@@ -204,12 +203,6 @@ export function createHoldTracker (dfas: readonly PrefixDfa[]): HoldTracker {
     },
     mayMatchAfter (from) {
       return acceptEnd > from
-    },
-    reset (at) {
-      for (let a = 0; a < activeCount; a++) (lives[active[a] as number] as Live).count = 0
-      activeCount = 0
-      offset = at
-      acceptEnd = -1
     }
   }
 }

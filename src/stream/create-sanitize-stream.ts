@@ -132,9 +132,8 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       callback()
       return
     }
-    // This turn's scanning budget is spent (see turn-budget.ts): the chunk
-    // waits for a later turn, and the writer with it (backpressure).
-    if (this.#shareTurns && budgetSpent()) {
+    // The chunk waits for a later turn, and the writer with it (backpressure).
+    if (this.#mustWait()) {
       setImmediate(() => this._transform(chunk, encoding, callback))
       return
     }
@@ -142,7 +141,6 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       this.#transformSliced(chunk, 0, callback)
       return
     }
-    const started = performance.now()
     // undici and node:http hand a chunked body over one HTTP chunk per
     // 'data' event, all in one go for one socket read; ending the read in a
     // microtask lets the sanitizer scan and write them as one (coalescing).
@@ -150,10 +148,8 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     // `_transform` call itself pushes while the readable side is full, so
     // once the reader lags, every chunk is finished here and now.
     const lagging = this.readableLength >= this.readableHighWaterMark
-    const out = lagging ? this.#sanitizer.write(chunk) : this.#sanitizer.feed(chunk)
-    if (out !== '') this.push(out)
-    this.#settle()
-    spend(performance.now() - started)
+    const started = performance.now()
+    this.#emit(lagging ? this.#sanitizer.write(chunk) : this.#sanitizer.feed(chunk), started)
     if (!lagging && !this.#readPending && !this.#closed) {
       this.#readPending = true
       queueMicrotask(this.#endRead)
@@ -172,16 +168,13 @@ class SanitizeTransform extends Transform implements SanitizeStream {
       callback()
       return
     }
-    if (this.#shareTurns && budgetSpent()) {
+    if (this.#mustWait()) {
       setImmediate(() => this.#transformSliced(chunk, at, callback))
       return
     }
     const started = performance.now()
     const end = Math.min(chunk.length, at + kMaxSlice)
-    const out = this.#sanitizer.write(chunk.slice(at, end))
-    if (out !== '') this.push(out)
-    this.#settle()
-    spend(performance.now() - started)
+    this.#emit(this.#sanitizer.write(chunk.slice(at, end)), started)
     if (end >= chunk.length || this.#closed) {
       callback()
       return
@@ -197,13 +190,22 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     }
     // The coalesced read is scanned here: it waits too when the turn's
     // budget is spent (chunks fed meanwhile join it).
-    if (this.#shareTurns && budgetSpent()) {
+    if (this.#mustWait()) {
       setImmediate(this.#endRead)
       return
     }
     this.#readPending = false
     const started = performance.now()
-    const out = this.#sanitizer.flush()
+    this.#emit(this.#sanitizer.flush(), started)
+  }
+
+  /** Whether this turn's scanning budget is spent (see turn-budget.ts): the work waits for a later turn. */
+  #mustWait (): boolean {
+    return this.#shareTurns && budgetSpent()
+  }
+
+  /** Pushes what a piece of scanning begun at `started` released, settles a cut or failure, and counts its time against the turn's budget. */
+  #emit (out: string, started: number): void {
     if (out !== '') this.push(out)
     this.#settle()
     spend(performance.now() - started)
@@ -212,9 +214,8 @@ class SanitizeTransform extends Transform implements SanitizeStream {
   override _flush (callback: TransformCallback): void {
     this.#flushed = true
     if (!this.#closed) {
-      const out = this.#upstreamError === undefined ? this.#sanitizer.end() : this.#sanitizer.fail(this.#upstreamError.err)
-      if (out !== '') this.push(out)
-      this.#settle()
+      const started = performance.now()
+      this.#emit(this.#upstreamError === undefined ? this.#sanitizer.end() : this.#sanitizer.fail(this.#upstreamError.err), started)
     }
     callback()
   }

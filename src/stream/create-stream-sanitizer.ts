@@ -113,8 +113,7 @@ export interface StreamSanitizer {
   end(): string
   /** Upstream failed: returns a protocol-shaped error frame (once). */
   fail(err: unknown): string
-  // Methods, not getters: an object literal with getters costs V8 a runtime
-  // call (~1 µs) and garbage per object, and this one is made per stream.
+  // Methods, not getters: see createScanner on getters in object literals.
   state(): SanitizerState
   stats(): SanitizeStats
   cutFinding(): Finding | undefined
