@@ -141,7 +141,7 @@ t.test('rules list prints every rule and a count', async (t) => {
   const r = await sluice(t, ['rules', 'list'])
   t.equal(r.code, 0, r.stderr)
   const lines = r.stdout.trimEnd().split('\n')
-  const summary = /^(\d+) rules from 4 file\(s\)$/.exec(lines.at(-1) ?? '')
+  const summary = /^(\d+) rules from 5 file\(s\)$/.exec(lines.at(-1) ?? '')
   t.ok(summary, 'ends with the count of rules and files')
   t.equal(lines.length - 1, Number(summary?.[1]), 'one line per rule')
   const expected: Array<[string, string]> = [['pii.email', 'redact'], ['secret.github_token', 'redact'], ['injection.ignore_instructions', 'flag'], ['toxicity.profanity', 'flag'], ['toxicity.directed_abuse', 'cut']]

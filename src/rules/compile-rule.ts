@@ -8,6 +8,8 @@ import RE2 from 're2'
 import { analyzePattern, PatternProblem, prefixPattern } from './analyze-pattern.js'
 import { compileWords } from './compile-words.js'
 import { compileReplacement } from './replacement.js'
+import { reverseAutomatonOf } from './reverse-automaton.js'
+import type { ReverseAutomaton } from './reverse-automaton.js'
 import type { RenderReplacement } from './replacement.js'
 import type { CompiledRule, RuleOrigin, RuleSource } from './types.js'
 import { validators } from './validators.js'
@@ -24,8 +26,39 @@ export interface CompiledRuleInternal extends CompiledRule {
   readonly prefixSource: string | undefined
   /** A region rule's closing (see rule-schema.ts `until`). */
   readonly until: RegionEnd | undefined
-  /** `(?:after)$`, and the longest text it can match (see rule-schema.ts `after`). */
-  readonly after: { readonly regex: RE2, readonly maxLength: number } | undefined
+  /**
+   * `(?:after)$`, its reversed automaton when it has one (what
+   * find-match.ts reads back with: reverse-automaton.ts), and the longest
+   * text it can match (see rule-schema.ts `after`).
+   */
+  readonly after: Lookbehind | undefined
+  /** The same for `notAfter`: a match it finds refuses the match. */
+  readonly notAfter: Lookbehind | undefined
+  /**
+   * With `notBefore`: the capture group that pattern is compiled into, an
+   * optional suffix of the match (`(?:pattern)(notBefore)?`): a match that
+   * took it is refused, so the text is held until it is decided.
+   */
+  readonly notBeforeGroup: number | undefined
+}
+
+/** A lookbehind (RE2 has none): what must (`after`) or must not (`notAfter`) end the text before a match. */
+export interface Lookbehind {
+  /** The pattern as analyzed (bounded repetition), without the `$`. */
+  readonly source: string
+  readonly regex: RE2
+  readonly reverse: ReverseAutomaton | undefined
+  readonly maxLength: number
+}
+
+function compileLookbehind (field: string, source: string, flags: string, maxLength: number | undefined): Lookbehind {
+  try {
+    const a = analyzePattern(source, flags, maxLength, { allowEmpty: true })
+    return { source: a.source, regex: new RE2(`(?:${a.source})$`, `u${flags}`), reverse: reverseAutomatonOf(a.source, flags), maxLength: a.maxLength }
+  } catch (err) {
+    if (err instanceof PatternProblem) throw new RuleProblem(`${field}: ${err.message}`)
+    throw new RuleProblem(`${field} is not valid RE2: ${(err as Error).message}`)
+  }
 }
 
 /** The closing of a region: where it ends, and how much of a stream's tail may still become it. */
@@ -65,13 +98,24 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
   }
   const flags = [...new Set(rule.flags ?? '')].sort().join('')
   const words = rule.words === undefined ? undefined : compileWords(rule.words, rule.obfuscation === true)
-  const rawSource = rule.pattern ?? words?.source ?? ''
+  const matchSource = rule.pattern ?? words?.source ?? ''
   let analysis
   let regex: RE2
   let sticky: RE2
-  const indices = rule.group === undefined ? '' : 'd'
+  let notBeforeGroup: number | undefined
+  const indices = rule.group === undefined && rule.notBefore === undefined ? '' : 'd'
   try {
-    analysis = analyzePattern(rawSource, flags, rule.maxLength)
+    analysis = analyzePattern(matchSource, flags, rule.maxLength)
+    if (rule.notBefore !== undefined) {
+      try {
+        analyzePattern(rule.notBefore, flags, rule.maxLength)
+      } catch (err) {
+        if (err instanceof PatternProblem) throw new RuleProblem(`notBefore: ${err.message}`)
+        throw err
+      }
+      notBeforeGroup = analysis.groups + 1
+      analysis = analyzePattern(`(?:${matchSource})(${rule.notBefore})?`, flags, rule.maxLength)
+    }
     // RE2 has the last word on what it accepts; compiled once, kept.
     regex = new RE2(analysis.source, `gu${flags}${indices}`)
     sticky = new RE2(analysis.source, `yu${flags}${indices}`)
@@ -89,16 +133,8 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     throw new RuleProblem('"until" needs a "pattern" to open the region')
   }
   const until = rule.until === undefined ? undefined : compileUntil(rule.until, flags)
-  let after: CompiledRuleInternal['after']
-  if (rule.after !== undefined) {
-    try {
-      const a = analyzePattern(rule.after, flags, rule.maxLength, { allowEmpty: true })
-      after = { regex: new RE2(`(?:${a.source})$`, `u${flags}`), maxLength: a.maxLength }
-    } catch (err) {
-      if (err instanceof PatternProblem) throw new RuleProblem(`after: ${err.message}`)
-      throw new RuleProblem(`after is not valid RE2: ${(err as Error).message}`)
-    }
-  }
+  const after = rule.after === undefined ? undefined : compileLookbehind('after', rule.after, flags, rule.maxLength)
+  const notAfter = rule.notAfter === undefined ? undefined : compileLookbehind('notAfter', rule.notAfter, flags, rule.maxLength)
   if (rule.action !== 'redact' && rule.replacement !== undefined) {
     throw new RuleProblem(`"replacement" only applies to action "redact", not "${rule.action}"`)
   }
@@ -137,9 +173,12 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     maxLength: analysis.maxLength,
     group: rule.group,
     groups: analysis.groups,
-    prefixSource: words?.prefix,
+    // The compiler's prefix language is the words' own, without a `notBefore` suffix.
+    prefixSource: rule.notBefore === undefined ? words?.prefix : undefined,
     until,
     after,
+    notAfter,
+    notBeforeGroup,
     validator,
     validatorName: rule.validator,
     minEntropy: rule.minEntropy,

@@ -3,9 +3,11 @@
  * Turns a `words` list into one pattern. With `obfuscation`, each letter
  * becomes a class of everything that reads as that letter (leetspeak,
  * confusable Cyrillic/Greek letters, fullwidth forms), letters may repeat,
- * vowels may be starred out, invisible characters may sit between letters,
- * and a second form matches letters split by single separators
- * ("a s s h o l e", "f.u.c.k").
+ * any letter inside the word and a vowel at its end may be starred out
+ * ("f**k", "sh*t"), invisible characters may sit between letters, and a
+ * second form matches letters split by single separators ("a s s h o l e",
+ * "f.u.c.k"), which may run into the next word ("f u c kyou": spelled out,
+ * the word is plain however its end is glued on).
  *
  * We match the raw text with this widened pattern instead of normalizing the
  * text first: the scanner then reports and redacts offsets in the original
@@ -53,27 +55,43 @@ function escapeLiteral (ch: string): string {
   return /[\\^$.*+?()[\]{}|/\-]/.test(ch) ? `\\${ch}` : ch
 }
 
-function letterClass (ch: string, allowStar: boolean): string {
+function letterClass (ch: string): string {
   const lower = ch.toLowerCase()
   if (!/[a-z]/.test(lower)) return escapeLiteral(ch)
   // Fullwidth forms (what NFKC would fold) of the letter.
   const fullwidth = String.fromCodePoint(0xff41 + lower.charCodeAt(0) - 0x61)
-  const extra = (lookalikes[lower] ?? '') + fullwidth + (allowStar && vowels.has(lower) ? '*' : '')
+  const extra = (lookalikes[lower] ?? '') + fullwidth
   return `[${lower}${[...extra].map(escapeClassChar).join('')}]`
 }
+
+/** Whether letter `i` of `letters` may be a '*': inside the word, or a vowel at its end (never the first). */
+function starrable (letters: readonly string[], i: number): boolean {
+  if (i === 0) return false
+  return i < letters.length - 1 || vowels.has((letters[i] as string).toLowerCase())
+}
+
+/**
+ * Letters a spelled-out word may run into ("f u c king", "f u c kyou"):
+ * ASCII (the rules are case-insensitive), as every Unicode letter in each
+ * word's form made the profanity pattern too large for RE2 to compile.
+ */
+const runOn = '[a-z]{0,10}'
 
 function compactForm (word: string): string {
   const letters = [...word]
   return letters.map((ch, i) => {
     if (ch === ' ') return '[\\s_\\-]{1,3}'
-    const cls = letterClass(ch, i > 0)
-    const unit = /[a-z]/i.test(ch) ? `${cls}{1,${maxRepeat}}` : cls
+    const cls = letterClass(ch)
+    // A starred letter is one '*': with the star inside the repeated class,
+    // "f**k" could be read a dozen ways and the automaton multiplied.
+    const repeated = /[a-z]/i.test(ch) ? `${cls}{1,${maxRepeat}}` : cls
+    const unit = starrable(letters, i) ? `(?:${repeated}|\\*)` : repeated
     return i < letters.length - 1 ? unit + invisible : unit
   }).join('')
 }
 
 function spacedForm (word: string): string {
-  return [...word].filter((ch) => ch !== ' ').map((ch) => letterClass(ch, false)).join(separators)
+  return [...word].filter((ch) => ch !== ' ').map((ch) => letterClass(ch)).join(separators) + runOn
 }
 
 /*
@@ -87,17 +105,18 @@ function compactPrefix (word: string): string {
   let tail = ''
   for (let i = letters.length - 1; i >= 0; i--) {
     const ch = letters[i] as string
-    const unit = ch === ' ' ? '[\\s_\\-]+' : /[a-z]/i.test(ch) ? `${letterClass(ch, i > 0)}+` : letterClass(ch, i > 0)
+    const repeated = ch === ' ' ? '[\\s_\\-]+' : /[a-z]/i.test(ch) ? `${letterClass(ch)}+` : letterClass(ch)
+    const unit = ch !== ' ' && starrable(letters, i) ? `(?:${repeated}|\\*)` : repeated
     tail = i === letters.length - 1 ? unit : `${unit}(?:${invisibleAny}(?:${tail})?)?`
   }
   return tail
 }
 
 function spacedPrefix (word: string): string {
-  const classes = [...word].filter((ch) => ch !== ' ').map((ch) => letterClass(ch, false))
+  const classes = [...word].filter((ch) => ch !== ' ').map((ch) => letterClass(ch))
   let tail = ''
   for (let i = classes.length - 1; i >= 0; i--) {
-    tail = i === classes.length - 1 ? classes[i] as string : `${classes[i] as string}(?:${separators}(?:${tail})?)?`
+    tail = i === classes.length - 1 ? `${classes[i] as string}[a-z]*` : `${classes[i] as string}(?:${separators}(?:${tail})?)?`
   }
   return tail
 }

@@ -1,7 +1,8 @@
 /**
  * @module rules/hold-automaton
  * Per rule, a DFA of its matches whose every state is a live prefix, with
- * counted repetition kept exact: the scanner runs it incrementally over the text it holds
+ * counted repetition kept exact: the scanner runs them, as one per lane
+ * (rules/lane-automaton.ts), incrementally over the text it holds
  * (scanner/hold-tracker.ts), so a write costs time for its own characters
  * only, and a position stays held exactly as long as some rule could still
  * match from it (a run of digits is no card prefix past 19 digits, a word
@@ -12,8 +13,7 @@
  * match, and it re-read the whole held text at every write. Anchored at the
  * candidate's start, a DFA with exact counts stays small (tens to a few
  * thousand states per rule), and equal states of two candidates merge (the
- * later one can never end up leftmost), so the work per character is bounded
- * by the states, not by the held length.
+ * later one can never end up leftmost).
  *
  * A rule whose DFA would pass `kMaxStates` (several long counted classes
  * that overlap) is left to the relaxed RE2 prefix (`fallback`), as before.
@@ -43,10 +43,10 @@ export interface PrefixDfa {
 
 interface Serialized { states: number, classes: number, initial: number, next: string, ranges: Array<[number, number, number]>, accept: number[] }
 
-function build (rule: CompiledRuleInternal): Serialized | undefined {
-  const flags = 'u' + (rule.flags.includes('i') ? 'i' : '') + (rule.flags.includes('s') ? 's' : '')
+function build (source: string, ruleFlags: string): Serialized | undefined {
+  const flags = 'u' + (ruleFlags.includes('i') ? 'i' : '') + (ruleFlags.includes('s') ? 's' : '')
   try {
-    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source: rule.source, flags }).parse({ assertions: 'ignore', backreferences: 'throw' })
+    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags }).parse({ assertions: 'ignore', backreferences: 'throw' })
     const nfa = NFA.fromRegex(expression, { maxCharacter }, {}, new NFA.LimitedNodeFactory(kMaxStates))
     // The match DFA, minimized: states that cannot reach a match end are
     // gone, so every state left is a live prefix, and the final ones end a
@@ -114,12 +114,17 @@ function load (s: Serialized): PrefixDfa {
   return { states: s.states, classes: s.classes, initial: s.initial, next, bmp, astral, accept }
 }
 
-/** The rule's prefix DFA, or undefined when it is too large (the rule keeps the RE2 prefix). */
-export function prefixDfaOf (rule: CompiledRuleInternal): PrefixDfa | undefined {
-  return remember(['dfa', kVersion, rule.flags, rule.source], () => {
-    const built = build(rule)
+/** The DFA of a pattern's matches (`source`, `flags` as a rule's), or undefined when it is too large. */
+export function patternDfaOf (source: string, flags: string): PrefixDfa | undefined {
+  return remember(['dfa', kVersion, flags, source], () => {
+    const built = build(source, flags)
     return built === undefined ? 'none' : JSON.stringify(built)
   }, (text) => text === 'none' ? undefined : load(JSON.parse(text) as Serialized))
+}
+
+/** The rule's prefix DFA, or undefined when it is too large (the rule keeps the RE2 prefix). */
+export function prefixDfaOf (rule: CompiledRuleInternal): PrefixDfa | undefined {
+  return patternDfaOf(rule.source, rule.flags)
 }
 
 /** The class of code point `cp` in `dfa` (0 when no transition reads it). */

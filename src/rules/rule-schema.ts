@@ -21,6 +21,8 @@ export const RuleSchema = Type.Object({
   description: Type.String({ minLength: 1 }),
   pattern: Type.Optional(Type.String({ minLength: 1, description: 'RE2 pattern (common subset with JavaScript u-mode syntax)' })),
   after: Type.Optional(Type.String({ minLength: 1, description: 'RE2 pattern the text just before a match must end with (a lookbehind, which RE2 lacks): the match itself can then be only the sensitive part, so what leads up to it (a link\'s URL, a variable name) is not held back' })),
+  notAfter: Type.Optional(Type.String({ minLength: 1, description: 'RE2 pattern the text just before a match must not end with: a word\'s literal sense in its context ("a bundle of faggots"), where `after` states the context a match needs' })),
+  notBefore: Type.Optional(Type.String({ minLength: 1, description: 'RE2 pattern the text just after a match must not start with ("faggots of firewood"): the match is held until that is decided' })),
   until: Type.Optional(Type.String({ minLength: 1, description: 'RE2 pattern closing a region: from a match of `pattern` (the opening) to the end of the first match of `until` after it, or to the end of the stream, everything is redacted as it streams, in one replacement (private keys and other long secrets with a begin and end line)' })),
   words: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Literal words or phrases, compiled into one alternation' })),
   obfuscation: Type.Optional(Type.Boolean({ description: 'Match words through leetspeak, confusables, repeats and separators' })),

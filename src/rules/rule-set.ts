@@ -3,8 +3,8 @@
  * A loaded, immutable set of compiled rules plus the combined regexes the
  * scanner runs: leftmost-first alternations over the rules of a lane
  * (one native call finds the next candidate of many rules: 6–10× fewer
- * calls than one regex per rule) and end-anchored alternations of the
- * rules' prefix languages (where the holdback starts).
+ * calls than one regex per rule) and the rules' automata run as one (where
+ * the holdback starts, and whether a match may have ended).
  *
  * Two lanes: `output` (redact and cut: they change the text, so they hold it
  * back) and `flag` (report only: scanned on a shadow buffer, never holds text).
@@ -12,11 +12,13 @@
 import RE2 from 're2'
 import { prefixPattern } from './analyze-pattern.js'
 import { remember } from './disk-cache.js'
-import { prefixDfaOf } from './hold-automaton.js'
+import { patternDfaOf, prefixDfaOf } from './hold-automaton.js'
 import type { PrefixDfa } from './hold-automaton.js'
+import { createLaneAutomaton, kMaxContexts } from './lane-automaton.js'
+import type { LaneAutomaton } from './lane-automaton.js'
 import { packGroups } from './pack-groups.js'
 import type { CompiledRuleInternal } from './compile-rule.js'
-import type { CompiledRule } from './types.js'
+import type { Boundary, CompiledRule } from './types.js'
 
 /**
  * Rules of a lane compiled together into one alternation. Which rules share
@@ -46,21 +48,30 @@ export interface RuleLane {
   readonly rules: readonly CompiledRuleInternal[]
   readonly groups: readonly RuleGroup[]
   /**
-   * End-anchored alternations of the rules' relaxed prefix languages (`{1,64}`
-   * read as `{1,}`), one per category (see byCategory): the leftmost match
-   * of any is the earliest position that may still grow into a match. One
-   * native search per group: the cheapest hold for the few characters a
-   * stream of prose holds.
-   */
-  readonly prefixes: readonly RE2[]
-  /**
    * Each rule's DFA (rules/hold-automaton.ts), for the rules that have
-   * one: the exact hold, kept incrementally once a stream holds more than a
-   * few characters (digit runs, base64, URLs), where the relaxed one would
-   * hold up to `maxLength` and re-read it all at every write.
+   * one, in rule order.
    */
   readonly dfas: readonly PrefixDfa[]
-  /** The relaxed prefixes of the rules that have no DFA (too large), for the exact hold. */
+  /**
+   * Those DFAs run as one (rules/lane-automaton.ts): each stream's exact
+   * hold, kept incrementally (scanner/hold-tracker.ts), and whether a match
+   * may start in the text about to be decided.
+   */
+  readonly automaton: LaneAutomaton
+  /** The rule of each of `dfas` (an index into `rules`). */
+  readonly dfaRules: Int32Array
+  /**
+   * Each rule alone as a group (by rule index), made on first use
+   * (`singleGroup`): the search when the automaton tells which few rules
+   * can match.
+   */
+  readonly single: Array<RuleGroup | undefined>
+  /**
+   * End-anchored alternations of the relaxed prefix languages (`{1,64}`
+   * read as `{1,}`) of the rules that have no DFA (too large), one per
+   * category: where their hold starts. A lane with any is searched at every
+   * write, as the automaton cannot tell whether they match.
+   */
   readonly fallbackPrefixes: readonly RE2[]
   /** Longest match of any rule in the lane (UTF-16 units). */
   readonly maxLength: number
@@ -125,13 +136,10 @@ function createGroup (rules: readonly CompiledRuleInternal[], members: readonly 
 }
 
 /**
- * Rule indexes by category, in load order. The prefix languages are grouped
- * this way rather than packed by measured cost: on novel text any union of
- * them overflows RE2's DFA (all 21 together: 200 µs per 16 characters), but
- * the held tail of a stream is mostly prose whose states stay cached, where
- * a search per group costs more than the overflow does (measured end to end
- * at 100 streams: 4 category groups kept 0.99 of the parse-only relay's
- * chunks/s, 19 packed groups 0.91).
+ * Rule indexes by category, in load order: on novel text any union of the
+ * relaxed prefix languages overflows RE2's DFA (all 21 default rules
+ * together: 200 µs per 16 characters), so they are searched a category at a
+ * time.
  */
 function byCategory (rules: readonly CompiledRuleInternal[]): Map<string, number[]> {
   const groups = new Map<string, number[]>()
@@ -147,28 +155,90 @@ function prefixGroups (rules: readonly CompiledRuleInternal[]): RE2[] {
   return [...byCategory(rules).values()].map((members) => new RE2(members.map((i) => `${prefixSourceOf(rules[i] as CompiledRuleInternal)}$`).join('|'), 'u'))
 }
 
+/** Characters a context's first one may be, beyond which it is not worth running (see contextFor). */
+const kContextStarts = 8
+
+/** How many BMP code points `dfa`'s initial state reads (Infinity if it reads one above the BMP). */
+function initialReach (dfa: PrefixDfa): number {
+  const row = dfa.initial * dfa.classes
+  for (const [, , cls] of dfa.astral) if ((dfa.next[row + cls] as number) >= 0) return Infinity
+  let n = 0
+  for (let cp = 0; cp < 0x10000; cp++) {
+    const cls = dfa.bmp[cp] as number
+    if (cls !== 0 && (dfa.next[row + cls] as number) >= 0) n++
+  }
+  return n
+}
+
+/**
+ * The context a rule's candidates need (an index into `contexts`, added on
+ * first use), or -1: its `after` as an automaton (lane-automaton.ts), when
+ * that is worth running — it cannot match empty text, and it starts on a
+ * few characters only (`]` of a link, `!` of an image, `src`), so it is
+ * rarely under way. A broad one (a URL scheme: any letter) would be under
+ * way at every word, for a rule that starts rarely anyway.
+ */
+function contextFor (rule: CompiledRuleInternal, contexts: PrefixDfa[], index: Map<string, number>): number {
+  const after = rule.after
+  if (after === undefined) return -1
+  const key = `${rule.flags}/${after.source}`
+  const known = index.get(key)
+  if (known !== undefined) return known
+  let found = -1
+  const dfa = contexts.length < kMaxContexts ? patternDfaOf(after.source, rule.flags) : undefined
+  if (dfa !== undefined && dfa.accept[dfa.initial] !== 1 && initialReach(dfa) <= kContextStarts) {
+    found = contexts.length
+    contexts.push(dfa)
+  }
+  index.set(key, found)
+  return found
+}
+
 function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   if (rules.length === 0) return undefined
   const alternatives = rules.map((rule) => wrapFlags(rule.flags, `(${rule.source})`))
   const dfas: PrefixDfa[] = []
+  const dfaRules: number[] = []
+  const boundaries: Boundary[] = []
   const fallback: CompiledRuleInternal[] = []
-  for (const rule of rules) {
+  const contexts: PrefixDfa[] = []
+  const contextOf: number[] = []
+  const contextIndex = new Map<string, number>()
+  rules.forEach((rule, i) => {
     const dfa = prefixDfaOf(rule)
-    if (dfa === undefined) fallback.push(rule)
-    else dfas.push(dfa)
-  }
+    if (dfa === undefined) {
+      fallback.push(rule)
+      return
+    }
+    dfas.push(dfa)
+    dfaRules.push(i)
+    boundaries.push(rule.boundary)
+    contextOf.push(contextFor(rule, contexts, contextIndex))
+  })
   return {
     rules,
     // Rules with a start boundary pack apart from those without: a group
     // whose members all have one skips the starts it refuses (find-match.ts),
     // inside a run of digits every one of them.
     groups: packGroups(alternatives, 'gu', rules.map((r) => r.boundary === 'none' ? 'free' : 'bounded')).map((members) => createGroup(rules, members)),
-    prefixes: prefixGroups(rules),
     dfas,
+    automaton: createLaneAutomaton(dfas, boundaries, { dfas: contexts, of: contextOf }),
+    dfaRules: Int32Array.from(dfaRules),
+    single: new Array(rules.length),
     fallbackPrefixes: prefixGroups(fallback),
     maxLength: Math.max(...rules.map((r) => r.maxLength)),
-    maxAfter: Math.max(0, ...rules.map((r) => r.after?.maxLength ?? 0))
+    maxAfter: Math.max(0, ...rules.map((r) => Math.max(r.after?.maxLength ?? 0, r.notAfter?.maxLength ?? 0)))
   }
+}
+
+/** Rule `i` of `lane` alone as a group (compiled on first use: most rules of a lane never need it). */
+export function singleGroup (lane: RuleLane, i: number): RuleGroup {
+  let group = lane.single[i]
+  if (group === undefined) {
+    group = createGroup(lane.rules, [i])
+    lane.single[i] = group
+  }
+  return group
 }
 
 export function createRuleSet (rules: readonly CompiledRuleInternal[], files: readonly string[] = []): RuleSet {

@@ -44,6 +44,10 @@ export interface RuleSource {
   until?: string
   /** The text before a match must end with a match of this (see rule-schema.ts). */
   after?: string
+  /** The text before a match must not end with a match of this (see rule-schema.ts). */
+  notAfter?: string
+  /** The text after a match must not start with a match of this (see rule-schema.ts). */
+  notBefore?: string
   action: RuleAction
   /** Template for `redact`: text with `{label}`-style placeholders; see `replacement.ts`. */
   replacement?: string

@@ -9,7 +9,14 @@
  *
  * Everything here is pure: no I/O, no state, no clock.
  */
+import { isCardNumber } from './card-brands.js'
+import { continuesGroupedNumber, continuesNumber } from './digit-boundaries.js'
+import { luhnValid } from './luhn.js'
+import { phoneInContext, phoneInternational, phoneNanp, phoneNational } from './phone-numbers.js'
+import { refusesSecretValue, secretValidators } from './secret-checks.js'
 import type { Validator } from './types.js'
+
+export { luhnValid }
 
 // Helpers ----------------------------------------------------------------------
 
@@ -22,15 +29,6 @@ function digitsOf (value: string): string {
 /** "1111111111111111" passes Luhn but is a test pattern, not an identifier. */
 function allSame (digits: string): boolean {
   return /^(.)\1*$/.test(digits)
-}
-
-/**
- * True when the match continues a number: a digit run right after a '.' is the
- * fraction of a decimal (`0.5309136012499991` is not a card, `2.718281828459`
- * is not an Aadhaar number), and after a digit it is the tail of a longer run.
- */
-function continuesNumber (before: string): boolean {
-  return before === '.' || /^[0-9]$/.test(before)
 }
 
 /**
@@ -56,26 +54,6 @@ export function shannonEntropy (s: string): number {
 
 // Luhn (payment cards, CA SIN) -----------------------------------------------
 
-/**
- * The Luhn mod-10 check (ISO/IEC 7812-1 annex B) over a string of digits.
- * @example luhnValid('4111111111111111') === true
- */
-export function luhnValid (digits: string): boolean {
-  if (!/^[0-9]+$/.test(digits)) return false
-  let sum = 0
-  let double = false
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48
-    if (double) {
-      d *= 2
-      if (d > 9) d -= 9
-    }
-    sum += d
-    double = !double
-  }
-  return sum % 10 === 0
-}
-
 /** Luhn over a value that may be grouped with spaces or dashes; all-same digits rejected. */
 const luhn: Validator = (value) => {
   const digits = digitsOf(value.replace(/\./g, 'x'))
@@ -83,25 +61,32 @@ const luhn: Validator = (value) => {
 }
 
 /**
- * A payment card number: Luhn, and not the tail of a decimal or of a longer
- * digit run (long decimals such as `0.5309136012499991` pass Luhn about
- * one time in ten and collide with cards).
+ * A payment card number (rules/card-brands.ts: a brand's IIN prefix and
+ * length, Luhn) standing alone: not the fraction of a decimal
+ * (`0.5309136012499991` passes Luhn), not the tail or the head of a longer
+ * number (`1234 4111 1111 1111 1111`), one kind of separator. A short
+ * group of at most three digits after a spaced 16-digit number (a CVV, the
+ * month of `12/27`: `4111 1111 1111 1111 123`) is redacted with it when the
+ * whole is no 19-digit card; a fifth group of four is a longer number.
  */
-const paymentCard: Validator = (value, { before }) => {
-  if (continuesNumber(before)) return false
-  // Dots pass only as the separator of every group (the pattern's dotted
-  // form): one dot alone is a decimal point.
-  const dots = value.split('.').length - 1
-  const digits = digitsOf(dots >= 2 ? value : value.replace(/\./g, 'x'))
-  return digits.length >= 12 && digits.length <= 19 && !allSame(digits) && luhnValid(digits)
+const paymentCard: Validator = (value, { before, lead = '' }) => {
+  if (continuesNumber(before) || continuesGroupedNumber(lead, value)) return false
+  const seps = new Set(value.replace(/[0-9]/g, ''))
+  if (seps.size > 1) return false
+  const digits = value.replace(/[^0-9]/g, '')
+  if (isCardNumber(digits)) return true
+  const groups = value.split(' ')
+  const last = groups[groups.length - 1] ?? ''
+  return groups.length === 5 && last.length <= 3 && isCardNumber(digits.slice(0, -last.length))
 }
 
 /**
  * Canadian Social Insurance Number: 9 digits, Luhn, first digit never 0 or 8
- * (not assigned), grouped with one kind of separator.
+ * (not assigned), grouped with one kind of separator, not part of a longer
+ * number.
  */
-const caSin: Validator = (value, { before }) => {
-  if (continuesNumber(before)) return false
+const caSin: Validator = (value, { before, lead = '' }) => {
+  if (continuesNumber(before) || continuesGroupedNumber(lead, value)) return false
   const seps = new Set(value.replace(/[0-9]/g, ''))
   if (seps.size > 1) return false
   const digits = digitsOf(value)
@@ -179,10 +164,10 @@ const voidedSsns = new Set(['078051120', '219099999'])
 /**
  * US Social Security Number: area not 000, 666 or 900–999 (900s are ITINs),
  * group not 00, serial not 0000 (SSA's "never assigned" ranges); voided
- * published numbers and all-same digits rejected.
+ * published numbers, all-same digits and parts of longer numbers rejected.
  */
-const usSsn: Validator = (value, { before }) => {
-  if (continuesNumber(before)) return false
+const usSsn: Validator = (value, { before, lead = '' }) => {
+  if (continuesNumber(before) || continuesGroupedNumber(lead, value)) return false
   const digits = digitsOf(value)
   if (digits.length !== 9 || allSame(digits) || voidedSsns.has(digits)) return false
   const area = digits.slice(0, 3)
@@ -191,8 +176,8 @@ const usSsn: Validator = (value, { before }) => {
 }
 
 /** US ITIN: 9xx-GG-xxxx with the IRS group ranges 50–65, 70–88, 90–92, 94–99. */
-const usItin: Validator = (value, { before }) => {
-  if (continuesNumber(before)) return false
+const usItin: Validator = (value, { before, lead = '' }) => {
+  if (continuesNumber(before) || continuesGroupedNumber(lead, value)) return false
   const digits = digitsOf(value)
   if (digits.length !== 9 || digits[0] !== '9') return false
   const group = Number(digits.slice(3, 5))
@@ -249,10 +234,11 @@ const verhoeff: Validator = (value) => {
 /**
  * Indian Aadhaar number: 12 digits, first digit 2–9, Verhoeff check (UIDAI);
  * palindromes and all-same digits rejected (UIDAI never issues them), and
- * never the tail of a decimal or of a UUID's last group.
+ * never the tail of a decimal, of a UUID's last group or of a longer
+ * number (the last 12 digits of a 16-digit one).
  */
-const inAadhaar: Validator = (value, { before }) => {
-  if (continuesNumber(before) || before === '-') return false
+const inAadhaar: Validator = (value, { before, lead = '' }) => {
+  if (continuesNumber(before) || before === '-' || continuesGroupedNumber(lead, value)) return false
   const digits = digitsOf(value)
   if (digits.length !== 12 || !/^[2-9]/.test(digits) || allSame(digits)) return false
   if (digits === [...digits].reverse().join('')) return false
@@ -277,9 +263,10 @@ const ukNino: Validator = (value) => {
 /**
  * UK NHS number: 10 digits, mod-11 check with weights 10..2 (NHS Data
  * Dictionary); a computed check of 10 means the number is never issued.
+ * Not part of a longer number.
  */
-const ukNhs: Validator = (value, { before }) => {
-  if (continuesNumber(before)) return false
+const ukNhs: Validator = (value, { before, lead = '' }) => {
+  if (continuesNumber(before) || continuesGroupedNumber(lead, value)) return false
   const digits = digitsOf(value)
   if (digits.length !== 10 || allSame(digits)) return false
   let sum = 0
@@ -340,6 +327,19 @@ function isNonPublicV4 ([a, b, c, d]: readonly number[]): boolean {
  * `zlib@1.2.13.1`, `version 3.14.5.9`.
  */
 const kNumberedContext = /(?:section|sect\.|sec\.|§|chapter|clause|paragraph|version|ver\.|release|@)[\s#-]{0,3}$/i
+/**
+ * A user before `@` in a login (`ssh admin@104.16.132.229`, `scp f
+ * deploy@…`, `http://user@…`): an address, where `name@` is otherwise a
+ * package's version (`zlib@1.2.13.1`).
+ */
+const kLoginBefore = /(?:(?:ssh|scp|sftp|rsync|mosh|telnet|ftp)\s(?:[^\n@]{0,60}\s)?[A-Za-z0-9._-]{1,32}|:\/\/[^\s/@]{1,64})@$/i
+
+/**
+ * Public addresses that name a service, not anyone's machine (the DNS
+ * resolvers of Google, Cloudflare, Quad9, OpenDNS, Level 3), and the
+ * counting sequences documentation writes as an example address.
+ */
+const kServiceAddresses = new Set(['8.8.8.8', '8.8.4.4', '1.1.1.1', '1.0.0.1', '9.9.9.9', '149.112.112.112', '208.67.222.222', '208.67.220.220', '4.2.2.1', '4.2.2.2', '1.2.3.4', '4.3.2.1', '5.6.7.8', '2.3.4.5', '6.7.8.9'])
 
 /**
  * A public IPv4 host address standing alone (see isNonPublicV4 for what is
@@ -347,11 +347,13 @@ const kNumberedContext = /(?:section|sect\.|sec\.|§|chapter|clause|paragraph|ve
  * `.digits` so that `192.168.1.1.1` reaches us whole and is refused), no
  * `/prefix` (a network, not a host), not continuing a number or a dotted
  * version (`v2.1.1.108` is stopped by the word boundary, `1.2.3.4.5` by the
- * '.' before), and not numbering a section or a version (the rule's
- * `after` reads the text before it).
+ * '.' before), not numbering a section or a version (the rule's `after`
+ * reads the text before it; `user@` is a login's, `pkg@` a version's), and
+ * not a well-known service address or an example sequence.
  */
 const ipv4: Validator = (value, { before, lead = '' }) => {
-  if (continuesNumber(before) || value.includes('/') || kNumberedContext.test(lead)) return false
+  if (continuesNumber(before) || value.includes('/') || kServiceAddresses.has(value)) return false
+  if (kNumberedContext.test(lead) && !kLoginBefore.test(lead)) return false
   const parts = value.split('.')
   return parts.length === 4 && parts.every(octetValid) && !isNonPublicV4(parts.map(Number))
 }
@@ -413,60 +415,6 @@ const ipv6: Validator = (value, { before }) => {
   return !isNonPublicV6(value)
 }
 
-// Phones -----------------------------------------------------------------------------
-
-/** Separators used between digit groups, parentheses ignored. */
-function separatorsOf (value: string): Set<string> {
-  return new Set(value.replace(/[0-9()+]/g, ''))
-}
-
-/**
- * An international number written with a leading `+`: E.164 allows at most
- * 15 digits; fewer than 8 is a sum or a score (`+5 10`). Mixed separators
- * (`+1 2024-05-17`) are a date after a number, not a phone.
- * `+1` (NANP) takes exactly 11 digits: `+1 (419) 346-477` is a near miss.
- */
-const phoneE164: Validator = (value, { before }) => {
-  if (continuesNumber(before)) return false
-  const digits = value.replace(/[^0-9]/g, '')
-  if (digits.length < 8 || digits.length > 15) return false
-  // NANP (+1) numbers always have exactly 10 digits after the country code.
-  if (digits.startsWith('1') && digits.length !== 11) return false
-  const seps = separatorsOf(value)
-  seps.delete(' ')
-  return seps.size <= 1
-}
-
-/** Pairs of digits in a row, as a byte dump prints them (`<Buffer 01 02 07 04 05 06>`, `xxd`). */
-const kHexPairs = /^(?:[0-9A-Fa-f]{2} ){5,}[0-9A-Fa-f]{2}$/
-/** The text before a match ends inside such a dump. */
-const kHexPairBefore = /(?:^|\s)[0-9A-Fa-f]{2} $/
-
-/**
- * A national number with a trunk `0` (GB, DE, FR, IN …): 10–12 digits and
- * one kind of separator, except DE's `030/1234 5678` (one slash, then
- * spaces). Dates (`01.02.2024 12`, `01/02/2024`) mix separators or fall
- * short of 10 digits.
- */
-const phoneNational: Validator = (value, { before, lead = '' }) => {
-  if (continuesNumber(before)) return false
-  // A byte dump: the pattern takes the pairs that follow, so a run of more
-  // than five is seen whole; one that ends a longer dump has a pair before.
-  if (kHexPairs.test(value) || kHexPairBefore.test(lead)) return false
-  const digits = value.replace(/[^0-9]/g, '')
-  if (digits.length < 10 || digits.length > 12 || digits[0] !== '0') return false
-  const body = value.replace(/[()]/g, '')
-  const slashes = body.split('/').length - 1
-  if (slashes > 1) return false
-  const seps = separatorsOf(body)
-  if (slashes === 1) {
-    seps.delete('/')
-    seps.delete(' ')
-    return seps.size === 0
-  }
-  return seps.size <= 1
-}
-
 // Secrets ----------------------------------------------------------------------------
 
 /**
@@ -522,20 +470,23 @@ function isPlaceholder (value: string): boolean {
 
 /**
  * The password of a `scheme://user:password@host` URL: anything but a
- * placeholder (`${DB_PASS}`, `<password>`, `****`, `password`, `changeme`).
- * Short real passwords count: a URL is context enough.
+ * placeholder (`${DB_PASS}`, `<password>`, `****`, `password`, `changeme`)
+ * or a stock value (`guest`, `foo:bar`; see secret-checks.ts). Short real
+ * passwords count: a URL is context enough.
  */
-const urlPassword: Validator = (value) => value.length > 0 && !isPlaceholder(value) && !/^(?:pass|pwd|pw|\.\.\.)$/i.test(value)
+const urlPassword: Validator = (value) => value.length > 0 && !isPlaceholder(value) && !/^(?:pass|pwd|pw|\.\.\.)$/i.test(value) && !refusesSecretValue(value)
 
 /**
  * A value assigned to a password/secret/api_key-like name: long enough,
  * not a reference or placeholder, and not an identifier (`API_KEY`,
  * `userPassword`: a name, not a value). Real secrets mix character kinds,
  * so at least two of lower, upper, digit, symbol are required; entropy is
- * left to the rule's `minEntropy`.
+ * left to the rule's `minEntropy`. Stock values, code, paths, and names
+ * before the keyword (`lead`) that make it a lookup key are refused by
+ * refusesSecretValue (secret-checks.ts).
  */
-const secretValue: Validator = (value) => {
-  if (value.length < 8 || isPlaceholder(value)) return false
+const secretValue: Validator = (value, { lead }) => {
+  if (value.length < 8 || isPlaceholder(value) || refusesSecretValue(value, lead)) return false
   // CONSTANT_CASE names and identifiers without any digit are names.
   if (/^[A-Z][A-Z0-9_]*$/.test(value) && value.includes('_')) return false
   if (/^[A-Za-z_][A-Za-z_]*$/.test(value)) return false
@@ -582,10 +533,10 @@ function decodePart (raw: string): string {
  * `style=flat-square`, `v=4&s=100`, `maxAge=2592000`, `logo=github`,
  * `uri=github.com/fastify/fast-uri`, `query=workflow:"CI"` — is none of these.
  */
-function isPayload (value: string): boolean {
+function isPayload (value: string, words: boolean): boolean {
   // A URL as a value (`endpoint?url=https://…`, a redirect): its own
   // pieces carry the data, if any, not its length.
-  if (/^https?:\/\/[^\s]*$/i.test(value)) return value.slice(value.indexOf('//') + 2).split(/[/?&=#]/).some((part) => part !== '' && isPayload(decodePart(part)))
+  if (/^https?:\/\/[^\s]*$/i.test(value)) return value.slice(value.indexOf('//') + 2).split(/[/?&=#]/).some((part) => part !== '' && isPayload(decodePart(part), words))
   if (value.length >= 48) return true
   for (const run of value.match(kEncodedRun) ?? []) {
     // Base64 and random tokens mix upper case, lower case and digits; a
@@ -595,9 +546,30 @@ function isPayload (value: string): boolean {
     if ((mixed || hex) && shannonEntropy(run) >= 3.5) return true
   }
   if (/[^\s@]@[^\s@]+\.[A-Za-z]{2,}/.test(value)) return true
-  if ((value.match(/[0-9]/g)?.length ?? 0) >= 12) return true
-  // Four words or more: a sentence ("user lives in Berlin"), not a label.
-  return value.trim().split(/[\s+]+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length >= 4
+  const digits = value.match(/[0-9]/g)?.length ?? 0
+  if (digits >= 12) return true
+  // Four words or more: a sentence ("user lives in Berlin"), not a label;
+  // for a link, only one that also holds a number (an id, a phone, an SSN).
+  const sentence = value.trim().split(/[\s+]+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length >= 4
+  return sentence && (words || digits >= 6)
+}
+
+/**
+ * Base64 of an image format's own start (PNG, GIF, JPEG, WebP, SVG or XML),
+ * after a `data:image/…;base64,` prefix: a badge's embedded logo
+ * (`?logo=data:image/svg+xml;base64,PHN2Zy…`). The prefix alone would let
+ * any payload through; the image's signature must follow it.
+ */
+const kImageData = /^data:image\/(?:png|gif|jpeg|webp|svg\+xml);base64,(?:iVBORw0KGgo|R0lGOD|\/9j\/|UklGR|PHN2Zy|PD94bWwg)/i
+
+/** `raw` as sent (a base64 '+' is no space) or percent-decoded. */
+function isInlineImage (raw: string): boolean {
+  if (kImageData.test(raw)) return true
+  try {
+    return kImageData.test(decodeURIComponent(raw))
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -606,7 +578,17 @@ function isPayload (value: string): boolean {
  * Images load without a click, links need one; either way only a payload
  * is worth removing, and ordinary badge, CI and avatar URLs pass.
  */
-const exfilUrl: Validator = (value, { lead = '' }) => {
+const exfilUrl: Validator = (value, context) => carriesPayload(value, context.lead ?? '', true)
+
+/**
+ * The same for a link (it needs a click): a sentence counts only with a
+ * number in it, as a link's query is as often a search
+ * (`?q=how+to+center+a+div`), a share text or an issue filter written in
+ * words; an encoded, high-entropy, long or numeric value still counts.
+ */
+const exfilLink: Validator = (value, context) => carriesPayload(value, context.lead ?? '', false)
+
+function carriesPayload (value: string, lead: string, words: boolean): boolean {
   // With `after`, the value is the query and the URL before it is the lead.
   const text = lead + value
   const at = text.search(/https?:\/\//i)
@@ -621,7 +603,8 @@ const exfilUrl: Validator = (value, { lead = '' }) => {
     if (trackingParam.test(name)) return false
     // A bare parameter name is read as its value (`?c2VjcmV0IGtleQ`); a
     // malformed escape is still a payload, measured raw.
-    return isPayload(decodePart(eq < 0 ? name : p.slice(eq + 1)))
+    const raw = eq < 0 ? name : p.slice(eq + 1)
+    return !isInlineImage(raw) && isPayload(decodePart(raw), words)
   })
 }
 
@@ -669,12 +652,16 @@ export const validators: Readonly<Record<string, Validator>> = Object.freeze({
   es_nif: esNif,
   ipv4,
   ipv6,
-  phone_e164: phoneE164,
+  phone_e164: phoneInternational,
+  phone_nanp: phoneNanp,
   phone_national: phoneNational,
+  phone_in_context: phoneInContext,
   jwt,
   secret_value: secretValue,
   url_password: urlPassword,
   basic_auth: basicAuth,
+  ...secretValidators,
   exfil_url: exfilUrl,
+  exfil_link: exfilLink,
   tag_smuggling: tagSmuggling
 })

@@ -8,12 +8,13 @@
  *
  * How little it holds back: after each write, the undecided tail starts at
  * the leftmost position whose suffix is still a prefix of some match of a
- * redact/cut rule (the lane's end-anchored prefix regex, see
- * rules/analyze-pattern.ts), capped at the lane's longest match. Everything
- * before it is released: no match can start there any more, and every match
- * that starts there is complete and final (a match that could still grow
- * would itself be such a prefix). So "my card is 4111 11" holds "4111 11",
- * and "the end. " holds nothing.
+ * redact/cut rule (the lane's automaton, kept by hold-tracker.ts), capped at
+ * the lane's longest match. Everything before it is released: no match can
+ * start there any more, and every match that starts there is complete and
+ * final (a match that could still grow would itself be such a prefix). So
+ * "my card is 4111 11" holds "4111 11", and "the end. " holds nothing.
+ * Matches are searched for only when the tracker saw a candidate end one in
+ * the text about to be released, and only with those candidates' rules.
  *
  * Flag rules run on a shadow buffer of the same input and never hold text;
  * their findings are reported once the output has passed their end, so a
@@ -21,6 +22,7 @@
  */
 import type RE2 from 're2'
 import type { RegionEnd } from '../rules/compile-rule.js'
+import { singleGroup } from '../rules/rule-set.js'
 import type { RuleLane, RuleSet } from '../rules/rule-set.js'
 import { digestValue, resolveHmacKey } from './digest.js'
 import { findMatch } from './find-match.js'
@@ -46,11 +48,11 @@ interface LaneState {
   region?: RegionEnd | undefined
   /**
    * Candidate matches still under way in `buf` (see hold-tracker.ts): the
-   * exact, incremental hold, made only while the stream holds more than
-   * `kTrackFrom` characters (most scanners never need one).
+   * exact, incremental hold. Made when needed from `buf` (at the start, and
+   * again after a match or a region, whose text candidates must not span).
    */
   tracker: HoldTracker | undefined
-  /** The last `lane.maxAfter` characters before `buf`, for rules with `after`. */
+  /** The last `lane.maxAfter` characters before `buf`, for rules with `after` or `notAfter`. */
   history: string
 }
 
@@ -63,15 +65,6 @@ function pass (state: LaneState, n: number): void {
   if (state.history.length > 2 * keep) state.history = state.history.slice(-keep)
 }
 
-/**
- * Held characters beyond which the exact hold takes over from the relaxed
- * one: prose holds a few characters (a word that may become an address),
- * where one RE2 search per category costs less than stepping the rules'
- * automata; a run of digits or base64 would otherwise be held to the
- * lane's longest match and re-read at every write.
- */
-const kTrackFrom = 24
-
 function append (state: LaneState, text: string): void {
   state.buf += text
   state.tracker?.push(text)
@@ -82,13 +75,22 @@ function createLaneState (lane: RuleLane): LaneState {
 }
 
 /**
- * `buf` changed other than by appending or releasing its head, or holds
- * little again: the tracker is dropped, and the next hold is the relaxed
- * one (which starts a tracker at its own start when it still holds much;
- * see holdStart).
+ * `buf` changed other than by appending or releasing its head (a match or a
+ * region was consumed): the tracker is dropped, and made again from `buf`.
  */
 function dropTracker (state: LaneState): void {
   state.tracker = undefined
+}
+
+function trackerOf (state: LaneState): HoldTracker {
+  let tracker = state.tracker
+  if (tracker === undefined) {
+    // The decided text before `buf`: its contexts (`after`) and its last character (boundaries).
+    tracker = createHoldTracker(state.lane.automaton, state.base, state.lane.maxAfter > 0 ? state.history : state.ctx)
+    tracker.push(state.buf)
+    state.tracker = tracker
+  }
+  return tracker
 }
 
 /**
@@ -163,30 +165,16 @@ function relaxedHold (prefixes: readonly RE2[], buf: string, bytes: Buffer<Array
 }
 
 /**
- * Where the undecided tail of `buf` begins (`bytes`: its UTF-8, when a
- * relaxed prefix is to be searched). A tracker made here has not read the
- * text before the relaxed hold, so it cannot tell whether a match ends
- * there: the caller, which saw no tracker, searches for matches anyway.
+ * Where the undecided tail of `buf` begins: at the earliest candidate still
+ * alive (and, for rules without an automaton, the relaxed prefixes' hold;
+ * `bytes` is `buf` in UTF-8 when there are any).
  */
-function holdStart (state: LaneState, bytes: Buffer<ArrayBufferLike> | undefined): number {
+function holdStart (state: LaneState, tracker: HoldTracker, bytes: Buffer<ArrayBufferLike> | undefined): number {
   const { lane, buf } = state
   if (buf.length === 0) return 0
-  if (state.tracker !== undefined) return capHold(exactHold(state, state.tracker, bytes), buf, lane.maxLength)
-  const h = bytes === undefined ? 0 : capHold(relaxedHold(lane.prefixes, buf, bytes), buf, lane.maxLength)
-  if (buf.length - h <= kTrackFrom || lane.dfas.length === 0) return h
-  // The relaxed prefixes accept a superset of what the rules' automata do,
-  // so no candidate starts before `h`: the tracker reads from there on, and
-  // a large write is read once by RE2, not character by character.
-  const tracker = createHoldTracker(lane.dfas, state.base + h)
-  tracker.push(buf.slice(h))
-  state.tracker = tracker
-  return Math.max(h, capHold(exactHold(state, tracker, bytes), buf, lane.maxLength))
-}
-
-function exactHold (state: LaneState, tracker: HoldTracker, bytes: Buffer<ArrayBufferLike> | undefined): number {
-  const { lane, buf } = state
-  const h = Math.min(buf.length, Math.max(0, tracker.leftmost() - state.base))
-  return bytes !== undefined && lane.fallbackPrefixes.length > 0 ? Math.min(h, relaxedHold(lane.fallbackPrefixes, buf, bytes)) : h
+  let h = Math.min(buf.length, Math.max(0, tracker.leftmost() - state.base))
+  if (bytes !== undefined) h = Math.min(h, relaxedHold(lane.fallbackPrefixes, buf, bytes))
+  return capHold(h, buf, lane.maxLength)
 }
 
 /**
@@ -232,6 +220,9 @@ function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onS
   return closed
 }
 
+/** Scratch list for HoldTracker.endedIn (emptied after each use). */
+const kEnded: number[] = []
+
 function advance (
   state: LaneState,
   final: boolean,
@@ -246,20 +237,24 @@ function advance (
     }
     const s = state.ctx + state.buf
     const off = state.ctx.length
-    const tracker = state.tracker
-    const exact = tracker !== undefined && state.lane.fallbackPrefixes.length === 0
-    // node-re2 converts a string argument to UTF-8 on every call; with a
-    // search per rule group that conversion dominated, so convert once —
-    // and only when a regex will read it.
-    let bytes: Buffer<ArrayBufferLike> | undefined = exact || final ? undefined : Buffer.from(s, 'utf8')
-    const h = final ? state.buf.length : holdStart(state, bytes?.subarray(Buffer.byteLength(state.ctx, 'utf8')))
+    const tracker = trackerOf(state)
+    // Rules without an automaton: their relaxed prefixes are searched, and
+    // so are matches, at every write. node-re2 converts a string argument
+    // to UTF-8 on every call: converted once, and only when a regex reads it.
+    const untracked = state.lane.fallbackPrefixes.length > 0
+    let bytes: Buffer<ArrayBufferLike> | undefined = untracked ? Buffer.from(s, 'utf8') : undefined
+    const h = final ? state.buf.length : holdStart(state, tracker, bytes?.subarray(Buffer.byteLength(state.ctx, 'utf8')))
     if (h === 0 && !final) return
-    // Tracked (since before this call), and no candidate reached a final
-    // state after `base`: no match to look for.
+    // Only rules with a candidate that ended a match in the text to decide
+    // can match there, from its start on: none, no search.
     let m: Match | undefined
-    if (!exact || tracker.mayMatchAfter(state.base)) {
+    const lane = state.lane
+    const ended = untracked ? state.base : tracker.endedIn(state.base, final ? Infinity : state.base + h, final, kEnded)
+    if (ended !== Infinity) {
       bytes ??= Buffer.from(s, 'utf8')
-      m = findMatch(state.lane, s, off, final ? s.length : off + h, bytes, state.lane.maxAfter > 0 ? { history: state.history, from: off } : undefined)
+      const groups = untracked ? lane.groups : kEnded.map((d) => singleGroup(lane, lane.dfaRules[d] as number))
+      kEnded.length = 0
+      m = findMatch(lane, s, off + ended - state.base, final ? s.length : off + h, bytes, lane.maxAfter > 0 ? { history: state.history, from: off } : undefined, groups)
     }
     if (m !== undefined) {
       if (m.start > off) onText(s.slice(off, m.start))
@@ -268,14 +263,12 @@ function advance (
       if (stop) return
       // A region's opening: what follows is swallowed up to its closing.
       if (m.rule.until !== undefined) state.region = m.rule.until
-      else dropTracker(state)
+      dropTracker(state)
       continue
     }
     if (h > 0) {
       onText(state.buf.slice(0, h))
       consume(state, h)
-      // Back to a short hold: the relaxed one is cheaper again.
-      if (state.buf.length <= kTrackFrom / 2) dropTracker(state)
     }
     return
   }
@@ -504,7 +497,10 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
     if (cut !== undefined) {
       // Flags are reported for the input up to where output stopped.
       const limit = cut.start
-      if (limit < flag.base + flag.buf.length) flag.buf = flag.buf.slice(0, Math.max(0, limit - flag.base))
+      if (limit < flag.base + flag.buf.length) {
+        flag.buf = flag.buf.slice(0, Math.max(0, limit - flag.base))
+        dropTracker(flag)
+      }
       advance(flag, true, ignoreText, onFlagMatch)
       releaseFlags(limit)
       flagQueue = []

@@ -12,7 +12,7 @@
  * Everything here is pure: the caller passes the text window and where the
  * search may start (characters before it are context only).
  */
-import type { CompiledRuleInternal } from '../rules/compile-rule.js'
+import type { CompiledRuleInternal, Lookbehind } from '../rules/compile-rule.js'
 import type { RuleGroup, RuleLane } from '../rules/rule-set.js'
 import { shannonEntropy } from '../rules/validators.js'
 
@@ -58,13 +58,10 @@ function touches (boundary: CompiledRuleInternal['boundary'], ch: string): boole
   }
 }
 
-/** Locates the rule's `group` inside a match known to start at `start`. */
-function locateGroup (rule: CompiledRuleInternal, s: string, start: number): [number, number] | undefined {
+/** The spans of the rule's capture groups in its match known to start at `start`. */
+function groupsAt (rule: CompiledRuleInternal, s: string, start: number): RegExpIndicesArray | undefined {
   rule.sticky.lastIndex = start
-  const m = rule.sticky.exec(s)
-  if (m === null || rule.group === undefined) return undefined
-  const span = m.indices?.[rule.group]
-  return span === undefined ? undefined : [span[0], span[1]]
+  return rule.sticky.exec(s)?.indices
 }
 
 /**
@@ -77,34 +74,96 @@ export interface Lead {
   readonly from: number
 }
 
-/** The text before `s[start]` that the rule's `after` must match, or undefined when it does not. */
-function leadOf (rule: CompiledRuleInternal, s: string, start: number, lead: Lead | undefined): string | undefined {
-  const after = rule.after
-  if (after === undefined) return ''
-  const history = lead?.history ?? ''
-  const recent = s.slice(lead?.from ?? 0, start)
-  // `history` may hold more than `after` reads: only its end counts.
-  const window = recent.length >= after.maxLength ? recent.slice(-after.maxLength) : history.slice(-(after.maxLength - recent.length)) + recent
-  after.regex.lastIndex = 0
-  const m = after.regex.exec(window)
-  return m === null ? undefined : m[0]
+/**
+ * The code point that ends at `end` in `text` (which may not reach below
+ * `floor`), or -1 at `floor`; its width is 2 for a surrogate pair.
+ */
+function codePointEndingAt (text: string, end: number, floor: number): number {
+  if (end <= floor) return -1
+  const low = text.charCodeAt(end - 1)
+  if (low >= 0xdc00 && low <= 0xdfff && end - 2 >= floor) {
+    const high = text.charCodeAt(end - 2)
+    if (high >= 0xd800 && high <= 0xdbff) return ((high - 0xd800) << 10) + (low - 0xdc00) + 0x10000
+  }
+  return low
 }
 
-/** Applies everything beyond the regex: boundary, group, allow-lists, entropy, validator, `after`. */
+/**
+ * The text before `s[start]` that the rule's `after` must match (the
+ * longest, as the end-anchored regex finds it), or undefined when it does
+ * not. It reads `s` back from `start` to `lead.from`, then `lead.history`
+ * back from its end, at most `after.maxLength` units.
+ */
+export function leadOf (after: Lookbehind | undefined, s: string, start: number, lead: Lead | undefined): string | undefined {
+  if (after === undefined) return ''
+  const history = lead?.history ?? ''
+  const from = lead?.from ?? 0
+  const reverse = after.reverse
+  if (reverse === undefined) {
+    const recent = s.slice(from, start)
+    // `history` may hold more than `after` reads: only its end counts.
+    const window = recent.length >= after.maxLength ? recent.slice(-after.maxLength) : history.slice(-(after.maxLength - recent.length)) + recent
+    after.regex.lastIndex = 0
+    const m = after.regex.exec(window)
+    return m === null ? undefined : m[0]
+  }
+  let state = reverse.initial
+  let longest = state.accept ? 0 : -1
+  let read = 0
+  // In `s` down to `from`, then in `history` down to its start.
+  let text = s
+  let end = start
+  let floor = from
+  let inHistory = false
+  while (read < after.maxLength) {
+    let cp = codePointEndingAt(text, end, floor)
+    if (cp < 0) {
+      if (inHistory) break
+      inHistory = true
+      text = history
+      end = history.length
+      floor = 0
+      cp = codePointEndingAt(text, end, floor)
+      if (cp < 0) break
+    }
+    const width = cp > 0xffff ? 2 : 1
+    // A pair cut by the window's limit is read no further, as the regex's window would cut it.
+    if (read + width > after.maxLength) break
+    const next = reverse.step(state, cp)
+    if (next === null) break
+    state = next
+    read += width
+    end -= width
+    if (state.accept) longest = read
+  }
+  if (longest < 0) return undefined
+  const recent = start - from
+  if (longest <= recent) return s.slice(start - longest, start)
+  return history.slice(history.length - (longest - recent)) + s.slice(from, start)
+}
+
+/** Applies everything beyond the regex: boundary, group, allow-lists, entropy, validator, `after`, `notAfter`, `notBefore`. */
 function accept (rule: CompiledRuleInternal, s: string, start: number, end: number, lead?: Lead): Match | undefined {
   if (end === start) return undefined
-  const leadText = leadOf(rule, s, start, lead)
+  const leadText = leadOf(rule.after, s, start, lead)
   if (leadText === undefined) return undefined
+  if (rule.notAfter !== undefined && leadOf(rule.notAfter, s, start, lead) !== undefined) return undefined
   if (rule.boundary !== 'none') {
     if (touches(rule.boundary, codePointBefore(s, start))) return undefined
     if (touches(rule.boundary, codePointAt(s, end))) return undefined
   }
   let valueStart = start
   let valueEnd = end
-  if (rule.group !== undefined) {
-    const span = locateGroup(rule, s, start)
-    if (span === undefined || span[1] === span[0]) return undefined
-    ;[valueStart, valueEnd] = span
+  if (rule.group !== undefined || rule.notBeforeGroup !== undefined) {
+    const spans = groupsAt(rule, s, start)
+    if (spans === undefined) return undefined
+    // The match went on into what must not follow it.
+    if (rule.notBeforeGroup !== undefined && spans[rule.notBeforeGroup] !== undefined) return undefined
+    if (rule.group !== undefined) {
+      const span = spans[rule.group]
+      if (span === undefined || span[1] === span[0]) return undefined
+      ;[valueStart, valueEnd] = span
+    }
   }
   const value = s.slice(valueStart, valueEnd)
   if (rule.allow.has(value)) return undefined
@@ -125,11 +184,11 @@ function acceptedAt (rule: CompiledRuleInternal, s: string, start: number, lead:
 interface Candidate { start: number, end: number, rule: number }
 
 /** The accepted match at exactly `start` of the earliest-loaded rule after `after`. */
-function laterAcceptedAt (lane: RuleLane, s: string, start: number, after: number, lead: Lead | undefined): Match | undefined {
+function laterAcceptedAt (lane: RuleLane, groups: readonly RuleGroup[], s: string, start: number, after: number, lead: Lead | undefined): Match | undefined {
   let best: Match | undefined
   let bestIndex = Infinity
   const before = codePointBefore(s, start)
-  for (const g of lane.groups) {
+  for (const g of groups) {
     const last = g.members[g.members.length - 1] as number
     if (last <= after || (g.members[0] as number) >= bestIndex) continue
     // No member may start after this character (inside a run of digits, say).
@@ -187,14 +246,21 @@ function groupCandidate (group: RuleGroup, s: string, pos: number): Candidate | 
  * checked; if rejected, the later rules are tried exactly at that start
  * (sticky), then the search moves one code point on. Each position is
  * visited once, so a text full of near-misses stays linear.
+ *
+ * `groups`: the lane's groups, or, when the caller knows that only some
+ * rules can match there (scanner/hold-tracker.ts), those rules' own groups
+ * (rule-set.ts `singleGroup`), ascending: a search of one small regex each instead of
+ * every group's.
  */
-export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length, bytes: Buffer<ArrayBufferLike> = Buffer.from(s, 'utf8'), lead?: Lead): Match | undefined {
-  const groups = lane.groups
+export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length, bytes: Buffer<ArrayBufferLike> = Buffer.from(s, 'utf8'), lead?: Lead, groups: readonly RuleGroup[] = lane.groups): Match | undefined {
   const cache: Array<Candidate | undefined | null> = new Array(groups.length)
-  // `bytes` is `s` in UTF-8: one conversion for all the groups' pre-filter searches.
-  for (let g = 0; g < groups.length; g++) {
-    // null: this group has no candidate at or after the current position.
-    cache[g] = (groups[g] as RuleGroup).combined.search(bytes) < 0 ? null : undefined
+  // `bytes` is `s` in UTF-8: one conversion for all the groups' pre-filter
+  // searches. Rules the caller chose have a candidate already: no pre-filter.
+  if (groups === lane.groups) {
+    for (let g = 0; g < groups.length; g++) {
+      // null: this group has no candidate at or after the current position.
+      cache[g] = (groups[g] as RuleGroup).combined.search(bytes) < 0 ? null : undefined
+    }
   }
   let pos = from
   while (pos < limit) {
@@ -218,7 +284,7 @@ export function findMatch (lane: RuleLane, s: string, from: number, limit = s.le
     if (found !== undefined) return found
     // Rejected: a rule loaded later may still match exactly here. One
     // sticky probe per group skips the groups with nothing at this start.
-    const other = laterAcceptedAt(lane, s, best.start, best.rule, lead)
+    const other = laterAcceptedAt(lane, groups, s, best.start, best.rule, lead)
     if (other !== undefined) return other
     const cp = s.codePointAt(best.start) ?? 0
     pos = best.start + (cp > 0xffff ? 2 : 1)

@@ -1,16 +1,17 @@
 /**
  * @module scanner/hold-tracker
  * Where the undecided tail of a lane begins, kept up to date as text
- * arrives: for each rule, the candidate matches still alive — a state of
- * the rule's DFA (rules/hold-automaton.ts) and the offset it started at.
- * Each character advances every live candidate and may start one;
- * candidates in the same state merge into the earliest (they read the same
- * future, and only the leftmost start matters). The work per character is
- * bounded by the rules' states, whatever the length of the held text: a
- * write costs time for its own characters, and nothing is re-read.
+ * arrives: the lane's candidate matches still alive, as one state of the
+ * lane's automaton (rules/lane-automaton.ts) and the offsets they started
+ * at. Each character is one transition and a copy of the few starts alive:
+ * a write costs time for its own characters, and nothing is re-read.
+ *
+ * It also remembers where candidates that ended a whole match started, so
+ * the scanner searches for matches (with RE2, validators and all) only when
+ * one may start in the text it is about to decide.
  */
-import { classOf } from '../rules/hold-automaton.js'
-import type { PrefixDfa } from '../rules/hold-automaton.js'
+import type { LaneAutomaton, LaneNode, LaneStep } from '../rules/lane-automaton.js'
+import { kDenseAfter } from '../rules/lane-automaton.js'
 
 export interface HoldTracker {
   /** Reads the next view text (contiguous with what came before). */
@@ -18,191 +19,149 @@ export interface HoldTracker {
   /** The stream offset of the earliest live candidate, or Infinity. */
   leftmost(): number
   /**
-   * Whether a whole match may end after stream offset `from`: some
-   * candidate reached a final state at a character after it. When not, no
-   * rule can have a match in the text after `from` (the automata accept
-   * more than the rules do: assertions, validators and allow-lists only
-   * reject), and the search for matches there can be skipped.
+   * Which rules may have a whole match starting in stream offsets
+   * `[from, limit)`: those with a candidate that started there and ended a
+   * match (whose boundary the next character allowed; with `final`, also
+   * one the text's end would). Their automata's indexes go to `out`
+   * (ascending); returned: the earliest such start, or Infinity for none.
+   * No other rule has a match starting there (the automata accept more than
+   * the rules do: assertions, validators and allow-lists only reject), and
+   * none of these starts before the returned offset (a candidate merged into
+   * an equal one started no later), so the search is narrowed to them.
    */
-  mayMatchAfter(from: number): boolean
-}
-
-interface Live {
-  readonly dfa: PrefixDfa
-  /** Candidates in order of start: their states and starts (updated in place, a candidate never moves right). */
-  readonly states: number[]
-  readonly starts: number[]
-  count: number
-  /** For many candidates: `seen[state] === tick` when the state already has an (earlier) one this character. */
-  seen: Int32Array | undefined
-  tick: number
-}
-
-/** Below this many candidates a duplicate state is found by a scan, above it by a table of all states. */
-const kScanLimit = 16
-
-/**
- * Per lane (its list of DFAs): for each code point, the DFAs whose initial
- * state reads it — the only ones a character can start a candidate in. On
- * prose most rules cannot start at most characters, so a character steps
- * the few that can and the few with live candidates, not every rule.
- */
-interface Starters {
-  readonly ascii: Int32Array[]
-  readonly other: Map<number, Int32Array>
-}
-
-const kStarters = new WeakMap<readonly PrefixDfa[], Starters>()
-
-/** The DFAs whose initial state reads `cp`. */
-function startingAt (dfas: readonly PrefixDfa[], cp: number): Int32Array {
-  const found: number[] = []
-  dfas.forEach((dfa, i) => {
-    const cls = classOf(dfa, cp)
-    if (cls !== 0 && (dfa.next[dfa.initial * dfa.classes + cls] as number) >= 0) found.push(i)
-  })
-  return Int32Array.from(found)
-}
-
-function startersFor (dfas: readonly PrefixDfa[]): Starters {
-  let starters = kStarters.get(dfas)
-  if (starters === undefined) {
-    starters = { ascii: Array.from({ length: 128 }, (_, cp) => startingAt(dfas, cp)), other: new Map() }
-    kStarters.set(dfas, starters)
-  }
-  return starters
-}
-
-function startersOf (starters: Starters, dfas: readonly PrefixDfa[], cp: number): Int32Array {
-  if (cp < 128) return starters.ascii[cp] as Int32Array
-  let list = starters.other.get(cp)
-  if (list === undefined) {
-    list = startingAt(dfas, cp)
-    // Bounded: text in many scripts must not grow it without end.
-    if (starters.other.size < 4096) starters.other.set(cp, list)
-  }
-  return list
+  endedIn(from: number, limit: number, final: boolean, out: number[]): number
 }
 
 /**
  * Creates the tracker of one lane of one stream, whose first push starts at
- * stream offset `at`.
+ * stream offset `at`, right after the text `before` (decided text, read for
+ * context only: its last character decides boundaries, and the lane's
+ * contexts read it; '' at the start of the stream).
  * @example
- * const tracker = createHoldTracker(lane.dfas)
+ * const tracker = createHoldTracker(lane.automaton)
  * tracker.push('card 4111 11')
  * tracker.leftmost() // 5: "4111 11" may still become a card number
  */
-export function createHoldTracker (dfas: readonly PrefixDfa[], at = 0): HoldTracker {
-  const starters = startersFor(dfas)
-  // Made on first use: a stream touches a few rules' automata, and a
-  // stream's state must stay small (thousands of streams per process).
-  const lives: Array<Live | undefined> = new Array(dfas.length)
+export function createHoldTracker (automaton: LaneAutomaton, at = 0, before = ''): HoldTracker {
+  const { bmp, kinds } = automaton
+  let node: LaneNode = automaton.initial(0)
+  // Starts of the candidates of `node`.
+  let starts = new Float64Array(8)
   let offset = at
-  /** Stream offset just after the last character at which a candidate reached a final state. */
-  let acceptEnd = -1
-  /** Indexes of the DFAs with live candidates, and a stamp to join them with the starters once. */
-  const active = new Int32Array(dfas.length)
-  let activeCount = 0
-  const stamp = new Int32Array(dfas.length).fill(-1)
-  let round = 0
+  /**
+   * Candidates that ended a match: their starts and automata (dropped once
+   * the scanner passes them). A candidate that goes on matching (a URL's
+   * query: every character ends a match) repeats itself: only a new start
+   * of an automaton is added.
+   */
+  const endedStarts: number[] = []
+  const endedDfas: number[] = []
+  const lastEnded = new Float64Array(automaton.size).fill(-1)
 
-  function liveOf (k: number): Live {
-    let live = lives[k]
-    if (live === undefined) {
-      live = { dfa: dfas[k] as PrefixDfa, states: [], starts: [], count: 0, seen: undefined, tick: 0 }
-      lives[k] = live
-    }
-    return live
+  function noteEnd (k: number): void {
+    const start = starts[k] as number
+    const d = node.elems[2 * k] as number
+    if (lastEnded[d] === start) return
+    lastEnded[d] = start
+    endedStarts.push(start)
+    endedDfas.push(d)
   }
 
-  /** Advances `live` by one code point; returns whether candidates are left. */
-  function step (live: Live, cp: number, at: number, width: number): boolean {
-    const dfa = live.dfa
-    const cls = cp <= 0xffff ? dfa.bmp[cp] as number : classOf(dfa, cp)
-    if (cls === 0) {
-      live.count = 0
-      return false
-    }
-    const { next, classes, accept } = dfa
-    const { states, starts } = live
-    const tick = ++live.tick
-    let seen = live.seen
-    if (seen === undefined && live.count >= kScanLimit) seen = live.seen = new Int32Array(dfa.states).fill(-1)
-    let n = 0
-    let accepted = false
-    // In place: candidate i is written at n ≤ i, so nothing unread is overwritten.
-    for (let i = 0; i < live.count; i++) {
-      const to = next[(states[i] as number) * classes + cls] as number
-      if (to < 0) continue
-      if (seen !== undefined) {
-        if (seen[to] === tick) continue
-        seen[to] = tick
-      } else {
-        let dup = false
-        for (let j = 0; j < n; j++) if (states[j] === to) { dup = true; break }
-        if (dup) continue
-      }
-      states[n] = to
-      starts[n] = starts[i] as number
-      if (accept[to] === 1) accepted = true
-      n++
-    }
-    const first = next[dfa.initial * classes + cls] as number
-    if (first >= 0) {
-      let dup = false
-      if (seen !== undefined) {
-        dup = seen[first] === tick
-        seen[first] = tick
-      } else {
-        for (let j = 0; j < n; j++) if (states[j] === first) { dup = true; break }
-      }
-      if (!dup) {
-        states[n] = first
-        starts[n] = at
-        if (accept[first] === 1) accepted = true
-        n++
-      }
-    }
-    if (accepted) acceptEnd = at + width
-    live.count = n
-    return n > 0
-  }
-
-  return {
+  const self: HoldTracker = {
     push (text) {
       for (let i = 0; i < text.length;) {
-        const cp = text.codePointAt(i) as number
-        const width = cp > 0xffff ? 2 : 1
-        const at = offset + i
-        const r = ++round
-        // Compacted in place: the DFAs still live stay, in order.
-        let kept = 0
-        for (let a = 0; a < activeCount; a++) {
-          const k = active[a] as number
-          stamp[k] = r
-          if (step(lives[k] as Live, cp, at, width)) active[kept++] = k
+        let cp = text.charCodeAt(i)
+        let width = 1
+        if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
+          const low = text.charCodeAt(i + 1)
+          if (low >= 0xdc00 && low <= 0xdfff) {
+            cp = ((cp - 0xd800) << 10) + (low - 0xdc00) + 0x10000
+            width = 2
+          }
         }
-        const list = startersOf(starters, dfas, cp)
-        for (let a = 0; a < list.length; a++) {
-          const k = list[a] as number
-          if (stamp[k] === r) continue
-          if (step(liveOf(k), cp, at, width)) active[kept++] = k
+        const cls = cp <= 0xffff ? bmp[cp] as number : automaton.astralClass(cp)
+        const pos = offset + i
+        // Matches that ended at the last character and wait for this one to
+        // clear their boundary.
+        const pending = node.pending
+        if (pending.length > 0) {
+          const bit = 1 << (kinds[cls] as number)
+          for (let k = 0; k < pending.length; k += 2) {
+            if (((pending[k + 1] as number) & bit) === 0) noteEnd(pending[k] as number)
+          }
         }
-        activeCount = kept
+        const dense = node.dense
+        let step: LaneStep | undefined
+        if (dense !== undefined) {
+          step = dense[cls]
+        } else {
+          step = node.next.get(cls)
+          if (++node.reads === kDenseAfter) automaton.densify(node)
+        }
+        step ??= automaton.step(node, cls)
+        const from = step.from
+        const n = from.length
+        if (n > starts.length) {
+          const grown = new Float64Array(n * 2)
+          grown.set(starts)
+          starts = grown
+        }
+        // In place: `from[j] >= j` (or -1), so what is read has not been
+        // written yet; the first `keep` stay where they are.
+        for (let j = step.keep; j < n; j++) {
+          const f = from[j] as number
+          starts[j] = f < 0 ? pos : starts[f] as number
+        }
+        node = step.to
+        const immediate = node.immediate
+        for (let k = 0; k < immediate.length; k++) noteEnd(immediate[k] as number)
         i += width
       }
       offset += text.length
     },
     leftmost () {
-      let min = Infinity
-      for (let a = 0; a < activeCount; a++) {
-        const start = (lives[active[a] as number] as Live).starts[0] as number
-        if (start < min) min = start
-      }
-      return min
+      return node.elems.length === 0 ? Infinity : starts[0] as number
     },
-    mayMatchAfter (from) {
-      return acceptEnd > from
+    endedIn (from, limit, final, out) {
+      let kept = 0
+      let earliest = Infinity
+      for (let k = 0; k < endedStarts.length; k++) {
+        const start = endedStarts[k] as number
+        if (start < from) continue
+        const d = endedDfas[k] as number
+        endedStarts[kept] = start
+        endedDfas[kept++] = d
+        if (start >= limit) continue
+        if (start < earliest) earliest = start
+        if (!out.includes(d)) out.push(d)
+      }
+      if (kept !== endedStarts.length) {
+        endedStarts.length = kept
+        endedDfas.length = kept
+      }
+      if (final) {
+        const pending = node.pending
+        for (let k = 0; k < pending.length; k += 2) {
+          const i = pending[k] as number
+          const start = starts[i] as number
+          if (start < from || start >= limit) continue
+          if (start < earliest) earliest = start
+          const d = node.elems[2 * i] as number
+          if (!out.includes(d)) out.push(d)
+        }
+      }
+      out.sort((a, b) => a - b)
+      return earliest
     }
   }
+  if (before !== '') {
+    // Read for its contexts; no candidate may start in it.
+    offset = at - before.length
+    self.push(before)
+    node = automaton.bare(node)
+    endedStarts.length = 0
+    endedDfas.length = 0
+    lastEnded.fill(-1)
+  }
+  return self
 }

@@ -104,8 +104,13 @@ t.test('toxicity in tiers: directed abuse and slurs cut, bare profanity flagged'
   for (const text of ['Do everyone a favour and go kill yourself, you loser.', 'kys loser', 'I hope you die in a fire.']) {
     t.equal(scan(text).cut?.ruleId, 'toxicity.directed_abuse', JSON.stringify(text))
   }
-  const slur = scan('shut up, f4gg0t')
+  const slur = scan('shut up, n1gg3r')
   t.equal(slur.cut?.ruleId, 'toxicity.slur', 'an obfuscated slur is cut')
+  // A slur that is also an ordinary word: cut, except in its literal sense.
+  t.equal(scan('shut up, f4gg0t').cut?.ruleId, 'toxicity.slur_with_literal_sense', 'cut as a slur')
+  for (const text of ['Bundle the faggots of firewood and stack them.', 'Retard the ignition timing by two degrees.']) {
+    t.equal(scan(text).text, text, `literal sense passes: ${JSON.stringify(text)}`)
+  }
   for (const text of ['well, f.u.c.k this', 'The WTFPL: Do What The Fuck You Want To Public License.', 'this shithole, fuckface']) {
     const bare = scan(text)
     t.equal(bare.text, text, `flagged, not cut: ${JSON.stringify(text)}`)
@@ -120,8 +125,8 @@ t.test('pii redactions render their documented replacements', async (t) => {
   t.equal(scan('SSN 536-22-1234 on file').text, 'SSN [SSN] on file')
   t.equal(scan('IBAN: GB82 WEST 1234 5698 7654 32.').text, 'IBAN: **** **** **** **** **54 32.', 'IBAN: masked, last 4 kept')
   t.equal(scan('call +1 (415) 555-0132 now').text, `call [phone:${hmac6('+1 (415) 555-0132')}] now`)
-  const r = scan('from 8.8.4.4 and jane.doe@acme.io')
-  t.same(r.findings.map((f) => [f.ruleId, f.start, f.length]), [['pii.ipv4', 5, 7], ['pii.email', 17, 16]], 'findings in stream order, with offsets')
+  const r = scan('from 81.2.69.161 and jane.doe@acme.io')
+  t.same(r.findings.map((f) => [f.ruleId, f.start, f.length]), [['pii.ipv4', 5, 11], ['pii.email', 21, 16]], 'findings in stream order, with offsets')
   t.notOk(JSON.stringify(r.findings).includes('jane'), 'findings never carry the value')
 })
 

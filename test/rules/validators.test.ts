@@ -22,7 +22,7 @@ function rejects (t: Test, name: string, values: readonly string[], before = ' '
 
 t.test('the catalogue holds every validator the default rules name', async (t) => {
   for (const name of ['luhn', 'payment_card', 'ca_sin', 'iban', 'us_ssn', 'us_itin', 'verhoeff', 'in_aadhaar', 'uk_nino',
-    'uk_nhs', 'es_nif', 'ipv4', 'ipv6', 'phone_e164', 'phone_national', 'jwt', 'secret_value', 'url_password',
+    'uk_nhs', 'es_nif', 'ipv4', 'ipv6', 'phone_e164', 'phone_nanp', 'phone_national', 'phone_in_context', 'jwt', 'secret_value', 'url_password',
     'basic_auth', 'exfil_url', 'tag_smuggling']) {
     t.type(validators[name], 'function', name)
   }
@@ -48,12 +48,41 @@ t.test('luhn ignores spaces and dashes and rejects all-same digits', async (t) =
   rejects(t, 'luhn', ['4111 1111 1111 1112', '0000000000000000', '4444444444444444', '4111x1111', '4111.1111.1111.1111', ''])
 })
 
-t.test('payment_card wants Luhn, a card length, and no decimal before it', async (t) => {
-  accepts(t, 'payment_card', ['4111111111111111', '5555 5555 5555 4444', '2221-0000-0000-0009', '3782 822463 10005', '6011111111111117'])
+t.test('payment_card wants Luhn, a brand\'s prefix and length, and no decimal before it', async (t) => {
+  accepts(t, 'payment_card', ['4111111111111111', '5555 5555 5555 4444', '2221-0000-0000-0009', '3782 822463 10005', '6011111111111117',
+    '4222222222222', '6205 5000 0000 0000 004', '5018 0000 0009', '2200 1234 5678 9019', '4111.1111.1111.1111'])
   accepts(t, 'payment_card', ['4532015112830366'], ',')
   rejects(t, 'payment_card', ['5309136012499991'], '.')
   rejects(t, 'payment_card', ['4111111111111111'], '7')
   rejects(t, 'payment_card', ['4111111111111112', '8888888888888888', '42424242424', '41111111111111111111'])
+  // Luhn holds, but no brand issues these: 7 is no IIN, Visa has no 15-digit numbers, 2220 is below Mastercard's 2-series.
+  rejects(t, 'payment_card', ['7111111111111114', '411111111111116', '2220000000000008'])
+  rejects(t, 'payment_card', ['4111 1111-1111 1111'], ' ')
+})
+
+t.test('payment_card takes a short group after a spaced card with it, but not a fifth group of four', async (t) => {
+  accepts(t, 'payment_card', ['4111 1111 1111 1111 123', '4111 1111 1111 1111 12'])
+  rejects(t, 'payment_card', ['4111 1111 1111 1111 1234', '4111-1111-1111-1111-1'])
+})
+
+t.test('digit identifiers refuse to continue a longer number through a separator', async (t) => {
+  const cases: Array<[string, string]> = [['payment_card', '4111 1111 1111 1111'], ['in_aadhaar', '2341 2341 2346'],
+    ['ca_sin', '130 456 783'], ['uk_nhs', '401 023 2137']]
+  for (const [name, value] of cases) {
+    t.equal(v(name)(value, { before: ' ', lead: 'no. ' }), true, `${name} after words`)
+    t.equal(v(name)(value, { before: ' ', lead: '1234 ' }), false, `${name} after a group of a spaced number`)
+    t.equal(v(name)(value, { before: ' ', lead: 'x 12 ' }), false, `${name} after two digits and a space`)
+    t.equal(v(name)(value, { before: ' ', lead: 'x 1 ' }), true, `${name} after one digit and a space: a neighbour`)
+  }
+  for (const [name, value] of [['us_ssn', '123-45-6789'], ['us_itin', '912-70-1234'], ['uk_nhs', '200-123-4562'], ['ca_sin', '271-049-124']] as const) {
+    t.equal(v(name)(value, { before: ' ', lead: 'no ' }), true, `${name} after a word`)
+    t.equal(v(name)(value, { before: '-', lead: '12-' }), false, `${name} after a digit and a dash`)
+    t.equal(v(name)(value, { before: ' ', lead: 'id 42 ' }), true, `${name}: a number and a space before a dashed value is a neighbour`)
+  }
+  // The patterns take a glued continuation: it reaches the validator and fails the digit count.
+  rejects(t, 'us_ssn', ['123-45-6789-1', '123-45-6789.1'])
+  rejects(t, 'uk_nhs', ['401 023 2137 55', '200-123-4562-7'])
+  rejects(t, 'in_aadhaar', ['2341 2341 2346 12', '2341-2341-2346-1', '234123412346.5'])
 })
 
 t.test('ca_sin wants nine Luhn digits, no 0 or 8 first, one kind of separator', async (t) => {
@@ -76,6 +105,12 @@ t.test('ibanValid checks country length and mod-97 for any country, any case, an
 t.test('ibanValid refuses check digits outside 02..98 even when mod 97 works out', async (t) => {
   // BR + 00: the remainder happens to be 1, but ISO 7064 never emits 00.
   t.notOk(ibanValid('BR0000360305000010009795493P1'))
+})
+
+t.test('iban takes either case and the registry length of each country', async (t) => {
+  accepts(t, 'iban', ['de89 3704 0044 0532 0130 00', 'De89 3704 0044 0532 0130 00', 'no93 8601 1117 947', 'fr14 2004 1010 0505 0001 3m02 606'])
+  // Mod 97 holds for each (check digits computed), but the length is not the country's: NO 15, DE 22, GB 22.
+  rejects(t, 'iban', ['NO698601111794', 'DE5137040044053201300', 'GB49WEST123456987654321'])
 })
 
 t.test('iban forgives one short word swallowed after a grouped IBAN', async (t) => {
@@ -133,8 +168,10 @@ t.test('es_nif checks the mod-23 letter of DNI and NIE numbers', async (t) => {
 })
 
 t.test('ipv4 wants four octets standing alone, of a public host', async (t) => {
-  accepts(t, 'ipv4', ['93.184.216.34', '8.8.4.4', '81.2.69.160', '52.95.110.1'])
+  accepts(t, 'ipv4', ['93.184.216.34', '81.2.69.161', '81.2.69.160', '52.95.110.1'])
   rejects(t, 'ipv4', ['192.168.1.1.1', '192.168.1.256', '192.168.001.1', '1.2.3', '01.2.3.4'])
+  // Public, but a service's (DNS resolvers) or documentation's counting example, not anyone's machine.
+  rejects(t, 'ipv4', ['8.8.8.8', '8.8.4.4', '1.1.1.1', '9.9.9.9', '1.2.3.4'])
   rejects(t, 'ipv4', ['1.1.108'], '.')
   rejects(t, 'ipv4', ['2.168.1.1'], '9')
   // The policy: addresses of no one pass.
@@ -161,16 +198,23 @@ t.test('ipv6 accepts public addresses and refuses times, MACs, slices, loopback 
 })
 
 t.test('phone_e164 wants 8 to 15 digits and one kind of separator besides spaces', async (t) => {
-  accepts(t, 'phone_e164', ['+442071838750', '+44 20 7183 8750', '+1 (415) 555-2671', '+33 1 23 45 67 89', '+91 98765 43210'])
+  accepts(t, 'phone_e164', ['+442071838750', '+44 20 7183 8750', '+1 (415) 555-2671', '+33 1 23 45 67 89', '+91 98765 43210', '+1-903-140-4508x769'])
   rejects(t, 'phone_e164', ['+5 10', '+12.5', '+1 2024-05.17', '+1234567890123456'])
   rejects(t, 'phone_e164', ['+4420718387'], '3')
   // Found by the rule evaluation: a NANP number one digit short.
   rejects(t, 'phone_e164', ['+1 (419) 346-477', '+1 415 555 26710'])
 })
 
-t.test('phone_national wants a trunk 0, 10-12 digits, and consistent separators', async (t) => {
-  accepts(t, 'phone_national', ['020 7183 8750', '07700 900123', '030/1234 5678', '01 23 45 67 89', '06.12.34.56.78', '(020) 7183 8750', '098765 43210'])
+t.test('phone_national wants a trunk 0, 9-12 digits, consistent separators and a valid number', async (t) => {
+  accepts(t, 'phone_national', ['020 7183 8750', '07911 123456', '030/1234 5678', '030 901820', '01 23 45 67 89', '06.12.34.56.78', '(020) 7183 8750', '098765 43210'])
   rejects(t, 'phone_national', ['01.02.2024', '01/02/2024 12', '01/02/2024/12', '020 7183-8750', '20 7183 8750', '0151 1283', '020 7183 8750 123'])
+})
+
+t.test('phone_nanp and phone_in_context are the NANP and phone-word validators', async (t) => {
+  accepts(t, 'phone_nanp', ['415-555-2671', '(555) 010-9999', '555-0142'])
+  rejects(t, 'phone_nanp', ['903-140-4508', '415-555.2671'])
+  accepts(t, 'phone_in_context', ['867-5309', '4155552671'])
+  rejects(t, 'phone_in_context', ['1234567', '2024-01-15'])
 })
 
 t.test('jwt decodes the header and wants an alg', async (t) => {

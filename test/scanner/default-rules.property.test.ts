@@ -85,6 +85,13 @@ const mixed: fc.Arbitrary<Mixed> = fc.array(
   for (const [f, v] of parts) {
     text += f
     plain += f
+    // A filler that renders with a number at its end (`㊱` reads as "36")
+    // would make a spaced value part of a longer number, which the rules
+    // rightly refuse ("36 302 145 669" is no SIN): a word keeps them apart.
+    if (v !== undefined && /[0-9][\s\u200b-\u200d\u2060\ufeff]*$/.test(f.normalize('NFKC'))) {
+      text += ' and'
+      plain += ' and'
+    }
     if (v === undefined) {
       text += ' '
       plain += ' '
