@@ -166,15 +166,16 @@ const kMaxNodes = 60_000
 const kMaxAstral = 4096
 
 /**
- * Creates the automaton of a lane: `dfas[i]` is the automaton of a rule
- * with boundary `boundaries[i]`.
+ * Creates the automaton of a lane: `ruleDfas[i]` is the automaton of a rule
+ * with boundary `boundaries[i]`, which starts only right after a match of
+ * context `contexts.of[i]` when that is not -1.
  * @example
  * const automaton = createLaneAutomaton(dfas, rules.map((r) => r.boundary))
  * let node = automaton.initial(0)
  * node = automaton.step(node, automaton.bmp[0x34]).to
  */
 export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries: readonly Boundary[], contexts: LaneContexts = { dfas: [], of: [] }): LaneAutomaton {
-  if (contexts.dfas.length > kMaxContexts || (contexts.dfas as readonly unknown[]).some((d) => (d as PrefixDfa).states >= 1 << kContextShift)) {
+  if (contexts.dfas.length > kMaxContexts || contexts.dfas.some((d) => d.states >= 1 << kContextShift)) {
     throw new Error('too many or too large contexts')
   }
   const count = ruleDfas.length
@@ -188,9 +189,9 @@ export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries:
   const seen = new Int32Array(offsets[all] as number)
   let stamp = 0
 
-  // Classes: the coarsest partition of code points that every rule's
-  // automaton and the boundary kinds agree on. Each class keeps its class
-  // in every rule automaton.
+  // Classes: the coarsest partition of code points that every automaton
+  // (rules' and contexts') and the boundary kinds agree on. Each class
+  // keeps its class in every automaton.
   const byTuple = new Map<string, number>()
   const dfaClasses: Uint16Array[] = []
   const kinds: number[] = []
