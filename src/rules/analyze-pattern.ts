@@ -176,10 +176,10 @@ export function prefixPattern (source: string, flags: string): { source: string,
   return { source: out.source, flags: out.flags }
 }
 
-interface RefaNode { type: string, max?: number, alternatives?: RefaNode[], elements?: RefaNode[] }
+export interface RefaNode { type: string, max?: number, alternatives?: RefaNode[], elements?: RefaNode[] }
 
 /** `{2,64}` → `{2,}`: accepts more, never less, and keeps the NFA small. */
-function relaxRepetitions (node: RefaNode): void {
+export function relaxRepetitions (node: RefaNode): void {
   if (node.type === 'Quantifier' && node.max !== undefined && node.max > 1) node.max = Infinity
   for (const child of node.alternatives ?? []) relaxRepetitions(child)
   for (const child of node.elements ?? []) relaxRepetitions(child)

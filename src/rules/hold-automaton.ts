@@ -20,6 +20,7 @@
  */
 import { DFA, JS, NFA } from 'refa'
 import type { CompiledRuleInternal } from './compile-rule.js'
+import { relaxRepetitions } from './analyze-pattern.js'
 import { remember } from './disk-cache.js'
 
 /** Beyond this many states a rule keeps the relaxed RE2 prefix (bounds load time and memory). */
@@ -43,10 +44,12 @@ export interface PrefixDfa {
 
 interface Serialized { states: number, classes: number, initial: number, next: string, ranges: Array<[number, number, number]>, accept: number[] }
 
-function build (source: string, ruleFlags: string): Serialized | undefined {
+/** `relaxed`: counted repetitions read as unbounded (`{1,200}` as `{1,}`): a superset, in far fewer states. */
+function build (source: string, ruleFlags: string, relaxed: boolean): Serialized | undefined {
   const flags = 'u' + (ruleFlags.includes('i') ? 'i' : '') + (ruleFlags.includes('s') ? 's' : '')
   try {
     const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags }).parse({ assertions: 'ignore', backreferences: 'throw' })
+    if (relaxed) relaxRepetitions(expression)
     const nfa = NFA.fromRegex(expression, { maxCharacter }, {}, new NFA.LimitedNodeFactory(kMaxStates))
     // The match DFA, minimized: states that cannot reach a match end are
     // gone, so every state left is a live prefix, and the final ones end a
@@ -114,17 +117,26 @@ function load (s: Serialized): PrefixDfa {
   return { states: s.states, classes: s.classes, initial: s.initial, next, bmp, astral, accept }
 }
 
-/** The DFA of a pattern's matches (`source`, `flags` as a rule's), or undefined when it is too large. */
-export function patternDfaOf (source: string, flags: string): PrefixDfa | undefined {
-  return remember(['dfa', kVersion, flags, source], () => {
-    const built = build(source, flags)
+function dfaOf (source: string, flags: string, relaxed: boolean): PrefixDfa | undefined {
+  return remember([relaxed ? 'relaxed-dfa' : 'dfa', kVersion, flags, source], () => {
+    const built = build(source, flags, relaxed)
     return built === undefined ? 'none' : JSON.stringify(built)
   }, (text) => text === 'none' ? undefined : load(JSON.parse(text) as Serialized))
 }
 
 /** The rule's prefix DFA, or undefined when it is too large (the rule keeps the RE2 prefix). */
 export function prefixDfaOf (rule: CompiledRuleInternal): PrefixDfa | undefined {
-  return patternDfaOf(rule.source, rule.flags)
+  return dfaOf(rule.source, rule.flags, false)
+}
+
+/**
+ * The DFA of a context (a rule's `after`), counts relaxed: it only gates
+ * where a rule's candidates may start, so accepting more is safe, and exact
+ * counts (a URL's `{1,200}` characters) multiplied the lane's states by
+ * hundreds. Undefined when it is too large.
+ */
+export function contextDfaOf (source: string, flags: string): PrefixDfa | undefined {
+  return dfaOf(source, flags, true)
 }
 
 /** The class of code point `cp` in `dfa` (0 when no transition reads it). */

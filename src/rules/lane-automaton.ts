@@ -149,6 +149,16 @@ export interface LaneContexts {
   readonly of: readonly number[]
 }
 
+/**
+ * One automaton of a lane and, for each of its rule automata, the index of
+ * that automaton in the lane's `dfas`. A lane runs several when one rule
+ * would multiply the states of all the others (see rule-set.ts).
+ */
+export interface LanePart {
+  readonly automaton: LaneAutomaton
+  readonly dfas: Int32Array
+}
+
 /** Contexts a lane may track (one bit each in `contextMatched`). */
 export const kMaxContexts = 30
 /** Bits of a context's state in a `context` entry. */

@@ -86,7 +86,7 @@ function trackerOf (state: LaneState): HoldTracker {
   let tracker = state.tracker
   if (tracker === undefined) {
     // The decided text before `buf`: its contexts (`after`) and its last character (boundaries).
-    tracker = createHoldTracker(state.lane.automaton, state.base, state.lane.maxAfter > 0 ? state.history : state.ctx)
+    tracker = createHoldTracker(state.lane.parts, state.base, state.lane.maxAfter > 0 ? state.history : state.ctx)
     tracker.push(state.buf)
     state.tracker = tracker
   }

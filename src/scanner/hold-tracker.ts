@@ -10,7 +10,7 @@
  * the scanner searches for matches (with RE2, validators and all) only when
  * one may start in the text it is about to decide.
  */
-import type { LaneAutomaton, LaneNode, LaneStep } from '../rules/lane-automaton.js'
+import type { LaneAutomaton, LaneNode, LanePart, LaneStep } from '../rules/lane-automaton.js'
 import { kDenseAfter } from '../rules/lane-automaton.js'
 
 export interface HoldTracker {
@@ -33,16 +33,55 @@ export interface HoldTracker {
 }
 
 /**
- * Creates the tracker of one lane of one stream, whose first push starts at
- * stream offset `at`, right after the text `before` (decided text, read for
- * context only: its last character decides boundaries, and the lane's
- * contexts read it; '' at the start of the stream).
+ * Creates the tracker of one lane of one stream (its automata: `lane.parts`),
+ * whose first push starts at stream offset `at`, right after the text
+ * `before` (decided text, read for context only: its last character decides
+ * boundaries, and the lane's contexts read it; '' at the start of the
+ * stream). Automata indexes it reports are the lane's (`lane.dfas`).
  * @example
- * const tracker = createHoldTracker(lane.automaton)
+ * const tracker = createHoldTracker(lane.parts)
  * tracker.push('card 4111 11')
  * tracker.leftmost() // 5: "4111 11" may still become a card number
  */
-export function createHoldTracker (automaton: LaneAutomaton, at = 0, before = ''): HoldTracker {
+export function createHoldTracker (parts: readonly LanePart[], at = 0, before = ''): HoldTracker {
+  const trackers = parts.map((part) => createPartTracker(part.automaton, at, before))
+  const only = trackers[0]
+  if (trackers.length === 1 && only !== undefined && isIdentity((parts[0] as LanePart).dfas)) return only
+  const local: number[] = []
+  return {
+    push (text) {
+      for (const tracker of trackers) tracker.push(text)
+    },
+    leftmost () {
+      let min = Infinity
+      for (const tracker of trackers) {
+        const start = tracker.leftmost()
+        if (start < min) min = start
+      }
+      return min
+    },
+    endedIn (from, limit, final, out) {
+      let earliest = Infinity
+      trackers.forEach((tracker, k) => {
+        local.length = 0
+        const start = tracker.endedIn(from, limit, final, local)
+        if (start < earliest) earliest = start
+        const dfas = (parts[k] as LanePart).dfas
+        for (const d of local) out.push(dfas[d] as number)
+      })
+      out.sort((a, b) => a - b)
+      return earliest
+    }
+  }
+}
+
+function isIdentity (indexes: Int32Array): boolean {
+  for (let i = 0; i < indexes.length; i++) if (indexes[i] !== i) return false
+  return true
+}
+
+/** The tracker of one automaton (one part of a lane): indexes are the automaton's own. */
+function createPartTracker (automaton: LaneAutomaton, at: number, before: string): HoldTracker {
   const { bmp, kinds } = automaton
   let node: LaneNode = automaton.initial(0)
   // Starts of the candidates of `node`.

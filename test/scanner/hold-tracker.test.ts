@@ -25,7 +25,9 @@ const dfas = lane.dfas
 // Every shipped rule has its automaton: `dfas[i]` is `lane.rules[i]`'s.
 if (lane.fallbackPrefixes.length > 0 || dfas.length !== lane.rules.length) throw new Error('a shipped rule has no automaton')
 const boundaries = lane.rules.map((r) => r.boundary)
-const needs = lane.automaton.needs
+// The context each rule automaton needs, by lane index (-1: none), over the lane's parts.
+const needs = new Int32Array(dfas.length).fill(-1)
+for (const part of lane.parts) part.dfas.forEach((d, i) => { needs[d] = part.automaton.needs[i] as number })
 const laneRules = lane.rules
 
 /** Whether boundary `b` refuses a match that starts or ends next to `ch` (as find-match.ts tests it). */
@@ -81,7 +83,7 @@ const pieces = fc.constantFrom('4111 ', '1111', ' ', 'jane', '.doe', '@acme', '.
 t.test('merged candidates give the leftmost start of a per-position run', async (t) => {
   fc.assert(fc.property(fc.array(pieces, { maxLength: 14 }), fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }), (parts, cuts) => {
     const text = parts.join('')
-    const tracker = createHoldTracker(lane.automaton)
+    const tracker = createHoldTracker(lane.parts)
     // Fed in arbitrary pieces: the result must not depend on them.
     let at = 0
     for (let k = 0; at < text.length; k++) {
@@ -95,14 +97,14 @@ t.test('merged candidates give the leftmost start of a per-position run', async 
 })
 
 t.test('a match leaves a trace of its rule, no later than its start; a text no rule can match leaves none', async (t) => {
-  const clean = createHoldTracker(lane.automaton)
+  const clean = createHoldTracker(lane.parts)
   clean.push('The export button ignored the time zone, so reports showed up under the next day. ')
   const none: number[] = []
   t.equal(clean.endedIn(0, Infinity, true, none), Infinity, 'plain prose reaches no final state')
   t.same(none, [])
   fc.assert(fc.property(fc.array(pieces, { maxLength: 12 }), (parts) => {
     const text = parts.join('')
-    const tracker = createHoldTracker(lane.automaton)
+    const tracker = createHoldTracker(lane.parts)
     tracker.push(text)
     const rules: number[] = []
     const earliest = tracker.endedIn(0, Infinity, true, rules)
