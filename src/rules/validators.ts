@@ -340,6 +340,8 @@ const kLoginBefore = /(?:(?:ssh|scp|sftp|rsync|mosh|telnet|ftp)\s(?:[^\n@]{0,60}
  * counting sequences documentation writes as an example address.
  */
 const kServiceAddresses = new Set(['8.8.8.8', '8.8.4.4', '1.1.1.1', '1.0.0.1', '9.9.9.9', '149.112.112.112', '208.67.222.222', '208.67.220.220', '4.2.2.1', '4.2.2.2', '1.2.3.4', '4.3.2.1', '5.6.7.8', '2.3.4.5', '6.7.8.9'])
+/** The same resolvers' IPv6 addresses (compared in lower case). */
+const kServiceAddressesV6 = new Set(['2001:4860:4860::8888', '2001:4860:4860::8844', '2606:4700:4700::1111', '2606:4700:4700::1001', '2620:fe::fe', '2620:fe::9', '2620:119:35::35', '2620:119:53::53'])
 
 /**
  * A public IPv4 host address standing alone (see isNonPublicV4 for what is
@@ -388,7 +390,7 @@ function isNonPublicV6 (value: string): boolean {
  * (`2001::/32`) is a network, and the ranges of isNonPublicV6 are no one's.
  */
 const ipv6: Validator = (value, { before }) => {
-  if (before === ':' || before === '.' || value.includes('/')) return false
+  if (before === ':' || before === '.' || value.includes('/') || kServiceAddressesV6.has(value.toLowerCase())) return false
   let addr = value
   let groups = 0
   const lastColon = addr.lastIndexOf(':')

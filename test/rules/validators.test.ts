@@ -172,6 +172,7 @@ t.test('ipv4 wants four octets standing alone, of a public host', async (t) => {
   rejects(t, 'ipv4', ['192.168.1.1.1', '192.168.1.256', '192.168.001.1', '1.2.3', '01.2.3.4'])
   // Public, but a service's (DNS resolvers) or documentation's counting example, not anyone's machine.
   rejects(t, 'ipv4', ['8.8.8.8', '8.8.4.4', '1.1.1.1', '9.9.9.9', '1.2.3.4'])
+  rejects(t, 'ipv6', ['2001:4860:4860::8888', '2606:4700:4700::1111', '2620:FE::FE'])
   rejects(t, 'ipv4', ['1.1.108'], '.')
   rejects(t, 'ipv4', ['2.168.1.1'], '9')
   // The policy: addresses of no one pass.
@@ -187,7 +188,7 @@ t.test('ipv4 wants four octets standing alone, of a public host', async (t) => {
 })
 
 t.test('ipv6 accepts public addresses and refuses times, MACs, slices, loopback and non-public ranges', async (t) => {
-  accepts(t, 'ipv6', ['2a00:1450:4001:81c::200e', '2606:4700:4700::1111', '1:2:3:4:5:6:7:8', '::ffff:81.2.69.160',
+  accepts(t, 'ipv6', ['2a00:1450:4001:81c::200e', '2a01:4f8:c17:3b2::1', '1:2:3:4:5:6:7:8', '::ffff:81.2.69.160',
     '2a00:1450:4001:081c:0000:0000:0000:200e'])
   rejects(t, 'ipv6', ['12:30:45', '00:1a:2b:3c:4d:5e', '10::20', '1::2', '::1', '::', 'dead::beef', 'a:b:c:d:e:f:a:b',
     '1:2:3:4:5:6:7:8:9', '1::2::3', '::ffff:192.0.2.300', 'fe80::12345'])
