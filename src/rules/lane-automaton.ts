@@ -122,6 +122,8 @@ export interface LaneAutomaton {
   readonly size: number
   /** Per rule automaton, the context it needs to start (see LaneContexts), or -1. */
   readonly needs: Int32Array
+  /** How much decided text a new tracker must read for its contexts (0: only the last character, for boundaries). */
+  readonly contextLength: number
   /** Class of each BMP code unit. */
   readonly bmp: Uint16Array
   /** Boundary kind of the characters of each class. */
@@ -147,6 +149,8 @@ export interface LaneAutomaton {
 export interface LaneContexts {
   readonly dfas: readonly PrefixDfa[]
   readonly of: readonly number[]
+  /** The longest text a context must read before a match (the longest `after` among them). */
+  readonly maxLength: number
 }
 
 /**
@@ -184,7 +188,7 @@ const kMaxAstral = 4096
  * let node = automaton.initial(0)
  * node = automaton.step(node, automaton.bmp[0x34]).to
  */
-export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries: readonly Boundary[], contexts: LaneContexts = { dfas: [], of: [] }): LaneAutomaton {
+export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries: readonly Boundary[], contexts: LaneContexts = { dfas: [], of: [], maxLength: 0 }): LaneAutomaton {
   if (contexts.dfas.length > kMaxContexts || contexts.dfas.some((d) => d.states >= 1 << kContextShift)) {
     throw new Error('too many or too large contexts')
   }
@@ -334,6 +338,7 @@ export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries:
   return {
     size: count,
     needs,
+    contextLength: contexts.dfas.length === 0 ? 0 : contexts.maxLength,
     bmp,
     kinds,
     initial (kind) {

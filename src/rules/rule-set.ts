@@ -209,10 +209,10 @@ function startsOnEveryAlnum (dfa: PrefixDfa): boolean {
 }
 
 /** The automaton of the lane's rule automata `members`, with the contexts they need (`contextOf` by lane index). */
-function createPart (members: readonly number[], dfas: readonly PrefixDfa[], boundaries: readonly Boundary[], contexts: readonly PrefixDfa[], contextOf: readonly number[]): LanePart {
+function createPart (members: readonly number[], dfas: readonly PrefixDfa[], boundaries: readonly Boundary[], contexts: readonly PrefixDfa[], contextOf: readonly number[], contextLength: number): LanePart {
   const of = members.map((d) => contextOf[d] ?? -1)
   return {
-    automaton: createLaneAutomaton(members.map((d) => dfas[d] as PrefixDfa), members.map((d) => boundaries[d] as Boundary), { dfas: contexts, of }),
+    automaton: createLaneAutomaton(members.map((d) => dfas[d] as PrefixDfa), members.map((d) => boundaries[d] as Boundary), { dfas: contexts, of, maxLength: contextLength }),
     dfas: Int32Array.from(members)
   }
 }
@@ -245,8 +245,10 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   const wide = dfas.map((dfa, d) => contextOf[d] === -1 && dfa.states >= kWideStates && startsOnEveryAlnum(dfa))
   const parts: LanePart[] = []
   const rest = dfas.map((_, d) => d).filter((d) => wide[d] !== true)
-  if (rest.length > 0 || dfas.length === 0) parts.push(createPart(rest, dfas, boundaries, contexts, contextOf))
-  dfas.forEach((_, d) => { if (wide[d] === true) parts.push(createPart([d], dfas, boundaries, [], [-1])) })
+  // A new tracker reads the decided text before it for its contexts: as much as the longest `after` of the rules that need one.
+  const contextLength = Math.max(0, ...dfaRules.map((i, d) => contextOf[d] === -1 ? 0 : (rules[i] as CompiledRuleInternal).after?.maxLength ?? 0))
+  if (rest.length > 0 || dfas.length === 0) parts.push(createPart(rest, dfas, boundaries, contexts, contextOf, contextLength))
+  dfas.forEach((_, d) => { if (wide[d] === true) parts.push(createPart([d], dfas, boundaries, [], [-1], 0)) })
   return {
     rules,
     // Rules with a start boundary pack apart from those without: a group

@@ -44,7 +44,7 @@ export interface HoldTracker {
  * tracker.leftmost() // 5: "4111 11" may still become a card number
  */
 export function createHoldTracker (parts: readonly LanePart[], at = 0, before = ''): HoldTracker {
-  const trackers = parts.map((part) => createPartTracker(part.automaton, at, before))
+  const trackers = parts.map((part) => createPartTracker(part.automaton, at, contextOf(before, part.automaton.contextLength)))
   const only = trackers[0]
   if (trackers.length === 1 && only !== undefined && isIdentity((parts[0] as LanePart).dfas)) return only
   const local: number[] = []
@@ -73,6 +73,22 @@ export function createHoldTracker (parts: readonly LanePart[], at = 0, before = 
       return earliest
     }
   }
+}
+
+/**
+ * The end of `before` a part's tracker reads: its contexts' longest reach,
+ * or only the last character (its boundary kind) when it has none. A
+ * tracker made after a match had read the whole history of the lane,
+ * 800 characters, at each match.
+ */
+function contextOf (before: string, length: number): string {
+  const n = Math.max(1, length)
+  if (before.length <= n) return before
+  let from = before.length - n
+  const code = before.charCodeAt(from)
+  // Not from the middle of a surrogate pair.
+  if (code >= 0xdc00 && code <= 0xdfff && from > 0) from--
+  return before.slice(from)
 }
 
 function isIdentity (indexes: Int32Array): boolean {

