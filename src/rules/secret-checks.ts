@@ -18,8 +18,15 @@
  */
 import type { Validator } from './types.js'
 
-/** Words documentation puts where a token would go (`sk_live_your_key_here`, `pplx-EXAMPLE…`). */
-const kPlaceholderWord = /example|sample|placeholder|redacted|dummy|your|here|fake|changeme|insert|replace/i
+/**
+ * Words documentation puts where a token would go (`sk_live_your_key_here`,
+ * `pplx-EXAMPLE…`, `sk-YourKeyGoesHere`). The short ones count only as words
+ * of their own — between separators or the ends, or capitalised in camel
+ * case — as four random letters spell `FAKE` or `HERE` about once in 100,000
+ * AWS key ids (`AKIAAB4YWDT4H3JFAKET` is a key).
+ */
+const kPlaceholderWord = /example|sample|placeholder|redacted|dummy|changeme|insert|replace/i
+const kPlaceholderShortWord = /(?:^|[^A-Za-z])(?:[Yy]our|YOUR|[Hh]ere|HERE|[Ff]ake|FAKE)(?![A-Za-z])|(?<![A-Z])(?:Your|Here|Fake)(?![a-z])/
 
 /** Masks: `xxxx`, `****`, `...`, `<key>`. */
 const kMask = /[xX]{4}|\*{3}|\.{3}|[<>]/
@@ -92,7 +99,7 @@ const kSlug = /^[a-z0-9]+(?:[-_.][a-z]+){3,}$/
  * @example isPlaceholderToken('ghp_1234567890abcdefghijklmnopqrstuvwxyz') === true
  */
 export function isPlaceholderToken (value: string): boolean {
-  return kPlaceholderWord.test(value) || kMask.test(value) || hasAscendingRun(value, 6) || longestRepeat(value) >= 6 ||
+  return kPlaceholderWord.test(value) || kPlaceholderShortWord.test(value) || kMask.test(value) || hasAscendingRun(value, 6) || longestRepeat(value) >= 6 ||
     kIdentifierTail.test(value) || kSlug.test(value)
 }
 

@@ -118,3 +118,11 @@ t.test('refusesSecretValue without a lead only judges the value', async (t) => {
   t.equal(refusesSecretValue('Qm7vT2kcWp9RzLx4', ''), false)
   t.equal(refusesSecretValue('changeme123'), true)
 })
+
+t.test('isPlaceholderToken reads a short placeholder word only as a word of its own', async (t) => {
+  t.notOk(isPlaceholderToken('AKIAAB4YWDT4H3JFAKET'), 'FAKE inside random capitals: a key')
+  t.notOk(isPlaceholderToken('xoxb-1234-HEREsz9kQm2Lx7'), 'HERE run on into random letters')
+  t.ok(isPlaceholderToken('sk_live_your_key_here'), 'between separators')
+  t.ok(isPlaceholderToken('sk-proj-YourKeyGoesHere'), 'capitalised in camel case')
+  t.ok(isPlaceholderToken('AKIA_FAKE_KEY_1234567'), 'upper case between separators')
+})
