@@ -28,8 +28,12 @@ import type { Validator } from './types.js'
 const kPlaceholderWord = /example|sample|placeholder|redacted|dummy|changeme|insert|replace/i
 const kPlaceholderShortWord = /(?:^|[^A-Za-z])(?:[Yy]our|YOUR|[Hh]ere|HERE|[Ff]ake|FAKE)(?![A-Za-z])|(?<![A-Z])(?:Your|Here|Fake)(?![a-z])/
 
-/** Masks: `xxxx`, `****`, `...`, `<key>`. */
-const kMask = /[xX]{4}|\*{3}|\.{3}|[<>]/
+/**
+ * Masks: `xxxxxx`, `XXXX` as a word of its own, `****`, `...`, `<key>`.
+ * Four X in a row inside random capitals are a key: about one AWS key id in
+ * 60,000 has them.
+ */
+const kMask = /[xX]{6}|(?:^|[^A-Za-z])[xX]{4}(?![A-Za-z])|\*{3}|\.{3}|[<>]/
 
 /** 0 for a digit, 1 for an upper-case letter, 2 for a lower-case one, -1 for anything else. */
 function asciiClass (code: number): number {

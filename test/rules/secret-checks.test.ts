@@ -126,3 +126,9 @@ t.test('isPlaceholderToken reads a short placeholder word only as a word of its 
   t.ok(isPlaceholderToken('sk-proj-YourKeyGoesHere'), 'capitalised in camel case')
   t.ok(isPlaceholderToken('AKIA_FAKE_KEY_1234567'), 'upper case between separators')
 })
+
+t.test('isPlaceholderToken reads XXXX as a mask only as a run or a word of its own', async (t) => {
+  t.notOk(isPlaceholderToken('AKIAJ7XXXXQ2M4ZB6HTR'), 'four X inside random capitals: a key')
+  t.ok(isPlaceholderToken('AKIAXXXXXXXXXXXXXXXX'), 'a run of X')
+  t.ok(isPlaceholderToken('ghp_XXXX_XXXX'), 'XXXX between separators')
+})
