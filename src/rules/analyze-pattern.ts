@@ -160,6 +160,17 @@ function characterClassWidth (el: AST.CharacterClass): number {
 }
 
 /**
+ * A pattern (with a rule's `flags`: `i`, `s`) parsed for refa's automata, in
+ * Unicode mode as the rules run. `assertions`: `ignore` drops them (a
+ * superset, fine for a hold), `throw` refuses the pattern (for an automaton
+ * that must decide exactly).
+ */
+export function parseForAutomata (source: string, flags: string, assertions: 'ignore' | 'throw'): JS.ParseResult {
+  const literal = { source, flags: 'u' + (flags.includes('i') ? 'i' : '') + (flags.includes('s') ? 's' : '') }
+  return JS.Parser.fromLiteral(literal).parse({ assertions, backreferences: 'throw' })
+}
+
+/**
  * A JS-syntax regex source accepting every prefix of every match of
  * `source` (a superset: assertions are dropped and counted repetitions
  * relaxed to unbounded, which keeps the automaton small). Returns the source
@@ -167,8 +178,7 @@ function characterClassWidth (el: AST.CharacterClass): number {
  * its match is where the holdback must begin.
  */
 export function prefixPattern (source: string, flags: string): { source: string, flags: string } {
-  const literal = { source, flags: 'u' + (flags.includes('i') ? 'i' : '') + (flags.includes('s') ? 's' : '') }
-  const { expression, maxCharacter } = JS.Parser.fromLiteral(literal).parse({ assertions: 'ignore', backreferences: 'throw' })
+  const { expression, maxCharacter } = parseForAutomata(source, flags, 'ignore')
   relaxRepetitions(expression)
   const nfa = NFA.fromRegex(expression, { maxCharacter })
   nfa.prefixes()

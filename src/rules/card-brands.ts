@@ -11,6 +11,7 @@
  * A number may fit several brands (RuPay and Discover share 65, Troy and
  * Discover too); it is a card if any of them fits.
  */
+import { allSameDigits } from './digit-boundaries.js'
 import { luhnValid } from './luhn.js'
 
 export interface CardBrand {
@@ -85,5 +86,5 @@ export function cardBrandOf (digits: string): CardBrand | undefined {
  * @example isCardNumber('378282246310005') === true; isCardNumber('4111111111111112') === false
  */
 export function isCardNumber (digits: string): boolean {
-  return /^[0-9]{12,19}$/.test(digits) && !/^(.)\1*$/.test(digits) && cardBrandOf(digits) !== undefined && luhnValid(digits)
+  return /^[0-9]{12,19}$/.test(digits) && !allSameDigits(digits) && cardBrandOf(digits) !== undefined && luhnValid(digits)
 }

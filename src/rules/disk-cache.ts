@@ -66,3 +66,15 @@ export function remember<T> (parts: readonly string[], derive: () => string, dec
   memory.set(key, { value })
   return value as T
 }
+
+/**
+ * `remember` for a derivation that may find nothing (an automaton too large
+ * to build): `build` returns a JSON-able form or undefined, remembered as
+ * such; `load` turns the form into the value (and throws on a damaged one).
+ */
+export function rememberBuilt<S, T> (parts: readonly string[], build: () => S | undefined, load: (form: S) => T): T | undefined {
+  return remember(parts, () => {
+    const built = build()
+    return built === undefined ? 'none' : JSON.stringify(built)
+  }, (text) => text === 'none' ? undefined : load(JSON.parse(text) as S))
+}

@@ -18,10 +18,10 @@
  * A rule whose DFA would pass `kMaxStates` (several long counted classes
  * that overlap) is left to the relaxed RE2 prefix (`fallback`), as before.
  */
-import { DFA, JS, NFA } from 'refa'
+import { DFA, NFA } from 'refa'
 import type { CompiledRuleInternal } from './compile-rule.js'
-import { relaxRepetitions } from './analyze-pattern.js'
-import { remember } from './disk-cache.js'
+import { parseForAutomata, relaxRepetitions } from './analyze-pattern.js'
+import { rememberBuilt } from './disk-cache.js'
 
 /** Beyond this many states a rule keeps the relaxed RE2 prefix (bounds load time and memory). */
 const kMaxStates = 20_000
@@ -45,10 +45,9 @@ export interface PrefixDfa {
 interface Serialized { states: number, classes: number, initial: number, next: string, ranges: Array<[number, number, number]>, accept: number[] }
 
 /** `relaxed`: counted repetitions read as unbounded (`{1,200}` as `{1,}`): a superset, in far fewer states. */
-function build (source: string, ruleFlags: string, relaxed: boolean): Serialized | undefined {
-  const flags = 'u' + (ruleFlags.includes('i') ? 'i' : '') + (ruleFlags.includes('s') ? 's' : '')
+function build (source: string, flags: string, relaxed: boolean): Serialized | undefined {
   try {
-    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags }).parse({ assertions: 'ignore', backreferences: 'throw' })
+    const { expression, maxCharacter } = parseForAutomata(source, flags, 'ignore')
     if (relaxed) relaxRepetitions(expression)
     const nfa = NFA.fromRegex(expression, { maxCharacter }, {}, new NFA.LimitedNodeFactory(kMaxStates))
     // The match DFA, minimized: states that cannot reach a match end are
@@ -118,10 +117,7 @@ function load (s: Serialized): PrefixDfa {
 }
 
 function dfaOf (source: string, flags: string, relaxed: boolean): PrefixDfa | undefined {
-  return remember([relaxed ? 'relaxed-dfa' : 'dfa', kVersion, flags, source], () => {
-    const built = build(source, flags, relaxed)
-    return built === undefined ? 'none' : JSON.stringify(built)
-  }, (text) => text === 'none' ? undefined : load(JSON.parse(text) as Serialized))
+  return rememberBuilt([relaxed ? 'relaxed-dfa' : 'dfa', kVersion, flags, source], () => build(source, flags, relaxed), load)
 }
 
 /** The rule's prefix DFA, or undefined when it is too large (the rule keeps the RE2 prefix). */
@@ -137,6 +133,12 @@ export function prefixDfaOf (rule: CompiledRuleInternal): PrefixDfa | undefined 
  */
 export function contextDfaOf (source: string, flags: string): PrefixDfa | undefined {
   return dfaOf(source, flags, true)
+}
+
+/** Whether a match of `dfa` may start with code point `cp` (its initial state reads it). */
+export function startsWith (dfa: PrefixDfa, cp: number): boolean {
+  const cls = classOf(dfa, cp)
+  return cls !== 0 && (dfa.next[dfa.initial * dfa.classes + cls] as number) >= 0
 }
 
 /** The class of code point `cp` in `dfa` (0 when no transition reads it). */

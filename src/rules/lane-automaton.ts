@@ -14,7 +14,7 @@
  *
  * Boundaries are part of the automaton: a rule with a boundary starts no
  * candidate right after a character its boundary touches (the match would be
- * refused: scanner/find-match.ts), so inside a run of digits only the run's
+ * refused: rules/boundaries.ts), so inside a run of digits only the run's
  * start is a candidate of a digit-bounded rule; and a candidate that ends a
  * whole match counts as a match only once the next character does not touch
  * its boundary (see `pending`).
@@ -26,34 +26,10 @@
  * a candidate only after `](https://…`, and a `?` anywhere else in prose or
  * code holds nothing and costs no search.
  */
+import { charKind, kTouch } from './boundaries.js'
 import { classOf as dfaClassOf } from './hold-automaton.js'
 import type { PrefixDfa } from './hold-automaton.js'
 import type { Boundary } from './types.js'
-
-/**
- * Boundary kinds of a character, as find-match.ts tests them: 0 none of
- * these, 1 an ASCII digit, 2 an ASCII letter, 3 another letter or number.
- */
-const kDigit = 1
-const kLetter = 2
-const kOther = 3
-/** Per boundary, the kinds it touches, as bits (`1 << kind`). */
-const kTouch: Readonly<Record<Boundary, number>> = {
-  none: 0,
-  digit: 1 << kDigit,
-  word: (1 << kDigit) | (1 << kLetter),
-  alnum: (1 << kDigit) | (1 << kLetter) | (1 << kOther)
-}
-
-const alnum = /[\p{L}\p{N}]/u
-
-/** The boundary kind of code point `cp` (see above). */
-export function charKind (cp: number): number {
-  if (cp >= 0x30 && cp <= 0x39) return kDigit
-  if ((cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a)) return kLetter
-  if (cp < 0x80) return 0
-  return alnum.test(String.fromCodePoint(cp)) ? kOther : 0
-}
 
 let bmpKinds: Uint8Array | undefined
 
@@ -154,19 +130,20 @@ export interface LaneContexts {
 }
 
 /**
- * One automaton of a lane and, for each of its rule automata, the index of
- * that automaton in the lane's `dfas`. A lane runs several when one rule
- * would multiply the states of all the others (see rule-set.ts).
+ * One automaton of a lane and, for each of its rule automata, the rule's
+ * index in the lane's `rules`. A lane runs several when one rule would
+ * multiply the states of all the others (see rule-set.ts).
  */
 export interface LanePart {
   readonly automaton: LaneAutomaton
-  readonly dfas: Int32Array
+  readonly rules: Int32Array
 }
 
 /** Contexts a lane may track (one bit each in `contextMatched`). */
 export const kMaxContexts = 30
-/** Bits of a context's state in a `context` entry. */
+/** Bits of a context's state in a `context` entry, and their mask. */
 const kContextShift = 20
+const kContextState = (1 << kContextShift) - 1
 
 /**
  * Interned states beyond which the table starts afresh (a stream keeps its
@@ -209,7 +186,9 @@ export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries:
   const byTuple = new Map<string, number>()
   const dfaClasses: Uint16Array[] = []
   const kinds: number[] = []
+  // Per class, the rule automata and the context automata a character of it can start.
   const starters: Array<Int32Array | undefined> = []
+  const contextStarters: Array<Int32Array | undefined> = []
 
   function classOfTuple (tuple: Uint16Array, kind: number): number {
     const key = `${kind}:${tuple.join(',')}`
@@ -241,35 +220,37 @@ export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries:
   }
   const astral = new Map<number, number>()
 
-  /** Automata `[from, to)` whose initial state reads class `cls`. */
-  function startingOn (cls: number, from: number, to: number): Int32Array {
-    const tuple = dfaClasses[cls] as Uint16Array
-    const found: number[] = []
-    for (let d = from; d < to; d++) {
-      const dfa = dfas[d] as PrefixDfa
-      const c = tuple[d] as number
-      if (c !== 0 && (dfa.next[dfa.initial * dfa.classes + c] as number) >= 0) found.push(d)
-    }
-    return Int32Array.from(found)
-  }
-  const contextStarters: Array<Int32Array | undefined> = []
-
-  function startersOf (cls: number): Int32Array {
-    let list = starters[cls]
+  /** Automata `[from, to)` whose initial state reads class `cls` (remembered in `cache`). */
+  function startersIn (cache: Array<Int32Array | undefined>, cls: number, from: number, to: number): Int32Array {
+    let list = cache[cls]
     if (list === undefined) {
-      list = startingOn(cls, 0, count)
-      starters[cls] = list
+      const tuple = dfaClasses[cls] as Uint16Array
+      const found: number[] = []
+      for (let d = from; d < to; d++) {
+        const dfa = dfas[d] as PrefixDfa
+        const c = tuple[d] as number
+        if (c !== 0 && (dfa.next[dfa.initial * dfa.classes + c] as number) >= 0) found.push(d)
+      }
+      list = Int32Array.from(found)
+      cache[cls] = list
     }
     return list
   }
 
-  function contextStartersOf (cls: number): Int32Array {
-    let list = contextStarters[cls]
-    if (list === undefined) {
-      list = startingOn(cls, count, all)
-      contextStarters[cls] = list
-    }
-    return list
+  /**
+   * The state automaton `d` goes to from `state` on its class `c`, or -1
+   * when it dies there or another candidate already reached that state at
+   * this character (the earlier one is kept).
+   */
+  function reach (d: number, state: number, c: number): number {
+    if (c === 0) return -1
+    const dfa = dfas[d] as PrefixDfa
+    const to = dfa.next[state * dfa.classes + c] as number
+    if (to < 0) return -1
+    const at = (offsets[d] as number) + to
+    if (seen[at] === stamp) return -1
+    seen[at] = stamp
+    return to
   }
 
   // Interned by a hash of (kind, candidates, contexts), equal ones chained.
@@ -309,7 +290,7 @@ export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries:
     let contextMatched = 0
     for (const code of context) {
       const c = code >>> kContextShift
-      if ((dfas[count + c] as PrefixDfa).accept[code & ((1 << kContextShift) - 1)] === 1) contextMatched |= 1 << c
+      if ((dfas[count + c] as PrefixDfa).accept[code & kContextState] === 1) contextMatched |= 1 << c
     }
     const node: LaneNode = {
       elems: Int32Array.from(elems),
@@ -358,32 +339,23 @@ export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries:
       const tuple = dfaClasses[cls] as Uint16Array
       const out: number[] = []
       const from: number[] = []
-      const mark = ++stamp
+      stamp++
       const { elems } = node
       for (let i = 0; i < elems.length; i += 2) {
         const d = elems[i] as number
-        const c = tuple[d] as number
-        if (c === 0) continue
-        const dfa = dfas[d] as PrefixDfa
-        const to = dfa.next[(elems[i + 1] as number) * dfa.classes + c] as number
+        const to = reach(d, elems[i + 1] as number, tuple[d] as number)
         if (to < 0) continue
-        const at = (offsets[d] as number) + to
-        if (seen[at] === mark) continue
-        seen[at] = mark
         out.push(d, to)
         from.push(i >> 1)
       }
       const before = 1 << node.kind
-      for (const d of startersOf(cls)) {
+      for (const d of startersIn(starters, cls, 0, count)) {
         if (((touch[d] as number) & before) !== 0) continue
         // A rule with a context starts only right after it matched.
         const need = needs[d] as number
         if (need >= 0 && (node.contextMatched & (1 << need)) === 0) continue
-        const dfa = dfas[d] as PrefixDfa
-        const to = dfa.next[dfa.initial * dfa.classes + (tuple[d] as number)] as number
-        const at = (offsets[d] as number) + to
-        if (seen[at] === mark) continue
-        seen[at] = mark
+        const to = reach(d, (dfas[d] as PrefixDfa).initial, tuple[d] as number)
+        if (to < 0) continue
         out.push(d, to)
         from.push(-1)
       }
@@ -391,23 +363,12 @@ export function createLaneAutomaton (ruleDfas: readonly PrefixDfa[], boundaries:
       const context: number[] = []
       for (const code of node.context) {
         const d = count + (code >>> kContextShift)
-        const c = tuple[d] as number
-        if (c === 0) continue
-        const dfa = dfas[d] as PrefixDfa
-        const to = dfa.next[(code & ((1 << kContextShift) - 1)) * dfa.classes + c] as number
-        if (to < 0) continue
-        const at = (offsets[d] as number) + to
-        if (seen[at] === mark) continue
-        seen[at] = mark
-        context.push(((d - count) << kContextShift) | to)
+        const to = reach(d, code & kContextState, tuple[d] as number)
+        if (to >= 0) context.push(((d - count) << kContextShift) | to)
       }
-      for (const d of contextStartersOf(cls)) {
-        const dfa = dfas[d] as PrefixDfa
-        const to = dfa.next[dfa.initial * dfa.classes + (tuple[d] as number)] as number
-        const at = (offsets[d] as number) + to
-        if (seen[at] === mark) continue
-        seen[at] = mark
-        context.push(((d - count) << kContextShift) | to)
+      for (const d of startersIn(contextStarters, cls, count, all)) {
+        const to = reach(d, (dfas[d] as PrefixDfa).initial, tuple[d] as number)
+        if (to >= 0) context.push(((d - count) << kContextShift) | to)
       }
       context.sort((a, b) => a - b)
       let keep = 0

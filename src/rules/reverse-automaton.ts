@@ -12,8 +12,9 @@
  * costs as many steps as the context it reads, and only the subsets of NFA
  * states that real text reaches are ever built.
  */
-import { JS, NFA } from 'refa'
-import { remember } from './disk-cache.js'
+import { NFA } from 'refa'
+import { parseForAutomata } from './analyze-pattern.js'
+import { rememberBuilt } from './disk-cache.js'
 
 /** A state of the lazy DFA: a set of NFA states. */
 export interface ReverseState {
@@ -40,11 +41,10 @@ const kVersion = '1'
 
 interface Serialized { nodes: number, initial: number, finals: number[], edges: Array<[number, number, number, number]> }
 
-function build (source: string, ruleFlags: string): Serialized | undefined {
-  const flags = 'u' + (ruleFlags.includes('i') ? 'i' : '') + (ruleFlags.includes('s') ? 's' : '')
+function build (source: string, flags: string): Serialized | undefined {
   try {
     // Assertions would need the characters around: such a pattern keeps the regex.
-    const { expression, maxCharacter } = JS.Parser.fromLiteral({ source, flags }).parse({ assertions: 'throw', backreferences: 'throw' })
+    const { expression, maxCharacter } = parseForAutomata(source, flags, 'throw')
     const nfa = NFA.fromRegex(expression, { maxCharacter }, {}, new NFA.LimitedNodeFactory(kMaxNfaStates))
     nfa.reverse()
     const index = new Map<NFA.ReadonlyNode, number>([[nfa.initial, 0]])
@@ -141,8 +141,5 @@ function load (s: Serialized): ReverseAutomaton {
  * assertions or is too large (the `(?:after)$` regex is used then).
  */
 export function reverseAutomatonOf (source: string, flags: string): ReverseAutomaton | undefined {
-  return remember(['reverse', kVersion, flags, source], () => {
-    const built = build(source, flags)
-    return built === undefined ? 'none' : JSON.stringify(built)
-  }, (text) => text === 'none' ? undefined : load(JSON.parse(text) as Serialized))
+  return rememberBuilt(['reverse', kVersion, flags, source], () => build(source, flags), load)
 }

@@ -12,7 +12,7 @@
 import RE2 from 're2'
 import { prefixPattern } from './analyze-pattern.js'
 import { remember } from './disk-cache.js'
-import { contextDfaOf, prefixDfaOf } from './hold-automaton.js'
+import { contextDfaOf, prefixDfaOf, startsWith } from './hold-automaton.js'
 import type { PrefixDfa } from './hold-automaton.js'
 import { createLaneAutomaton, kMaxContexts } from './lane-automaton.js'
 import type { LanePart } from './lane-automaton.js'
@@ -58,8 +58,6 @@ export interface RuleLane {
    * and whether a match may start in the text about to be decided.
    */
   readonly parts: readonly LanePart[]
-  /** The rule of each of `dfas` (an index into `rules`). */
-  readonly dfaRules: Int32Array
   /**
    * Each rule alone as a group (by rule index), made on first use
    * (`singleGroup`): the search when the automaton tells which few rules
@@ -158,15 +156,11 @@ function prefixGroups (rules: readonly CompiledRuleInternal[]): RE2[] {
 /** Characters a context's first one may be, beyond which it is not worth running (see contextFor). */
 const kContextStarts = 8
 
-/** How many BMP code points `dfa`'s initial state reads (Infinity if it reads one above the BMP). */
+/** How many BMP code points a match of `dfa` may start with (Infinity if one above the BMP). */
 function initialReach (dfa: PrefixDfa): number {
-  const row = dfa.initial * dfa.classes
-  for (const [, , cls] of dfa.astral) if ((dfa.next[row + cls] as number) >= 0) return Infinity
+  for (const [min] of dfa.astral) if (startsWith(dfa, min)) return Infinity
   let n = 0
-  for (let cp = 0; cp < 0x10000; cp++) {
-    const cls = dfa.bmp[cp] as number
-    if (cls !== 0 && (dfa.next[row + cls] as number) >= 0) n++
-  }
+  for (let cp = 0; cp < 0x10000; cp++) if (startsWith(dfa, cp)) n++
   return n
 }
 
@@ -197,23 +191,21 @@ function contextFor (rule: CompiledRuleInternal, contexts: PrefixDfa[], index: M
 /** States beyond which a rule that starts on every letter and digit runs apart (see createLane). */
 const kWideStates = 500
 
+const kAsciiAlnum = [...'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'].map((ch) => ch.charCodeAt(0))
+
 function startsOnEveryAlnum (dfa: PrefixDfa): boolean {
-  const row = dfa.initial * dfa.classes
-  for (let cp = 0x30; cp <= 0x7a; cp++) {
-    if (cp > 0x39 && cp < 0x41) continue
-    if (cp > 0x5a && cp < 0x61) continue
-    const cls = dfa.bmp[cp] as number
-    if (cls === 0 || (dfa.next[row + cls] as number) < 0) return false
-  }
-  return true
+  return kAsciiAlnum.every((cp) => startsWith(dfa, cp))
 }
 
-/** The automaton of the lane's rule automata `members`, with the contexts they need (`contextOf` by lane index). */
-function createPart (members: readonly number[], dfas: readonly PrefixDfa[], boundaries: readonly Boundary[], contexts: readonly PrefixDfa[], contextOf: readonly number[], contextLength: number): LanePart {
+/**
+ * The automaton of the lane's rule automata `members` (indexes into `dfas`,
+ * whose rules are `dfaRules`), with the contexts they need (`contextOf`).
+ */
+function createPart (members: readonly number[], dfas: readonly PrefixDfa[], dfaRules: readonly number[], boundaries: readonly Boundary[], contexts: readonly PrefixDfa[], contextOf: readonly number[], contextLength: number): LanePart {
   const of = members.map((d) => contextOf[d] ?? -1)
   return {
     automaton: createLaneAutomaton(members.map((d) => dfas[d] as PrefixDfa), members.map((d) => boundaries[d] as Boundary), { dfas: contexts, of, maxLength: contextLength }),
-    dfas: Int32Array.from(members)
+    rules: Int32Array.from(members, (d) => dfaRules[d] as number)
   }
 }
 
@@ -247,8 +239,8 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   const rest = dfas.map((_, d) => d).filter((d) => wide[d] !== true)
   // A new tracker reads the decided text before it for its contexts: as much as the longest `after` of the rules that need one.
   const contextLength = Math.max(0, ...dfaRules.map((i, d) => contextOf[d] === -1 ? 0 : (rules[i] as CompiledRuleInternal).after?.maxLength ?? 0))
-  if (rest.length > 0 || dfas.length === 0) parts.push(createPart(rest, dfas, boundaries, contexts, contextOf, contextLength))
-  dfas.forEach((_, d) => { if (wide[d] === true) parts.push(createPart([d], dfas, boundaries, [], [-1], 0)) })
+  if (rest.length > 0 || dfas.length === 0) parts.push(createPart(rest, dfas, dfaRules, boundaries, contexts, contextOf, contextLength))
+  dfas.forEach((_, d) => { if (wide[d] === true) parts.push(createPart([d], dfas, dfaRules, boundaries, [], [-1], 0)) })
   return {
     rules,
     // Rules with a start boundary pack apart from those without: a group
@@ -257,7 +249,6 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
     groups: packGroups(alternatives, 'gu', rules.map((r) => r.boundary === 'none' ? 'free' : 'bounded')).map((members) => createGroup(rules, members)),
     dfas,
     parts,
-    dfaRules: Int32Array.from(dfaRules),
     single: new Array(rules.length),
     fallbackPrefixes: prefixGroups(fallback),
     maxLength: Math.max(...rules.map((r) => r.maxLength)),

@@ -3,8 +3,8 @@
  * What tells a credential from the text documentation writes in its place,
  * for the secret rules: the `secret_token` and `discord_bot_token`
  * validators (registered in validators.ts), and `refusesSecretValue`, the
- * stock-value test that `secret_value` and `url_password` add to their
- * placeholder checks.
+ * one test of references, placeholders and stock values that
+ * `secret_value` and `url_password` apply.
  *
  * Measured on the README, changelog and source files of the packages under
  * node_modules: what a secret rule found there was, nearly always, a value
@@ -130,6 +130,39 @@ const discordBotToken: Validator = (value, { lead = '' }) => {
   return false
 }
 
+/**
+ * References and placeholders that stand where a secret would be:
+ * `${VAR}`, `$VAR`, `{{ x }}`, `<password>`, `%(pw)s`, `process.env.X`,
+ * `os.environ[…]`, `getpass()`, masks like `********` and `xxxx`, and the
+ * stock words people write instead of a real value.
+ */
+const secretReference = new RegExp([
+  String.raw`^\$\{[^}]*\}?$`,
+  String.raw`^\{\{`,
+  String.raw`^<[^>]*>?$`,
+  String.raw`^%\(`,
+  String.raw`^\[[A-Za-z _-]*\]$`,
+  String.raw`(?:^|[.\[])(?:env|environ|getenv|secrets|vault|config|settings|params|process|args|options|opts|self|this)[.\[(]`,
+  String.raw`\(\)?$`,
+  String.raw`^([*x•.#?])\1{2,}$`,
+  // A member access or call, not a value: reader.readStringNT, config.db.password.
+  String.raw`^[A-Za-z_$][A-Za-z_$]*(?:\.[A-Za-z_$][A-Za-z_$]*)+(?:\(.*)?$`,
+  // Stock example values: secret123, password-for-30001, token_abc.
+  String.raw`^(?:password|passwd|pass|secret|token|apikey)[-_]?[a-z0-9-]{0,24}$`,
+  String.raw`^(?:changeme|change_me|changeit|password|passw0rd|secret|redacted|placeholder|example|dummy|none|null|undefined|true|false)$`,
+  // your_api_key_here, my-secret-token, YOUR_PASSWORD; not MY16Grjz4k (digits: a value).
+  String.raw`^(?:your|my|the)[_-]?[a-z_-]*(?:password|passwd|pass|secret|token|key)[a-z_-]*$`,
+  String.raw`^x{3,}(?:[_-]?x{2,})*$`
+].join('|'), 'i')
+
+/** `$DB_PASSWORD`, `$db_pass`, `$dbPassword`; not `$IK9c_uPs5` (a password that starts with `$`). Case matters. */
+const variableReference = /^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][A-Za-z_]*)$/
+
+/** A reference or placeholder where a secret would be (refusesSecretValue starts with it; `basic_auth` uses it alone). */
+export function isSecretPlaceholder (value: string): boolean {
+  return variableReference.test(value) || secretReference.test(value)
+}
+
 /** Letters only around a stock word: `authpassword`, `fallback-password`, `secret_value`. */
 const kStockWordOnly = /^[A-Za-z_-]*(?:password|passwd|secret|token)[A-Za-z_-]*$/i
 /** Words joined by dashes or underscores, one of them a stock word: `real-secret-6-levels`, `my_token_2`. */
@@ -187,7 +220,8 @@ function unleet (value: string): string {
 
 /**
  * Whether a value assigned to a secret-like name (or the password of a URL)
- * is a stock example rather than a secret: a stock word alone or padded
+ * is a stock example rather than a secret: a reference or placeholder
+ * (isSecretPlaceholder: `${DB_PASS}`, `<password>`, `****`), a stock word alone or padded
  * with digits (`Password123!`), a guide's credential (`guest`, `foo:bar`),
  * a leetspeak placeholder (`t0k3nH34r`), ascending runs (`abcdef12345`,
  * `df123-4567`), a URL, a path or a regex literal, digits and dots (an
@@ -197,7 +231,7 @@ function unleet (value: string): string {
  * @example refusesSecretValue('abcdef12345124') === true; refusesSecretValue('S3cr3t-Pa55') === false
  */
 export function refusesSecretValue (value: string, lead = ''): boolean {
-  return kStockWordOnly.test(value) || kStockWordSlug.test(value) || kStockWordPadded.test(value) || kStockCredential.test(value) ||
+  return isSecretPlaceholder(value) || kStockWordOnly.test(value) || kStockWordSlug.test(value) || kStockWordPadded.test(value) || kStockCredential.test(value) ||
     kStockPhrase.test(unleet(value)) || hasAscendingRun(value, 5) || ascendingShare(value) >= 0.4 ||
     kUrlOrPath.test(value) || kNumberLike.test(value) || kReceiver.test(value) || kCode.test(value) ||
     (lead !== '' && (kNonSecretWord.test(lead.toLowerCase()) || kNonSecretCamel.test(lead) || kBadgeQuery.test(lead)))

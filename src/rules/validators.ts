@@ -10,10 +10,10 @@
  * Everything here is pure: no I/O, no state, no clock.
  */
 import { isCardNumber } from './card-brands.js'
-import { continuesGroupedNumber, continuesNumber } from './digit-boundaries.js'
+import { allSameDigits, continuesGroupedNumber, continuesNumber } from './digit-boundaries.js'
 import { luhnValid } from './luhn.js'
 import { phoneInContext, phoneInternational, phoneNanp, phoneNational } from './phone-numbers.js'
-import { refusesSecretValue, secretValidators } from './secret-checks.js'
+import { isSecretPlaceholder, refusesSecretValue, secretValidators } from './secret-checks.js'
 import type { Validator } from './types.js'
 
 export { luhnValid }
@@ -24,11 +24,6 @@ export { luhnValid }
 function digitsOf (value: string): string {
   const stripped = value.replace(/[\s\-.]/g, '')
   return /^[0-9]+$/.test(stripped) ? stripped : ''
-}
-
-/** "1111111111111111" passes Luhn but is a test pattern, not an identifier. */
-function allSame (digits: string): boolean {
-  return /^(.)\1*$/.test(digits)
 }
 
 /**
@@ -57,7 +52,7 @@ export function shannonEntropy (s: string): number {
 /** Luhn over a value that may be grouped with spaces or dashes; all-same digits rejected. */
 const luhn: Validator = (value) => {
   const digits = digitsOf(value.replace(/\./g, 'x'))
-  return digits.length >= 2 && !allSame(digits) && luhnValid(digits)
+  return digits.length >= 2 && !allSameDigits(digits) && luhnValid(digits)
 }
 
 /**
@@ -90,7 +85,7 @@ const caSin: Validator = (value, { before, lead = '' }) => {
   const seps = new Set(value.replace(/[0-9]/g, ''))
   if (seps.size > 1) return false
   const digits = digitsOf(value)
-  return digits.length === 9 && !/^[08]/.test(digits) && !allSame(digits) && luhnValid(digits)
+  return digits.length === 9 && !/^[08]/.test(digits) && !allSameDigits(digits) && luhnValid(digits)
 }
 
 // IBAN -------------------------------------------------------------------------
@@ -169,7 +164,7 @@ const voidedSsns = new Set(['078051120', '219099999'])
 const usSsn: Validator = (value, { before, lead = '' }) => {
   if (continuesNumber(before) || continuesGroupedNumber(lead, value)) return false
   const digits = digitsOf(value)
-  if (digits.length !== 9 || allSame(digits) || voidedSsns.has(digits)) return false
+  if (digits.length !== 9 || allSameDigits(digits) || voidedSsns.has(digits)) return false
   const area = digits.slice(0, 3)
   return area !== '000' && area !== '666' && area[0] !== '9' &&
     digits.slice(3, 5) !== '00' && digits.slice(5) !== '0000'
@@ -240,7 +235,7 @@ const verhoeff: Validator = (value) => {
 const inAadhaar: Validator = (value, { before, lead = '' }) => {
   if (continuesNumber(before) || before === '-' || continuesGroupedNumber(lead, value)) return false
   const digits = digitsOf(value)
-  if (digits.length !== 12 || !/^[2-9]/.test(digits) || allSame(digits)) return false
+  if (digits.length !== 12 || !/^[2-9]/.test(digits) || allSameDigits(digits)) return false
   if (digits === [...digits].reverse().join('')) return false
   return verhoeffValid(digits)
 }
@@ -268,7 +263,7 @@ const ukNino: Validator = (value) => {
 const ukNhs: Validator = (value, { before, lead = '' }) => {
   if (continuesNumber(before) || continuesGroupedNumber(lead, value)) return false
   const digits = digitsOf(value)
-  if (digits.length !== 10 || allSame(digits)) return false
+  if (digits.length !== 10 || allSameDigits(digits)) return false
   let sum = 0
   for (let i = 0; i < 9; i++) sum += (digits.charCodeAt(i) - 48) * (10 - i)
   let check = 11 - (sum % 11)
@@ -438,45 +433,12 @@ const jwt: Validator = (value, { before }) => {
 }
 
 /**
- * References and placeholders that stand where a secret would be:
- * `${VAR}`, `$VAR`, `{{ x }}`, `<password>`, `%(pw)s`, `process.env.X`,
- * `os.environ[…]`, `getpass()`, masks like `********` and `xxxx`, and the
- * stock words people write instead of a real value.
- */
-const secretReference = new RegExp([
-  String.raw`^\$\{[^}]*\}?$`,
-  String.raw`^\{\{`,
-  String.raw`^<[^>]*>?$`,
-  String.raw`^%\(`,
-  String.raw`^\[[A-Za-z _-]*\]$`,
-  String.raw`(?:^|[.\[])(?:env|environ|getenv|secrets|vault|config|settings|params|process|args|options|opts|self|this)[.\[(]`,
-  String.raw`\(\)?$`,
-  String.raw`^([*x•.#?])\1{2,}$`,
-  // A member access or call, not a value: reader.readStringNT, config.db.password.
-  String.raw`^[A-Za-z_$][A-Za-z_$]*(?:\.[A-Za-z_$][A-Za-z_$]*)+(?:\(.*)?$`,
-  // Stock example values: secret123, password-for-30001, token_abc.
-  String.raw`^(?:password|passwd|pass|secret|token|apikey)[-_]?[a-z0-9-]{0,24}$`,
-  String.raw`^(?:changeme|change_me|changeit|password|passw0rd|secret|redacted|placeholder|example|dummy|none|null|undefined|true|false)$`,
-  // your_api_key_here, my-secret-token, YOUR_PASSWORD; not MY16Grjz4k (digits: a value).
-  String.raw`^(?:your|my|the)[_-]?[a-z_-]*(?:password|passwd|pass|secret|token|key)[a-z_-]*$`,
-  String.raw`^x{3,}(?:[_-]?x{2,})*$`
-].join('|'), 'i')
-
-/** `$DB_PASSWORD`, `$db_pass`, `$dbPassword`; not `$IK9c_uPs5` (a password that starts with `$`). Case matters. */
-const variableReference = /^\$(?:[A-Z_][A-Z0-9_]*|[a-z_][A-Za-z_]*)$/
-
-/** The placeholder test shared by `secret_value` and `url_password`. */
-function isPlaceholder (value: string): boolean {
-  return variableReference.test(value) || secretReference.test(value)
-}
-
-/**
  * The password of a `scheme://user:password@host` URL: anything but a
  * placeholder (`${DB_PASS}`, `<password>`, `****`, `password`, `changeme`)
  * or a stock value (`guest`, `foo:bar`; see secret-checks.ts). Short real
  * passwords count: a URL is context enough.
  */
-const urlPassword: Validator = (value) => value.length > 0 && !isPlaceholder(value) && !/^(?:pass|pwd|pw|\.\.\.)$/i.test(value) && !refusesSecretValue(value)
+const urlPassword: Validator = (value) => value.length > 0 && !/^(?:pass|pwd|pw|\.\.\.)$/i.test(value) && !refusesSecretValue(value)
 
 /**
  * A value assigned to a password/secret/api_key-like name: long enough,
@@ -488,7 +450,7 @@ const urlPassword: Validator = (value) => value.length > 0 && !isPlaceholder(val
  * refusesSecretValue (secret-checks.ts).
  */
 const secretValue: Validator = (value, { lead }) => {
-  if (value.length < 8 || isPlaceholder(value) || refusesSecretValue(value, lead)) return false
+  if (value.length < 8 || refusesSecretValue(value, lead)) return false
   // CONSTANT_CASE names and identifiers without any digit are names.
   if (/^[A-Z][A-Z0-9_]*$/.test(value) && value.includes('_')) return false
   if (/^[A-Za-z_][A-Za-z_]*$/.test(value)) return false
@@ -508,7 +470,7 @@ const secretValue: Validator = (value, { lead }) => {
 const basicAuth: Validator = (value) => {
   const decoded = Buffer.from(value, 'base64').toString('utf8')
   const colon = decoded.indexOf(':')
-  return colon >= 0 && colon < decoded.length - 1 && /^[\x20-\x7e\u00a0-\uffff]+$/.test(decoded) && !isPlaceholder(decoded.slice(colon + 1))
+  return colon >= 0 && colon < decoded.length - 1 && /^[\x20-\x7e\u00a0-\uffff]+$/.test(decoded) && !isSecretPlaceholder(decoded.slice(colon + 1))
 }
 
 // Exfiltration links ------------------------------------------------------------------------

@@ -235,26 +235,27 @@ function advance (
       if (!advanceRegion(state, state.region, final, onSwallow)) return
       continue
     }
-    const s = state.ctx + state.buf
+    const lane = state.lane
     const off = state.ctx.length
     const tracker = trackerOf(state)
     // Rules without an automaton: their relaxed prefixes are searched, and
     // so are matches, at every write. node-re2 converts a string argument
-    // to UTF-8 on every call: converted once, and only when a regex reads it.
-    const untracked = state.lane.fallbackPrefixes.length > 0
-    let bytes: Buffer<ArrayBufferLike> | undefined = untracked ? Buffer.from(s, 'utf8') : undefined
+    // to UTF-8 on every call: converted once for both.
+    const untracked = lane.fallbackPrefixes.length > 0
+    let s = untracked ? state.ctx + state.buf : ''
+    const bytes = untracked ? Buffer.from(s, 'utf8') : undefined
     const h = final ? state.buf.length : holdStart(state, tracker, bytes?.subarray(Buffer.byteLength(state.ctx, 'utf8')))
     if (h === 0 && !final) return
     // Only rules with a candidate that ended a match in the text to decide
-    // can match there, from its start on: none, no search.
+    // can match there, from its start on: none, no search (and no window
+    // to build).
     let m: Match | undefined
-    const lane = state.lane
     const ended = untracked ? state.base : tracker.endedIn(state.base, final ? Infinity : state.base + h, final, kEnded)
     if (ended !== Infinity) {
-      bytes ??= Buffer.from(s, 'utf8')
-      const groups = untracked ? lane.groups : kEnded.map((d) => singleGroup(lane, lane.dfaRules[d] as number))
+      if (!untracked) s = state.ctx + state.buf
+      const groups = untracked ? lane.groups : kEnded.map((i) => singleGroup(lane, i))
       kEnded.length = 0
-      m = findMatch(lane, s, off + ended - state.base, final ? s.length : off + h, bytes, lane.maxAfter > 0 ? { history: state.history, from: off } : undefined, groups)
+      m = findMatch(lane, s, off + ended - state.base, final ? s.length : off + h, lane.maxAfter > 0 ? { history: state.history, from: off } : undefined, groups, bytes)
     }
     if (m !== undefined) {
       if (m.start > off) onText(s.slice(off, m.start))

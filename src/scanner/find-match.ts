@@ -12,6 +12,7 @@
  * Everything here is pure: the caller passes the text window and where the
  * search may start (characters before it are context only).
  */
+import { touches } from '../rules/boundaries.js'
 import type { CompiledRuleInternal, Lookbehind } from '../rules/compile-rule.js'
 import type { RuleGroup, RuleLane } from '../rules/rule-set.js'
 import { shannonEntropy } from '../rules/validators.js'
@@ -26,13 +27,6 @@ export interface Match {
   valueEnd: number
 }
 
-// `_` is no word character here: markdown emphasis (`__AKIA…__`,
-// `_4111 …_`) and snake_case glue (`ssn_123-45-6789`) put it right against
-// a value, and a value must not hide behind it.
-const asciiWord = /[A-Za-z0-9]/
-const digit = /[0-9]/
-const alnum = /[\p{L}\p{N}]/u
-
 function codePointBefore (s: string, i: number): string {
   if (i <= 0) return ''
   const low = s.charCodeAt(i - 1)
@@ -46,16 +40,6 @@ function codePointBefore (s: string, i: number): string {
 function codePointAt (s: string, i: number): string {
   const cp = s.codePointAt(i)
   return cp === undefined ? '' : String.fromCodePoint(cp)
-}
-
-function touches (boundary: CompiledRuleInternal['boundary'], ch: string): boolean {
-  if (ch === '') return false
-  switch (boundary) {
-    case 'word': return asciiWord.test(ch)
-    case 'digit': return digit.test(ch)
-    case 'alnum': return alnum.test(ch)
-    default: return false
-  }
 }
 
 /** The spans of the rule's capture groups in its match known to start at `start`. */
@@ -249,14 +233,16 @@ function groupCandidate (group: RuleGroup, s: string, pos: number): Candidate | 
  *
  * `groups`: the lane's groups, or, when the caller knows that only some
  * rules can match there (scanner/hold-tracker.ts), those rules' own groups
- * (rule-set.ts `singleGroup`), ascending: a search of one small regex each instead of
- * every group's.
+ * (rule-set.ts `singleGroup`), ascending: a search of one small regex each
+ * instead of every group's. `bytes`: `s` in UTF-8, when the caller has it.
  */
-export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length, bytes: Buffer<ArrayBufferLike> = Buffer.from(s, 'utf8'), lead?: Lead, groups: readonly RuleGroup[] = lane.groups): Match | undefined {
+export function findMatch (lane: RuleLane, s: string, from: number, limit = s.length, lead?: Lead, groups: readonly RuleGroup[] = lane.groups, bytes?: Buffer<ArrayBufferLike>): Match | undefined {
   const cache: Array<Candidate | undefined | null> = new Array(groups.length)
-  // `bytes` is `s` in UTF-8: one conversion for all the groups' pre-filter
-  // searches. Rules the caller chose have a candidate already: no pre-filter.
+  // Rules the caller chose have a candidate already: no pre-filter. Else one
+  // UTF-8 conversion for all the groups' pre-filter searches (node-re2
+  // converts a string argument at every call).
   if (groups === lane.groups) {
+    bytes ??= Buffer.from(s, 'utf8')
     for (let g = 0; g < groups.length; g++) {
       // null: this group has no candidate at or after the current position.
       cache[g] = (groups[g] as RuleGroup).combined.search(bytes) < 0 ? null : undefined

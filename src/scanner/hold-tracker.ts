@@ -22,8 +22,9 @@ export interface HoldTracker {
    * Which rules may have a whole match starting in stream offsets
    * `[from, limit)`: those with a candidate that started there and ended a
    * match (whose boundary the next character allowed; with `final`, also
-   * one the text's end would). Their automata's indexes go to `out`
-   * (ascending); returned: the earliest such start, or Infinity for none.
+   * one the text's end would). Their indexes go to `out` (ascending: the
+   * lane's rule indexes; a part's own automata indexes inside a part);
+   * returned: the earliest such start, or Infinity for none.
    * No other rule has a match starting there (the automata accept more than
    * the rules do: assertions, validators and allow-lists only reject), and
    * none of these starts before the returned offset (a candidate merged into
@@ -37,7 +38,7 @@ export interface HoldTracker {
  * whose first push starts at stream offset `at`, right after the text
  * `before` (decided text, read for context only: its last character decides
  * boundaries, and the lane's contexts read it; '' at the start of the
- * stream). Automata indexes it reports are the lane's (`lane.dfas`).
+ * stream). The rules it reports are indexes into `lane.rules`.
  * @example
  * const tracker = createHoldTracker(lane.parts)
  * tracker.push('card 4111 11')
@@ -46,7 +47,7 @@ export interface HoldTracker {
 export function createHoldTracker (parts: readonly LanePart[], at = 0, before = ''): HoldTracker {
   const trackers = parts.map((part) => createPartTracker(part.automaton, at, contextOf(before, part.automaton.contextLength)))
   const only = trackers[0]
-  if (trackers.length === 1 && only !== undefined && isIdentity((parts[0] as LanePart).dfas)) return only
+  if (trackers.length === 1 && only !== undefined && isIdentity((parts[0] as LanePart).rules)) return only
   const local: number[] = []
   return {
     push (text) {
@@ -60,16 +61,18 @@ export function createHoldTracker (parts: readonly LanePart[], at = 0, before = 
       }
       return min
     },
+    // Asked at every write: a loop, not a closure per call.
     endedIn (from, limit, final, out) {
       let earliest = Infinity
-      trackers.forEach((tracker, k) => {
+      for (let k = 0; k < trackers.length; k++) {
         local.length = 0
-        const start = tracker.endedIn(from, limit, final, local)
+        const start = (trackers[k] as HoldTracker).endedIn(from, limit, final, local)
+        if (start === Infinity) continue
         if (start < earliest) earliest = start
-        const dfas = (parts[k] as LanePart).dfas
-        for (const d of local) out.push(dfas[d] as number)
-      })
-      out.sort((a, b) => a - b)
+        const rules = (parts[k] as LanePart).rules
+        for (const d of local) out.push(rules[d] as number)
+      }
+      if (out.length > 1) out.sort((a, b) => a - b)
       return earliest
     }
   }
@@ -205,7 +208,7 @@ function createPartTracker (automaton: LaneAutomaton, at: number, before: string
           if (!out.includes(d)) out.push(d)
         }
       }
-      out.sort((a, b) => a - b)
+      if (out.length > 1) out.sort((a, b) => a - b)
       return earliest
     }
   }

@@ -27,7 +27,7 @@ if (lane.fallbackPrefixes.length > 0 || dfas.length !== lane.rules.length) throw
 const boundaries = lane.rules.map((r) => r.boundary)
 // The context each rule automaton needs, by lane index (-1: none), over the lane's parts.
 const needs = new Int32Array(dfas.length).fill(-1)
-for (const part of lane.parts) part.dfas.forEach((d, i) => { needs[d] = part.automaton.needs[i] as number })
+for (const part of lane.parts) part.rules.forEach((r, i) => { needs[r] = part.automaton.needs[i] as number })
 const laneRules = lane.rules
 
 /** Whether boundary `b` refuses a match that starts or ends next to `ch` (as find-match.ts tests it). */
@@ -108,7 +108,7 @@ t.test('a match leaves a trace of its rule, no later than its start; a text no r
     tracker.push(text)
     const rules: number[] = []
     const earliest = tracker.endedIn(0, Infinity, true, rules)
-    const ids = new Set(rules.map((d) => lane.rules[lane.dfaRules[d] as number]?.id))
+    const ids = new Set(rules.map((r) => lane.rules[r]?.id))
     for (const f of scanText(ruleSet, text).findings) {
       if (f.action === 'flag') continue
       // Findings are in input offsets and the tracker read the normalized view: equal here (no invisible characters in the pieces).
