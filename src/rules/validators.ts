@@ -505,7 +505,11 @@ function isPayload (value: string, words: boolean): boolean {
   for (const run of value.match(kEncodedRun) ?? []) {
     // Base64 and random tokens mix upper case, lower case and digits; a
     // host or slug (`badge-u3jn4tfpocch`) is one case with a few digits.
-    const mixed = /[0-9]/.test(run) && /[a-z]/.test(run) && /[A-Z]/.test(run)
+    // About one random 24-character token in 60 has no digit: both cases
+    // and the entropy of random text (4 bits; camel-case words have 3.6–3.8)
+    // are enough then.
+    const cased = /[a-z]/.test(run) && /[A-Z]/.test(run)
+    const mixed = cased && (/[0-9]/.test(run) || shannonEntropy(run) >= 4)
     const hex = run.length >= 32 && /^[0-9a-f]+$/i.test(run)
     if ((mixed || hex) && shannonEntropy(run) >= 3.5) return true
   }
