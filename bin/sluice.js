@@ -2,7 +2,22 @@
 // Thin launcher: the CLI is compiled to dist/ by `npm install` (the `prepare` script).
 import { main } from '../dist/cli.js'
 
+/**
+ * The process ends when its event loop is empty, so every log line and audit
+ * record is flushed. After a failure, a handle something left open (a file
+ * watcher, a socket) must not keep it running: a supervisor restarts on exit.
+ * The timer is unref'd, so a process that ends on its own ends sooner.
+ */
+function fail (code) {
+  process.exitCode = code
+  setTimeout(() => { process.exit(code) }, 1000).unref()
+}
+
 main(process.argv.slice(2)).then(
-  (code) => { if (typeof code === 'number') process.exitCode = code },
-  (err) => { console.error(err?.message ?? err); process.exitCode = 1 }
+  (code) => {
+    if (typeof code !== 'number') return
+    if (code === 0) process.exitCode = 0
+    else fail(code)
+  },
+  (err) => { console.error(err?.message ?? err); fail(1) }
 )

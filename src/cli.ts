@@ -4,7 +4,9 @@
  * a thin shell over a library function; output goes to stdout, problems to
  * stderr, and the exit code says whether things passed.
  */
+import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { listRotatedFiles, sortAuditSeries } from './audit/rotated-files.js'
 import { verifyAuditLog } from './audit/verify-audit-log.js'
 import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
 import { RuleFileSchema } from './rules/rule-schema.js'
@@ -19,7 +21,9 @@ Commands:
   rules test [PATH...]                          run every rule's examples (default: shipped rules)
   rules list [PATH...]                          print the loaded rules
   rules schema                                  print the JSON Schema of rule files
-  audit verify FILE [--chain-key KEY]           check an audit log's hash chain
+  audit verify [--rotated] [--chain-key KEY] [--checkpoint-key KEY] FILE...
+                                                check audit files (rotated ones oldest first): hash
+                                                chain and checkpoints; exit 1 broken, 3 end not sealed
   proxy --upstream URL [--port N] [--host H] [--rules DIR]... [--audit FILE] [--config FILE]
   demo [--port N]                               the proxy in front of the built-in demo upstream
 `
@@ -99,23 +103,60 @@ async function rulesCommand (args: string[], io: CliIo): Promise<number> {
   return report.failures.length === 0 ? 0 : 1
 }
 
+/** The files `audit verify` checks: each FILE's rotated series with `--rotated`, else the FILEs put in series order. */
+function auditFiles (paths: string[], rotated: boolean): string[] {
+  if (!rotated) return sortAuditSeries(paths)
+  return paths.flatMap((active) => [...listRotatedFiles(active), ...(existsSync(active) ? [active] : [])])
+}
+
+/** An empty variable means no key, as in the proxy's config (proxy-config.ts). */
+function keyFromEnv (name: string): string | undefined {
+  return process.env[name]?.trim() || undefined
+}
+
 async function auditCommand (args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = args
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'chain-key': { type: 'string' } } })
-  const file = positionals[0]
-  if (sub !== 'verify' || file === undefined) {
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { 'chain-key': { type: 'string' }, 'checkpoint-key': { type: 'string' }, rotated: { type: 'boolean' } }
+  })
+  if (sub !== 'verify' || positionals.length === 0) {
     io.stderr(usage)
     return 2
   }
-  // An empty variable means no key, as in the proxy's config (proxy-config.ts).
-  const key = values['chain-key'] ?? (process.env.SLUICE_AUDIT_CHAIN_KEY?.trim() || undefined)
-  const result = await verifyAuditLog(file, key === undefined ? {} : { chainKey: key })
-  if (result.ok) {
-    io.stdout(`ok: ${result.records} records`)
-    return 0
+  const files = auditFiles(positionals, values.rotated === true)
+  if (files.length === 0) {
+    io.stderr(`no audit files found for ${positionals.join(', ')}`)
+    return 1
   }
-  io.stderr(`${file}:${result.line}: ${result.reason}`)
-  return 1
+  const chainKey = values['chain-key'] ?? keyFromEnv('SLUICE_AUDIT_CHAIN_KEY')
+  const checkpointKey = values['checkpoint-key'] ?? keyFromEnv('SLUICE_AUDIT_CHECKPOINT_KEY')
+  const result = await verifyAuditLog(files, {
+    ...(chainKey === undefined ? {} : { chainKey }),
+    ...(checkpointKey === undefined ? {} : { checkpointKey })
+  })
+  if (!result.ok) {
+    io.stderr(`${result.file}:${result.line}: ${result.reason}`)
+    // 3: every record verifies, only the end is not vouched for (a crash, a
+    // log still open, or a cut tail); 1: the chain itself is broken.
+    return result.truncated === true || result.unsealed === true ? 3 : 1
+  }
+  let summary = `ok: ${result.records} records`
+  if (files.length > 1) summary += ` in ${files.length} files`
+  if (result.checkpoints !== undefined) summary += `, sealed by a "${result.sealedBy}" checkpoint (${result.checkpoints} checkpoints)`
+  io.stdout(summary)
+  if (result.checkpoints === undefined) {
+    const found = result.uncheckedCheckpoints === undefined ? '' : ` (${result.uncheckedCheckpoints} checkpoints not checked)`
+    io.stderr(`note: no checkpoint key${found}: records cut off the end of the log cannot be detected`)
+  }
+  if (result.continues !== undefined) {
+    io.stderr(`note: ${files[0]} continues ${result.continues.file}, which was not checked`)
+  }
+  for (const r of result.resumed ?? []) {
+    io.stderr(`note: ${r.file}:${r.line}: a writer resumed a log that was not closed cleanly; ${r.unsealedRecords} records before this were unsealed until then`)
+  }
+  return 0
 }
 
 /** Runs the CLI; resolves to the exit code. */

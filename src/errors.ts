@@ -56,6 +56,8 @@ export const UpstreamTimeoutError = createError('SLUICE_UPSTREAM_TIMEOUT', 'Upst
 // Audit log file --------------------------------------------------------------
 /** An existing audit file whose last line is not a record of this chain (foreign file, edited tail, other chain key). */
 export const AuditFileError = createError('SLUICE_AUDIT_FILE', 'Cannot continue audit log %s: %s', 500)
+/** Rotating the audit file failed (rename or open): given to `onError` while the log goes on in the current file, or thrown when opening the log cannot finish an interrupted rotation. */
+export const AuditRotateError = createError('SLUICE_AUDIT_ROTATE', 'Cannot rotate audit log %s: %s', 500)
 
 // Rate limiting ----------------------------------------------------------------
 /** A client key went over the proxy's request limit (sent as a 429 in the OpenAI error shape). */

@@ -18,8 +18,10 @@ export { validators } from './rules/validators.js'
 
 export { createSanitizeStream, sanitizeJsonResponse } from './stream/create-sanitize-stream.js'
 export { createAuditLog } from './audit/create-audit-log.js'
-export type { AuditLog, AuditLogOptions, StreamSummary } from './audit/create-audit-log.js'
+export type { AuditLog, AuditLogOptions, AuditRecord, AuditRotateOptions, StreamSummary } from './audit/create-audit-log.js'
 export { verifyAuditLog } from './audit/verify-audit-log.js'
+export type { VerifyOptions, VerifyResult, VerifyOk, VerifyFailure, ResumePoint, VerifiedFile } from './audit/verify-audit-log.js'
+export { listRotatedFiles, sortAuditSeries } from './audit/rotated-files.js'
 
 export { sluice, sluice as default } from './plugin.js'
 export type { SluicePluginOptions, SluiceRouteConfig, SluiceDecorator, StreamOutcome } from './plugin-options.js'

@@ -6,7 +6,6 @@
  */
 import t from 'tap'
 import type { Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +13,8 @@ import { createAuditLog } from '../src/audit/create-audit-log.js'
 import { RuleFileSchema } from '../src/rules/rule-schema.js'
 import { digestValue } from '../src/scanner/digest.js'
 import type { Finding } from '../src/scanner/types.js'
+import { runChild } from './helpers/run-child.js'
+import type { ChildRun } from './helpers/run-child.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = join(root, 'bin', 'sluice.js')
@@ -24,29 +25,9 @@ const hmacKey = 'sluice-cli-test'
 const { NODE_OPTIONS: _nodeOptions, SLUICE_AUDIT_CHAIN_KEY: _chainKey, ...baseEnv } = process.env
 const childEnv = { ...baseEnv, SLUICE_HMAC_KEY: hmacKey }
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `node bin/sluice.js ...args` with `input` on stdin; the child is killed if the test ends first. */
-function sluice (t: Test, args: readonly string[], input = '', env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: { ...childEnv, ...env },
-      stdio: ['pipe', 'pipe', 'pipe']
-    })
-    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill() })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(input)
-  })
+function sluice (t: Test, args: readonly string[], input = '', env: Record<string, string> = {}): Promise<ChildRun> {
+  return runChild(t, [bin, ...args], { cwd: root, env: { ...childEnv, ...env }, input })
 }
 
 function label (value: string): string {

@@ -216,8 +216,11 @@ export async function startContender (name, upstreamUrl, { root = rootDir, label
   const port = await freePort()
   let child
   if (name === 'sluice') {
+    // The demo upstream's control headers (pace, faults) go through; by env,
+    // which a baseline build without the setting ignores.
+    const env = { ...process.env, SLUICE_FORWARD_HEADERS: 'x-demo-text,x-demo-answer,x-demo-rate,x-demo-chunk,x-fault,x-fault-count,x-fault-delay,x-fault-retry-after,x-bench-count' }
     child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'proxy', '--upstream', upstreamUrl, '--port', String(port), '--log-level', 'warn', '--grace', '1000'],
-      { cwd: root, stdio: ['ignore', logOut(), logOut()] })
+      { cwd: root, env, stdio: ['ignore', logOut(), logOut()] })
   } else {
     const file = name === 'raw' ? './raw-relay.js' : './parse-relay.js'
     child = spawn(process.execPath, [here(file), '--upstream', upstreamUrl, '--port', String(port)], { stdio: ['ignore', logOut(), logOut()] })

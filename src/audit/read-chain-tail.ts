@@ -12,6 +12,11 @@
  * before appending — otherwise the next record would be glued onto it and
  * the file would stay broken — and the caller records the repair in the
  * chain itself (see create-audit-log.ts).
+ *
+ * It also returns the last record, parsed, so the writer can tell a file
+ * that was closed cleanly (it ends with a `close` or `rotate` checkpoint)
+ * from one whose writer crashed (see checkpoint.ts), and reads the time of
+ * a file's first record, from which time-based rotation counts.
  */
 import { closeSync, fstatSync, openSync, readSync, truncateSync } from 'node:fs'
 import { AuditFileError } from '../errors.js'
@@ -27,6 +32,16 @@ export interface ChainTail {
   prev: string
   /** Bytes of an interrupted last line that were cut off (0 when the file ended cleanly). */
   droppedBytes: number
+  /** The last complete record, parsed; absent for a new or empty file. */
+  last?: Record<string, unknown>
+}
+
+export interface ReadChainTailOptions {
+  /**
+   * Cut off an interrupted last line (default true). False for a file that
+   * must not be changed (a rotated file): such a line is then an error.
+   */
+  repair?: boolean
 }
 
 /** Index of the last `\n` in bytes `[0, end)` of the file, or -1. */
@@ -60,7 +75,7 @@ function readRange (fd: number, start: number, end: number): Buffer {
  * last complete line is not a record of this chain — a foreign file, an
  * edited tail, or a different chain key — rather than appending to it.
  */
-export function readChainTail (file: string, hasher: ChainHasher): ChainTail {
+export function readChainTail (file: string, hasher: ChainHasher, options: ReadChainTailOptions = {}): ChainTail {
   let fd: number
   try {
     fd = openSync(file, 'r')
@@ -71,6 +86,7 @@ export function readChainTail (file: string, hasher: ChainHasher): ChainTail {
   let contentEnd: number
   let droppedBytes = 0
   let prev = GENESIS
+  let last: Record<string, unknown> | undefined
   try {
     const size = fstatSync(fd).size
     if (size === 0) return { prev: GENESIS, droppedBytes: 0 }
@@ -82,17 +98,46 @@ export function readChainTail (file: string, hasher: ChainHasher): ChainTail {
       if (readRange(fd, contentEnd, contentEnd + 1)[0] !== OPEN_BRACE) {
         throw new AuditFileError(file, 'the last line is not an audit record')
       }
+      if (options.repair === false) throw new AuditFileError(file, 'the last line is incomplete')
       droppedBytes = size - contentEnd
     }
     if (contentEnd > 0) {
       const lineStart = lastNewlineBefore(fd, lastNl) + 1
-      const check = checkRecordLine(readRange(fd, lineStart, lastNl).toString('utf8'), hasher)
+      const check = checkRecordLine(readRange(fd, lineStart, lastNl), hasher)
       if (!check.ok) throw new AuditFileError(file, `the last record is invalid: ${check.reason}`)
       prev = check.hash
+      last = check.record
     }
   } finally {
     closeSync(fd)
   }
   if (droppedBytes > 0) truncateSync(file, contentEnd)
-  return { prev, droppedBytes }
+  return last === undefined ? { prev, droppedBytes } : { prev, droppedBytes, last }
+}
+
+/**
+ * The `time` of the first record of `file`, or undefined when the file is
+ * missing, empty, or does not start with a complete record whose `time` is
+ * a number within its first 64 KiB (our first lines are short: a
+ * `continue` record or a finding).
+ */
+export function readFirstRecordTime (file: string): number | undefined {
+  let fd: number
+  try {
+    fd = openSync(file, 'r')
+  } catch {
+    return undefined
+  }
+  try {
+    const head = readRange(fd, 0, Math.min(CHUNK, fstatSync(fd).size))
+    const nl = head.indexOf(NEWLINE)
+    if (nl === -1) return undefined
+    const record = JSON.parse(head.subarray(0, nl).toString('utf8')) as unknown
+    const time = (record as { time?: unknown } | null)?.time
+    return typeof time === 'number' && Number.isFinite(time) ? time : undefined
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -115,6 +115,13 @@ const INVALID_UTF8_MARK = '\uE000'
 
 export const demoModels = ['sluice-demo-1', 'sluice-demo-mini'] as const
 
+/**
+ * Request headers that steer the demo upstream (answer, pace, faults). A
+ * proxy forwards them only when told to (`forwardHeaders`), like any header
+ * that is not the provider's.
+ */
+export const demoControlHeaders = ['x-demo-text', 'x-demo-answer', 'x-demo-rate', 'x-demo-chunk', 'x-fault', 'x-fault-count', 'x-fault-delay', 'x-fault-retry-after'] as const
+
 // Small pure helpers ------------------------------------------------------------
 
 /** mulberry32: a seeded generator, so chunking and ids replay for a given seed. */

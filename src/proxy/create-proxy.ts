@@ -15,6 +15,9 @@
  * the text) are replaced before they are logged or sent.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import pino from 'pino'
@@ -24,6 +27,8 @@ import type { AuditLog } from '../audit/create-audit-log.js'
 import { onClientGone } from '../client-gone.js'
 import { decodeBodyText } from '../http/charset.js'
 import { collectBody } from '../http/collect-body.js'
+import { drainRequest } from '../http/drain-request.js'
+import { exceedsJsonDepth } from '../http/json-depth.js'
 import { canonicalMediaType, parseContentType, sniffBodyKind } from '../http/media-types.js'
 import { allowedResponseHeaders } from '../http/response-headers.js'
 import { BadRequestError, InputRejectedError, NotFoundError, PayloadTooLargeError, ProxyInternalError, UnauthorizedError, UpstreamError } from '../errors.js'
@@ -41,8 +46,9 @@ import type { InputRoute } from './input-stage.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
 import { hashApiKey } from './proxy-config.js'
-import type { ProxyConfig } from './proxy-config.js'
+import type { ProxyClient, ProxyConfig } from './proxy-config.js'
 import { registerRateLimit } from './rate-limit.js'
+import { isOriginForm, upstreamTarget } from './request-target.js'
 import { createRuleReloader } from './rule-reloader.js'
 
 export interface CreateProxyOptions {
@@ -64,6 +70,8 @@ export interface ProxyState {
   beginShutdown: () => void
   /** Streams and upstream requests in flight. */
   readonly inFlight: number
+  /** `http://host:port/metrics` when metrics have their own listener (after `ready`). */
+  readonly metricsUrl: string | undefined
 }
 
 declare module 'fastify' {
@@ -77,7 +85,8 @@ const generationRoutes: GenerationRoute[] = [
   { url: '/v1/chat/completions', input: 'chat', authStyle: 'bearer' },
   { url: '/v1/completions', input: 'completions', authStyle: 'bearer' },
   { url: '/v1/responses', input: 'responses', authStyle: 'bearer' },
-  { url: '/v1/messages', input: 'messages', authStyle: 'x-api-key' },
+  // The Anthropic SDKs call beta endpoints as `/v1/messages?beta=true`.
+  { url: '/v1/messages', input: 'messages', authStyle: 'x-api-key', query: ['beta'] },
   ...kProviderRoutes
 ]
 
@@ -85,6 +94,8 @@ type JsonObject = Record<string, unknown>
 
 /** Set on a request whose client went away (its upstream call was aborted for that). */
 const kClientGone = Symbol('sluice.clientGone')
+/** The request's client (see `clientOf`): null when its key matched none. */
+const kClient = Symbol('sluice.client')
 
 function isObject (value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -166,20 +177,45 @@ function clientKeyOf (request: FastifyRequest): string | undefined {
   return typeof key === 'string' && key.length > 0 ? key : undefined
 }
 
+/** A known client: its key's position and the identity headers it may send upstream. */
+interface KnownClient {
+  readonly index: number
+  readonly forwardHeaders: ReadonlySet<string>
+}
+
 /**
- * Compares against every stored hash, always all of them, with
- * `timingSafeEqual` on equal-length digests: neither the position of a
- * match nor a prefix of the key shows in the timing.
+ * Finds a client by key. Compares against every stored hash, always all of
+ * them, with `timingSafeEqual` on equal-length digests: neither the position
+ * of a match nor a prefix of the key shows in the timing.
  */
-function createKeyCheck (hashes: readonly string[]): (key: string | undefined) => boolean {
-  const stored = hashes.map((h) => Buffer.from(h, 'hex'))
-  return function isAllowedKey (key) {
-    const digest = Buffer.from(hashApiKey(key ?? ''), 'hex')
-    let ok = false
-    for (const s of stored) ok = timingSafeEqual(digest, s) || ok
-    return ok && key !== undefined
+function createClientDirectory (apiKeyHashes: readonly string[], clients: readonly ProxyClient[], everyone: readonly string[]): (key: string | undefined) => KnownClient | undefined {
+  const entries = [
+    ...apiKeyHashes.map((keyHash) => ({ keyHash, forwardHeaders: [] as string[] })),
+    ...clients
+  ].map((c, index) => ({ digest: Buffer.from(c.keyHash, 'hex'), client: { index, forwardHeaders: new Set([...everyone, ...c.forwardHeaders]) } }))
+  return function findClient (key) {
+    if (key === undefined) return undefined
+    const digest = Buffer.from(hashApiKey(key), 'hex')
+    let found: KnownClient | undefined
+    for (const e of entries) {
+      if (timingSafeEqual(digest, e.digest)) found ??= e.client
+    }
+    return found
   }
 }
+
+/** `Authorization: Bearer TOKEN` whose SHA-256 is `tokenHash` (compared in constant time). */
+function bearerMatches (authorization: string | undefined, tokenHash: string): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')
+  const digest = Buffer.from(hashApiKey(m?.[1] ?? ''), 'hex')
+  return timingSafeEqual(digest, Buffer.from(tokenHash, 'hex')) && m !== null
+}
+
+/** Query parameters of the model list (Anthropic pages it; OpenAI takes none). */
+const modelListQuery: ReadonlySet<string> = new Set(['limit', 'after_id', 'before_id', 'beta'])
+
+/** Largest request body read only to be thrown away, so a 413 reaches the client. */
+const kMaxDrainBytes = 64 * 1024 * 1024
 
 /** Error messages safe to send and log (they never quote the request). */
 function publicError (err: FastifyError & { param?: string | null }, bodyLimit: number): { status: number, message: string, code: string, param: string | null } {
@@ -247,15 +283,28 @@ function loggerOptions (level: string): pino.LoggerOptions {
 export async function createProxy (config: ProxyConfig, options: CreateProxyOptions = {}): Promise<FastifyInstance> {
   const initialRules = options.ruleSet ?? await loadRuleSet(config.rules)
   const logger = options.logStream === undefined ? pino(loggerOptions(config.logLevel)) : pino(loggerOptions(config.logLevel), options.logStream)
+  const limits = config.connections
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: config.bodyLimit,
+    // A hop count is proxy-addr's too; Fastify's types omit it.
+    trustProxy: config.trustProxy as boolean | string | string[],
+    // Judged per request and per silent socket, never on a whole answer: a
+    // long SSE stream is limited by the upstream idle and total timeouts.
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.socketIdleMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+    // Node checks request and header deadlines on this interval (30 s by
+    // default, which would let a slow client run up to 30 s past them).
+    http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: 1000 },
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     // Streams end on their own; new requests on kept-alive sockets get 503 while closing.
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }) as unknown as FastifyInstance
+  app.server.maxConnections = limits.maxConnections
 
   // One key for every input scan (read once, not from process.env per scan);
   // the plugin resolves the same one (SLUICE_HMAC_KEY or the process key).
@@ -264,7 +313,13 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
   const metrics = createMetrics()
   const audit = config.audit === false
     ? createAuditLog({ destination: false })
-    : createAuditLog({ destination: config.audit, ...(config.auditChainKey === undefined ? {} : { chainKey: config.auditChainKey }) })
+    : createAuditLog({
+      destination: config.audit,
+      checkpointEvery: config.auditCheckpointEvery,
+      ...(config.auditChainKey === undefined ? {} : { chainKey: config.auditChainKey }),
+      ...(config.auditCheckpointKey === undefined ? {} : { checkpointKey: config.auditCheckpointKey }),
+      ...(config.auditRotate === undefined ? {} : { rotate: config.auditRotate })
+    })
   const reloader = options.ruleSet === undefined && config.watchRules
     ? createRuleReloader({
       paths: config.rules,
@@ -287,8 +342,21 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     timeouts: config.timeouts,
     metrics
   })
-  const isAllowedKey = createKeyCheck(config.apiKeyHashes)
-  const requireKey = config.apiKeyHashes.length > 0
+  const findClient = createClientDirectory(config.apiKeyHashes, config.clients, config.forwardHeaders)
+  const requireKey = config.apiKeyHashes.length > 0 || config.clients.length > 0
+  const anyone: KnownClient = { index: -1, forwardHeaders: new Set(config.forwardHeaders) }
+  /** The client a request authenticates as (looked up once per request), or undefined. */
+  function clientOf (request: FastifyRequest): KnownClient | undefined {
+    const holder = request as unknown as Record<symbol, KnownClient | null | undefined>
+    let client = holder[kClient]
+    if (client === undefined) {
+      client = findClient(clientKeyOf(request)) ?? null
+      holder[kClient] = client
+    }
+    return client ?? undefined
+  }
+  let metricsServer: Server | undefined
+  let metricsUrl: string | undefined
   let shuttingDown = false
   let inFlight = 0
 
@@ -298,12 +366,14 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     get ruleSet () { return currentRules() },
     get shuttingDown () { return shuttingDown },
     get inFlight () { return inFlight },
+    get metricsUrl () { return metricsUrl },
     beginShutdown () { shuttingDown = true }
   } satisfies ProxyState)
 
   app.addHook('preClose', async () => { shuttingDown = true })
   app.addHook('onClose', async () => {
     reloader?.close()
+    if (metricsServer !== undefined) await new Promise((resolve) => metricsServer?.close(resolve))
     await upstream.destroy()
     await audit.close()
   })
@@ -320,6 +390,13 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     if (e.status >= 500 && !String(err.code ?? '').startsWith('SLUICE_UPSTREAM')) request.log.error({ err }, 'request failed')
     else request.log.info({ err, statusCode: e.status }, 'request refused')
     if (reply.sent || reply.raw.headersSent) return
+    if (e.status === 413 && !request.raw.complete) {
+      // Answer once the client has finished sending (see http/drain-request.ts), then close.
+      return drainRequest(request.raw, kMaxDrainBytes, limits.requestTimeoutMs).then(() => {
+        void reply.code(413).header('connection', 'close').type('application/json').send(errorBody(413, e.message, e.code, e.param))
+        return reply
+      })
+    }
     const headers = (err as { headers?: Record<string, string> }).headers
     if (headers !== undefined) void reply.headers(headers)
     void reply.code(e.status).type('application/json').send(errorBody(e.status, e.message, e.code, e.param))
@@ -333,7 +410,20 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
   // hooks: an async one costs a promise and a microtask turn per request.
   app.addHook('onRequest', function requestIdHeader (request, reply, done) {
     void reply.header('x-sluice-request-id', request.id)
-    done()
+    done(isOriginForm(request.raw.url ?? '') ? undefined : badRequest('The request target must be a path (origin-form); absolute URLs are not accepted.', null))
+  })
+
+  // Fastify's JSON parser (with its prototype-poisoning checks), behind a
+  // nesting limit: a deeply nested body is a 400, not a stack overflow.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, function parseBoundedJson (request, body, done) {
+    const text = String(body)
+    if (exceedsJsonDepth(text, config.maxJsonDepth)) {
+      done(badRequest(`The request body nests deeper than ${config.maxJsonDepth} levels.`, null), undefined)
+      return
+    }
+    parseJson(request, text, done)
   })
   app.addHook('onResponse', function observeResponse (request, reply, done) {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
@@ -358,16 +448,18 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       max: config.rateLimit.max,
       timeWindow: config.rateLimit.timeWindow,
       ...(config.redis === undefined ? {} : { redisUrl: config.redis }),
-      // Per client key when there is one (hashed: the store never holds keys), else per address.
+      // Per authenticated client when keys are configured, else per address
+      // (`trustProxy`-aware): a key the proxy does not know is no identity,
+      // or a fresh random key per request would get a fresh bucket.
       keyOf: (request) => {
-        const key = clientKeyOf(request)
-        return key === undefined ? `ip:${request.ip}` : `key:${hashApiKey(key)}`
+        const client = requireKey ? clientOf(request) : undefined
+        return client === undefined ? `ip:${request.ip}` : `client:${client.index}`
       }
     })
   }
 
   function authenticate (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
-    done(isAllowedKey(clientKeyOf(request)) ? undefined : new UnauthorizedError())
+    done(clientOf(request) === undefined ? new UnauthorizedError() : undefined)
   }
   // No hook at all when no client key is required.
   const authOptions = requireKey ? { onRequest: authenticate } : {}
@@ -427,9 +519,11 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
   }
 
   for (const route of generationRoutes) {
+    // Gemini's `key` parameter is the client's credential: upstream only when the client's own key is what goes there.
+    const query: ReadonlySet<string> = new Set([...(route.query ?? []), ...(config.forwardClientAuth && route.authStyle === 'x-goog-api-key' ? ['key'] : [])])
     app.post(route.url, authOptions, async function generate (request, reply) {
       const body = route.validate === undefined ? validateBody(route.input, request.body) : route.validate(request.body, request.params)
-      const input = inputStage.run(currentRules(), route.input, route.inputView?.read(body) ?? body)
+      const input = inputStage.run(currentRules(), body)
       const ctx = { requestId: String(request.id), route: route.url, stream: 'input' }
       for (const f of input.findings) {
         if (audit.enabled) audit.finding(ctx, { ruleId: f.ruleId, category: f.category, action: f.decision === 'reject' ? 'cut' : f.action, severity: f.severity, start: f.start, length: f.length, digest: f.digest })
@@ -446,9 +540,10 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       try {
         const res = await upstream.forward({
           method: 'POST',
-          path: request.url,
+          path: upstreamTarget(route.url, request.params, request.url, query),
           headers: request.headers,
-          body: JSON.stringify(route.inputView?.write(body, input.body) ?? input.body),
+          forwardHeaders: (clientOf(request) ?? anyone).forwardHeaders,
+          body: JSON.stringify(input.body),
           authStyle: route.authStyle,
           signal: controller.signal
         })
@@ -462,7 +557,14 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
   // Scanned like every answer: the model list is upstream text too.
   app.get('/v1/models', authOptions, async function models (request, reply) {
     const controller = abortOnClientClose(request, reply)
-    const res = await upstream.forward({ method: 'GET', path: request.url, headers: request.headers, authStyle: 'bearer', signal: controller.signal })
+    const res = await upstream.forward({
+      method: 'GET',
+      path: upstreamTarget('/v1/models', undefined, request.url, modelListQuery),
+      headers: request.headers,
+      forwardHeaders: (clientOf(request) ?? anyone).forwardHeaders,
+      authStyle: 'bearer',
+      signal: controller.signal
+    })
     return relay(request, reply, res)
   })
 
@@ -473,9 +575,53 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' })
     return { status: 'ready', rules: currentRules().rules.length }
   })
-  app.get('/metrics', opsConfig, async (_request, reply) => {
-    return reply.type(metrics.contentType).send(await metrics.metrics())
-  })
+  if (config.metrics.port === undefined) {
+    const token = config.metrics.tokenHash
+    app.get('/metrics', {
+      ...opsConfig,
+      ...(token === undefined
+        ? {}
+        : {
+            onRequest: function metricsToken (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) {
+              done(bearerMatches(request.headers.authorization, token) ? undefined : new UnauthorizedError())
+            }
+          })
+    }, async (_request, reply) => {
+      return reply.type(metrics.contentType).send(await metrics.metrics())
+    })
+  } else {
+    // Its own listener: scrapes reach it on an internal address, clients never.
+    const { port, host, tokenHash } = config.metrics
+    app.addHook('onReady', async function listenMetrics () {
+      const server = createServer((req, res) => {
+        const path = (req.url ?? '').split('?')[0]
+        if (req.method !== 'GET' || path !== '/metrics') {
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody(404, 'Only GET /metrics is served here.', 'SLUICE_NOT_FOUND')))
+          return
+        }
+        if (tokenHash !== undefined && !bearerMatches(req.headers.authorization, tokenHash)) {
+          const err = new UnauthorizedError()
+          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody(401, err.message, err.code)))
+          return
+        }
+        metrics.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.contentType }).end(text)
+        }, () => {
+          res.writeHead(500).end()
+        })
+      })
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      metricsServer = server
+      const address = server.address() as AddressInfo
+      metricsUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/metrics`
+    })
+  }
 
   return app
 }

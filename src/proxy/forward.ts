@@ -22,6 +22,9 @@ import { UpstreamError, UpstreamTimeoutError } from '../errors.js'
 import { contentCodings, decodeContent } from '../http/content-encoding.js'
 import { allowedResponseHeaders } from '../http/response-headers.js'
 import type { ProxyTimeouts } from './proxy-config.js'
+import { forwardedRequestHeaders } from './request-headers.js'
+
+const kNone: ReadonlySet<string> = new Set()
 
 /** The counters forwarding feeds (a subset of the ops helper's `ProxyMetrics`). */
 export interface ForwardMetrics {
@@ -63,8 +66,10 @@ export interface ForwardRequest {
   method: 'GET' | 'POST'
   /** Path and query as the client sent them, e.g. `/v1/chat/completions`. */
   path: string
-  /** The client's headers; only end-to-end ones that matter upstream are kept. */
+  /** The client's headers; only the allowed ones go on (proxy/request-headers.ts). */
   headers: Record<string, string | string[] | undefined>
+  /** Identity or billing headers this client may send (`openai-organization`…). */
+  forwardHeaders?: ReadonlySet<string>
   body?: string
   /** Anthropic routes authenticate with `x-api-key`, Gemini ones with `x-goog-api-key`, the others with a bearer token. */
   authStyle: AuthStyle
@@ -173,13 +178,6 @@ export interface UpstreamClient {
 
 /** The headers a client's key comes in (OpenAI, Anthropic, Gemini): forwarded only with `forwardClientAuth`. */
 const kAuthHeaders = ['authorization', 'x-api-key', 'x-goog-api-key'] as const
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and those the proxy sets itself; never forwarded. */
-const dropRequestHeaders = new Set<string>([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
-  'upgrade', 'host', 'content-length', 'accept-encoding', 'cookie', ...kAuthHeaders, 'expect',
-  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'
-])
 
 /** Errors of the connection itself: nothing was answered, so another attempt is safe. */
 const connectionErrorCodes = new Set([
@@ -317,10 +315,7 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
   prefix = prefix === '/' ? '' : prefix
 
   function headersFor (request: ForwardRequest, key: string | undefined): Record<string, string | string[]> {
-    const out: Record<string, string | string[]> = {}
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value !== undefined && !dropRequestHeaders.has(name)) out[name] = value
-    }
+    const out: Record<string, string | string[]> = forwardedRequestHeaders(request.headers, request.forwardHeaders ?? kNone)
     // Sluice must read the body to sanitize it (RFC 9110 §12.5.3); one
     // compressed anyway is decoded (see forward), an unknown coding refused.
     out['accept-encoding'] = 'identity'

@@ -2,8 +2,8 @@
  * @module proxy/provider-routes
  * The native routes of providers other than OpenAI and Anthropic, as a
  * table create-proxy.ts registers beside its own: each with the checks that
- * provider makes first and, where the input stage does not know its request
- * shape, a view of its prompt texts in a shape it knows.
+ * provider makes first. The input stage needs nothing here: it reads every
+ * string of any request body (proxy/input-stage.ts).
  *
  * - Gemini: `POST /v1beta/models/{model}:generateContent` and
  *   `…:streamGenerateContent` (the query, `alt=sse`, goes upstream as it
@@ -23,27 +23,17 @@ import type { AuthStyle } from './forward.js'
 
 type JsonObject = Record<string, unknown>
 
-/**
- * The input stage's view of a request body in a shape it does not know:
- * the body's prompt texts as a `completions` body (`{ prompt: [..] }`), and
- * the way back.
- */
-export interface InputView {
-  read: (body: JsonObject) => JsonObject
-  /** The body to send upstream, given what the input stage made of the view (the same view when nothing changed). */
-  write: (body: JsonObject, scanned: JsonObject) => JsonObject
-}
-
 export interface GenerationRoute {
   /** Fastify route path. */
   url: string
-  /** The request shape the input stage scans (of the view, when there is one). */
+  /** The request shape the OpenAI-shaped checks expect (when there is no `validate`). */
   input: InputRoute
   /** How the provider expects its key. */
   authStyle: AuthStyle
   /** The provider's first checks, in place of the OpenAI-shaped ones; returns the body. */
   validate?: (body: unknown, params: unknown) => JsonObject
-  inputView?: InputView
+  /** Query parameters the provider's API takes on this route; the others are not forwarded. */
+  query?: readonly string[]
 }
 
 function isObject (value: unknown): value is JsonObject {
@@ -76,58 +66,6 @@ function checkMessages (body: JsonObject): void {
     throw badRequest(body.messages === undefined ? "Missing required parameter: 'messages'." : "Invalid type for 'messages': expected an array of message objects.", 'messages')
   }
 }
-
-/** A prompt text in a body: read it, and write its scanned version back. */
-interface TextSlot {
-  text: string
-  write: (text: string) => void
-}
-
-/** An input view over the text slots `slotsOf` finds (on the body, and on a copy of it to write back). */
-function slotView (slotsOf: (body: JsonObject) => TextSlot[]): InputView {
-  return {
-    read (body) {
-      return { prompt: slotsOf(body).map((slot) => slot.text) }
-    },
-    write (body, scanned) {
-      const prompt = scanned.prompt
-      if (!Array.isArray(prompt)) return body
-      const original = slotsOf(body)
-      if (original.every((slot, i) => prompt[i] === slot.text)) return body
-      // A copy with the same slots in the same order: the client's body stays as it came.
-      const copy = structuredClone(body)
-      slotsOf(copy).forEach((slot, i) => {
-        const text = prompt[i]
-        if (typeof text === 'string') slot.write(text)
-      })
-      return copy
-    }
-  }
-}
-
-/** Gemini `Content` objects: the `text` of each part. */
-function partSlots (content: unknown, out: TextSlot[]): void {
-  if (!isObject(content) || !Array.isArray(content.parts)) return
-  for (const part of content.parts) {
-    if (isObject(part) && typeof part.text === 'string') out.push({ text: part.text, write: (text) => { part.text = text } })
-  }
-}
-
-const geminiView = slotView((body) => {
-  const out: TextSlot[] = []
-  partSlots(body.systemInstruction, out)
-  if (Array.isArray(body.contents)) for (const content of body.contents) partSlots(content, out)
-  return out
-})
-
-const ollamaGenerateView = slotView((body) => {
-  const out: TextSlot[] = []
-  for (const name of ['system', 'prompt', 'suffix']) {
-    const text = body[name]
-    if (typeof text === 'string') out.push({ text, write: (next) => { body[name] = next } })
-  }
-  return out
-})
 
 /** `{model}:generateContent` or `{model}:streamGenerateContent`; other methods (countTokens, embedContent…) are not served. */
 const kGeminiAction = /^[A-Za-z0-9._-]+:(?:generateContent|streamGenerateContent)$/
@@ -162,8 +100,8 @@ function validateOllamaGenerate (input: unknown): JsonObject {
 
 /** The routes of providers other than OpenAI and Anthropic. */
 export const kProviderRoutes: readonly GenerationRoute[] = [
-  { url: '/v1beta/models/:modelAction', input: 'completions', authStyle: 'x-goog-api-key', validate: validateGemini, inputView: geminiView },
+  { url: '/v1beta/models/:modelAction', input: 'completions', authStyle: 'x-goog-api-key', validate: validateGemini, query: ['alt'] },
   { url: '/api/chat', input: 'chat', authStyle: 'bearer', validate: validateChat },
-  { url: '/api/generate', input: 'completions', authStyle: 'bearer', validate: validateOllamaGenerate, inputView: ollamaGenerateView },
+  { url: '/api/generate', input: 'completions', authStyle: 'bearer', validate: validateOllamaGenerate },
   { url: '/v2/chat', input: 'chat', authStyle: 'bearer', validate: validateChat }
 ]

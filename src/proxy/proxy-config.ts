@@ -21,12 +21,19 @@ import { InvalidOptionsError } from '../errors.js'
 import { defaultRulesDir } from '../rules/load-rules.js'
 
 /** How the request side treats findings, per rule category. */
+/**
+ * How the request side treats findings (proxy/input-stage.ts): per rule
+ * `rules[id]`, else per category `reject`, then `redact`, else flag
+ * (reported, audited, sent unchanged).
+ */
 export interface InputPolicy {
   /** Categories whose findings reject the request with 400 `SLUICE_INPUT_REJECTED`. */
   reject: string[]
-  /** Categories whose redact/cut rules rewrite the text before it leaves for the provider. */
+  /** Categories whose redact/cut rules rewrite the text before it leaves for the provider (their flag rules stay flags). */
   redact: string[]
-  /** Scan requests at all. Every other category is only flagged (reported, audited). */
+  /** Per rule id, overriding its category: `reject`, `redact`, `flag` or `off` (not run on requests). */
+  rules: Record<string, 'reject' | 'redact' | 'flag' | 'off'>
+  /** Scan requests at all. */
   enabled: boolean
 }
 
@@ -41,6 +48,46 @@ export interface ProxyTimeouts {
   totalMs: number
 }
 
+/**
+ * Limits on the client side of the proxy: Node's HTTP server defaults (no
+ * request timeout, no connection cap) suit a server behind a trusted load
+ * balancer, not one a client reaches directly. A slow-body client is judged
+ * by `requestTimeoutMs` (receiving the request, not the answer), so a long
+ * SSE answer is never cut by it; a silent socket by `socketIdleMs`.
+ */
+export interface ConnectionLimits {
+  /** Time to receive the whole request (headers and body). */
+  requestTimeoutMs: number
+  /** Time to receive the request headers. */
+  headersTimeoutMs: number
+  /** How long an idle kept-alive socket waits for its next request. */
+  keepAliveTimeoutMs: number
+  /** No byte either way for this long closes the socket (default: above the upstream's own timeouts). */
+  socketIdleMs: number
+  /** Concurrent client connections; the ones above are closed at accept. */
+  maxConnections: number
+  /** Requests served on one kept-alive socket before it is closed (0 = no cap). */
+  maxRequestsPerSocket: number
+}
+
+/** A client key with its own settings. */
+export interface ProxyClient {
+  /** Hex SHA-256 of the key. */
+  keyHash: string
+  /** Identity or billing headers this client may send upstream (e.g. `openai-organization`). */
+  forwardHeaders: string[]
+}
+
+/** Where `/metrics` is served. */
+export interface MetricsExposure {
+  /** Required as `Authorization: Bearer TOKEN` on `/metrics` (stored as its SHA-256). */
+  tokenHash?: string
+  /** Serve `/metrics` on its own listener on this port instead of the proxy's (0 = ephemeral). */
+  port?: number
+  /** Address of that listener (default 127.0.0.1). */
+  host: string
+}
+
 export interface ProxyConfig {
   /** Base URL of the provider, e.g. `https://api.openai.com` (paths are forwarded as they come). */
   upstream: string
@@ -53,12 +100,31 @@ export interface ProxyConfig {
   /** Audit log file, or false. */
   audit: string | false
   auditChainKey?: string
+  /** Key of the audit checkpoints' HMAC (default: the chain key; none: no checkpoints). */
+  auditCheckpointKey?: string
+  /** A signed checkpoint every this many audit records. */
+  auditCheckpointEvery: number
+  /** Rotate the audit file by size and/or age. */
+  auditRotate?: { maxBytes?: number, intervalMs?: number }
   /** Redis URL for a shared rate-limit store. */
   redis?: string
   /** Provider keys, used in turn; a 429 tries the next one. Never logged. */
   upstreamKeys: string[]
   /** Hex SHA-256 of each accepted client key; empty = no client key required. */
   apiKeyHashes: string[]
+  /** Client keys with their own settings (also accepted keys). */
+  clients: ProxyClient[]
+  /** Identity or billing headers every client may send upstream (off by default). */
+  forwardHeaders: string[]
+  /**
+   * Fastify's `trustProxy`: which peers' `X-Forwarded-For` gives the client
+   * address that rate limits and logs use. false = the socket's peer.
+   */
+  trustProxy: boolean | number | string | string[]
+  connections: ConnectionLimits
+  /** Deepest JSON nesting a request body may have (400 above). */
+  maxJsonDepth: number
+  metrics: MetricsExposure
   /** Send the client's own `Authorization`/`x-api-key` upstream (instead of `upstreamKeys`). */
   forwardClientAuth: boolean
   /** Retries before the first byte (connection errors, 5xx, 429). */
@@ -83,8 +149,23 @@ export const defaultProxyConfig: Omit<ProxyConfig, 'upstream' | 'rules'> = {
   port: 8080,
   watchRules: true,
   audit: false,
+  auditCheckpointEvery: 1000,
   upstreamKeys: [],
   apiKeyHashes: [],
+  clients: [],
+  forwardHeaders: [],
+  trustProxy: false,
+  connections: {
+    requestTimeoutMs: 30_000,
+    headersTimeoutMs: 10_000,
+    // Above the 60 s idle timeout of common load balancers (fastify's reason for 72 s).
+    keepAliveTimeoutMs: 72_000,
+    socketIdleMs: 0,
+    maxConnections: 4096,
+    maxRequestsPerSocket: 1000
+  },
+  maxJsonDepth: 128,
+  metrics: { host: '127.0.0.1' },
   forwardClientAuth: false,
   retries: 2,
   retryBaseDelayMs: 100,
@@ -92,7 +173,15 @@ export const defaultProxyConfig: Omit<ProxyConfig, 'upstream' | 'rules'> = {
   timeouts: { connectMs: 10_000, headersMs: 60_000, idleMs: 30_000, totalMs: 600_000 },
   bodyLimit: 1024 * 1024,
   maxBodySize: 8 * 1024 * 1024,
-  input: { reject: ['injection'], redact: ['pii', 'secret'], enabled: true },
+  // Reject only what has no innocent reading (invisible ASCII, bytes hidden
+  // in variation selectors), redact PII and secrets, flag the rest: see the
+  // policy in proxy/input-stage.ts.
+  input: {
+    reject: [],
+    redact: ['pii', 'secret'],
+    rules: { 'injection.unicode_tags': 'reject', 'injection.variation_selector_run': 'reject' },
+    enabled: true
+  },
   rateLimit: false,
   shutdownGraceMs: 10_000,
   logLevel: 'info'
@@ -115,9 +204,36 @@ export const ProxyConfigFileSchema = Type.Object({
   watchRules: Type.Optional(Type.Boolean()),
   audit: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Literal(false)])),
   auditChainKey: Type.Optional(Type.String({ minLength: 1 })),
+  auditCheckpointKey: Type.Optional(Type.String({ minLength: 1 })),
+  auditCheckpointEvery: Type.Optional(Type.Integer({ minimum: 1 })),
+  auditRotate: Type.Optional(Type.Object({
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    intervalMs: Type.Optional(Type.Integer({ minimum: 1 }))
+  }, { additionalProperties: false, minProperties: 1 })),
   redis: Type.Optional(Type.String({ minLength: 1 })),
   upstreamKeys: Type.Optional(StringList),
   apiKeys: Type.Optional(StringList),
+  clients: Type.Optional(Type.Array(Type.Object({
+    key: Type.Optional(Type.String({ minLength: 1 })),
+    keySha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
+    forwardHeaders: Type.Optional(StringList)
+  }, { additionalProperties: false }))),
+  forwardHeaders: Type.Optional(StringList),
+  trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 }), StringList])),
+  connections: Type.Optional(Type.Object({
+    requestTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    keepAliveTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    socketIdleMs: Type.Optional(PositiveInt('0 = above the upstream timeouts')),
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxRequestsPerSocket: Type.Optional(PositiveInt('0 = no cap'))
+  }, { additionalProperties: false })),
+  maxJsonDepth: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  metrics: Type.Optional(Type.Object({
+    token: Type.Optional(Type.String({ minLength: 16 })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    host: Type.Optional(Type.String({ minLength: 1 }))
+  }, { additionalProperties: false })),
   forwardClientAuth: Type.Optional(Type.Boolean()),
   retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
   retryBaseDelayMs: Type.Optional(PositiveInt('first backoff, ms')),
@@ -133,6 +249,7 @@ export const ProxyConfigFileSchema = Type.Object({
   input: Type.Optional(Type.Object({
     reject: Type.Optional(StringList),
     redact: Type.Optional(StringList),
+    rules: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Union([Type.Literal('reject'), Type.Literal('redact'), Type.Literal('flag'), Type.Literal('off')]))),
     enabled: Type.Optional(Type.Boolean())
   }, { additionalProperties: false })),
   rateLimit: Type.Optional(Type.Union([
@@ -161,6 +278,12 @@ const flagHelp = {
   'api-key': 'accepted client key, repeatable (prefer SLUICE_API_KEYS)',
   'upstream-key': 'provider key, repeatable (prefer SLUICE_UPSTREAM_KEYS)',
   'forward-client-auth': "send the client's own credentials upstream",
+  'forward-header': 'identity/billing header every client may send upstream, repeatable',
+  'trust-proxy': 'trust X-Forwarded-For from: true, a hop count, or addresses/CIDRs (comma list)',
+  'max-connections': 'concurrent client connections (default 4096)',
+  'request-timeout': 'time to receive a whole request, ms (default 30000)',
+  'metrics-port': 'serve /metrics on its own listener on this port',
+  'metrics-token': 'bearer token required on /metrics (prefer SLUICE_METRICS_TOKEN)',
   retries: 'retries before the first byte (default 2)',
   'connect-timeout': 'upstream connect timeout, ms',
   'headers-timeout': 'time to first byte timeout, ms',
@@ -177,7 +300,7 @@ const flagHelp = {
 export const proxyUsage = 'Usage: sluice proxy --upstream URL [options]\n\n' +
   Object.entries(flagHelp).map(([flag, help]) => `  --${flag.padEnd(20)} ${help}`).join('\n') + '\n'
 
-const multiple = new Set(['rules', 'api-key', 'upstream-key'])
+const multiple = new Set(['rules', 'api-key', 'upstream-key', 'forward-header'])
 const booleans = new Set(['forward-client-auth', 'no-watch'])
 
 function integerOf (field: string, text: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -192,6 +315,13 @@ function booleanOf (field: string, text: string): boolean {
   if (/^(1|true|yes|on)$/i.test(text)) return true
   if (/^(0|false|no|off)$/i.test(text)) return false
   throw new InvalidOptionsError(`${field} must be true or false, got "${text}"`)
+}
+
+/** `true`/`false`, a hop count, or a comma list of addresses and CIDRs (what Fastify's `trustProxy` takes). */
+function trustProxyOf (text: string): boolean | number | string[] {
+  if (/^(true|false)$/i.test(text)) return text.toLowerCase() === 'true'
+  if (/^\d+$/.test(text)) return integerOf('trust-proxy', text, 1)
+  return listOf(text)
 }
 
 /** Splits a comma list (env vars), dropping empty items. */
@@ -251,12 +381,20 @@ function layerFromEnv (env: Record<string, string | undefined>): Layer {
   if (audit !== undefined) layer.audit = audit
   const chainKey = get('SLUICE_AUDIT_CHAIN_KEY')
   if (chainKey !== undefined) layer.auditChainKey = chainKey
+  const checkpointKey = get('SLUICE_AUDIT_CHECKPOINT_KEY')
+  if (checkpointKey !== undefined) layer.auditCheckpointKey = checkpointKey
   const redis = get('SLUICE_REDIS')
   if (redis !== undefined) layer.redis = redis
   const upstreamKeys = get('SLUICE_UPSTREAM_KEYS')
   if (upstreamKeys !== undefined) layer.upstreamKeys = listOf(upstreamKeys)
   const apiKeys = get('SLUICE_API_KEYS')
   if (apiKeys !== undefined) layer.apiKeys = listOf(apiKeys)
+  const forwardHeaders = get('SLUICE_FORWARD_HEADERS')
+  if (forwardHeaders !== undefined) layer.forwardHeaders = listOf(forwardHeaders)
+  const trustProxy = get('SLUICE_TRUST_PROXY')
+  if (trustProxy !== undefined) layer.trustProxy = trustProxyOf(trustProxy)
+  const metricsToken = get('SLUICE_METRICS_TOKEN')
+  if (metricsToken !== undefined) layer.metrics = { token: metricsToken }
   const forward = get('SLUICE_FORWARD_CLIENT_AUTH')
   if (forward !== undefined) layer.forwardClientAuth = booleanOf('SLUICE_FORWARD_CLIENT_AUTH', forward)
   const retries = get('SLUICE_RETRIES')
@@ -309,6 +447,21 @@ function layerFromArgv (argv: readonly string[]): Layer {
   set('apiKeys', strs('api-key'))
   set('upstreamKeys', strs('upstream-key'))
   if (values['forward-client-auth'] === true) layer.forwardClientAuth = true
+  set('forwardHeaders', strs('forward-header'))
+  const trustProxy = str('trust-proxy')
+  if (trustProxy !== undefined) layer.trustProxy = trustProxyOf(trustProxy)
+  const connections: NonNullable<Layer['connections']> = {}
+  const maxConnections = str('max-connections')
+  if (maxConnections !== undefined) connections.maxConnections = integerOf('--max-connections', maxConnections, 1)
+  const requestTimeout = str('request-timeout')
+  if (requestTimeout !== undefined) connections.requestTimeoutMs = integerOf('--request-timeout', requestTimeout, 1)
+  if (Object.keys(connections).length > 0) layer.connections = connections
+  const metrics: NonNullable<Layer['metrics']> = {}
+  const metricsPort = str('metrics-port')
+  if (metricsPort !== undefined) metrics.port = integerOf('--metrics-port', metricsPort, 0, 65535)
+  const metricsToken = str('metrics-token')
+  if (metricsToken !== undefined) metrics.token = metricsToken
+  if (Object.keys(metrics).length > 0) layer.metrics = metrics
   if (values['no-watch'] === true) layer.watchRules = false
   const retries = str('retries')
   if (retries !== undefined) layer.retries = integerOf('--retries', retries, 0, 10)
@@ -332,6 +485,25 @@ function layerFromArgv (argv: readonly string[]): Layer {
   if (grace !== undefined) layer.shutdownGraceMs = integerOf('--grace', grace, 0)
   set('logLevel', str('log-level'))
   return layer
+}
+
+/**
+ * Header names an operator may let clients send upstream. Credentials,
+ * cookies, the host and hop-by-hop headers stay the proxy's whatever the
+ * config says: the proxy sets them itself or never sends them.
+ */
+const kNeverForwarded = new Set(['authorization', 'x-api-key', 'x-goog-api-key', 'cookie', 'host', 'content-length',
+  'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect', 'proxy-authorization', 'accept-encoding'])
+
+function forwardableHeaderNames (names: readonly string[], field: string): string[] {
+  return names.map((name) => {
+    const lower = name.trim().toLowerCase()
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) throw new InvalidOptionsError(`${field}: "${name}" is not a header name`)
+    if (kNeverForwarded.has(lower) || lower.startsWith('x-sluice-')) {
+      throw new InvalidOptionsError(`${field}: "${name}" is never taken from the client (the proxy sets it or drops it)`)
+    }
+    return lower
+  })
 }
 
 function checkUpstream (value: string | undefined): string {
@@ -379,8 +551,37 @@ export async function resolveProxyConfig ({ argv, env = {} }: ResolveProxyConfig
   const d = defaultProxyConfig
   const timeouts = { ...d.timeouts }
   for (const layer of layers) Object.assign(timeouts, layer.timeouts)
-  const input = { ...d.input, reject: [...d.input.reject], redact: [...d.input.redact] }
-  for (const layer of layers) Object.assign(input, layer.input)
+  const input = { ...d.input, reject: [...d.input.reject], redact: [...d.input.redact], rules: { ...d.input.rules } }
+  for (const layer of layers) Object.assign(input, layer.input, { rules: { ...input.rules, ...layer.input?.rules } })
+  const connections = { ...d.connections }
+  for (const layer of layers) Object.assign(connections, layer.connections)
+  // Silent sockets wait longer than the upstream may legitimately be silent.
+  if (connections.socketIdleMs === 0) connections.socketIdleMs = Math.max(120_000, timeouts.headersMs, timeouts.idleMs) + 10_000
+  // A shorter request timeout shortens the header deadline with it, unless that was set on its own.
+  const headersSet = layers.some((layer) => layer.connections?.headersTimeoutMs !== undefined)
+  if (!headersSet) connections.headersTimeoutMs = Math.min(connections.headersTimeoutMs, connections.requestTimeoutMs)
+  if (connections.headersTimeoutMs > connections.requestTimeoutMs) {
+    throw new InvalidOptionsError(`connections.headersTimeoutMs (${connections.headersTimeoutMs}) must not exceed connections.requestTimeoutMs (${connections.requestTimeoutMs})`)
+  }
+  const metricsLayer: NonNullable<Layer['metrics']> = {}
+  for (const layer of layers) Object.assign(metricsLayer, layer.metrics)
+  if (metricsLayer.token !== undefined && metricsLayer.token.length < 16) {
+    throw new InvalidOptionsError('the metrics token must be at least 16 characters')
+  }
+  const metrics: MetricsExposure = {
+    host: metricsLayer.host ?? d.metrics.host,
+    ...(metricsLayer.port === undefined ? {} : { port: metricsLayer.port }),
+    ...(metricsLayer.token === undefined ? {} : { tokenHash: hashApiKey(metricsLayer.token) })
+  }
+  const clients = (pick('clients') ?? []).map((client, i): ProxyClient => {
+    if ((client.key === undefined) === (client.keySha256 === undefined)) {
+      throw new InvalidOptionsError(`clients[${i}] needs exactly one of key or keySha256`)
+    }
+    return {
+      keyHash: client.key === undefined ? (client.keySha256 ?? '').toLowerCase() : hashApiKey(client.key),
+      forwardHeaders: forwardableHeaderNames(client.forwardHeaders ?? [], `clients[${i}].forwardHeaders`)
+    }
+  })
   const rules = pick('rules')
   const config: ProxyConfig = {
     upstream: checkUpstream(pick('upstream')),
@@ -391,6 +592,13 @@ export async function resolveProxyConfig ({ argv, env = {} }: ResolveProxyConfig
     audit: pick('audit') ?? d.audit,
     upstreamKeys: pick('upstreamKeys') ?? [],
     apiKeyHashes: (pick('apiKeys') ?? []).map(hashApiKey),
+    clients,
+    forwardHeaders: forwardableHeaderNames(pick('forwardHeaders') ?? [], 'forwardHeaders'),
+    trustProxy: pick('trustProxy') ?? d.trustProxy,
+    connections,
+    maxJsonDepth: pick('maxJsonDepth') ?? d.maxJsonDepth,
+    auditCheckpointEvery: pick('auditCheckpointEvery') ?? d.auditCheckpointEvery,
+    metrics,
     forwardClientAuth: pick('forwardClientAuth') ?? d.forwardClientAuth,
     retries: pick('retries') ?? d.retries,
     retryBaseDelayMs: pick('retryBaseDelayMs') ?? d.retryBaseDelayMs,
@@ -405,6 +613,10 @@ export async function resolveProxyConfig ({ argv, env = {} }: ResolveProxyConfig
   }
   const chainKey = pick('auditChainKey')
   if (chainKey !== undefined) config.auditChainKey = chainKey
+  const checkpointKey = pick('auditCheckpointKey')
+  if (checkpointKey !== undefined) config.auditCheckpointKey = checkpointKey
+  const rotate = pick('auditRotate')
+  if (rotate !== undefined) config.auditRotate = { ...rotate }
   const redis = pick('redis')
   if (redis !== undefined) config.redis = redis
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {

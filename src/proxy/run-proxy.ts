@@ -12,7 +12,7 @@
  * log line or audit record is lost (pino's advice: flush, don't exit).
  */
 import type { FastifyInstance } from 'fastify'
-import { createDemoUpstream } from '../demo/create-demo-upstream.js'
+import { createDemoUpstream, demoControlHeaders } from '../demo/create-demo-upstream.js'
 import type { DemoUpstream } from '../demo/create-demo-upstream.js'
 import { createProxy } from './create-proxy.js'
 import { proxyUsage, resolveProxyConfig } from './proxy-config.js'
@@ -53,6 +53,11 @@ function startupMessage (app: FastifyInstance, config: ProxyConfig): string {
   const upstreamKeys = config.upstreamKeys.length === 0 ? 'no upstream key' : `${config.upstreamKeys.length} upstream key(s)`
   return `sluice proxy listening on ${baseUrl(app)}, forwarding to ${new URL(config.upstream).origin}; ` +
     `${app.sluiceProxy.ruleSet.rules.length} rules; ${keys}; ${upstreamKeys}`
+}
+
+/** Closes an app that failed to start; a failure to close changes nothing about the exit code. */
+async function closeQuietly (app: FastifyInstance | undefined): Promise<void> {
+  await app?.close().catch(() => {})
 }
 
 /**
@@ -118,12 +123,15 @@ export async function runProxy (argv: string[], io: RunIo = defaultIo): Promise<
     io.stderr(`sluice proxy: ${(err as Error).message}\n\n${proxyUsage}`)
     return 2
   }
-  let app: FastifyInstance
+  let app: FastifyInstance | undefined
   try {
     app = await createProxy(config)
     await app.listen({ host: config.host, port: config.port, backlog: kListenBacklog, listenTextResolver: () => '' } as never)
   } catch (err) {
     io.stderr(`sluice proxy: cannot start: ${(err as Error).message}`)
+    // The rule watcher and the audit file keep a process alive: close them,
+    // so the process exits and a supervisor's restart-on-failure fires.
+    await closeQuietly(app)
     return 1
   }
   app.log.info(startupMessage(app, config))
@@ -137,15 +145,18 @@ export async function runProxy (argv: string[], io: RunIo = defaultIo): Promise<
  */
 export async function runDemo (argv: string[], io: RunIo = defaultIo): Promise<number> {
   let demo: DemoUpstream | undefined
-  let app: FastifyInstance
+  let app: FastifyInstance | undefined
   let config: ProxyConfig
   try {
     demo = createDemoUpstream()
     const upstreamUrl = await demo.listen(0, '127.0.0.1')
-    config = await resolveProxyConfig({ argv: ['--upstream', upstreamUrl, ...argv], env: { ...io.env, SLUICE_UPSTREAM: undefined } })
+    // The demo's own control headers (answer, pace, faults) go through to it.
+    const controls = demoControlHeaders.flatMap((name) => ['--forward-header', name])
+    config = await resolveProxyConfig({ argv: ['--upstream', upstreamUrl, ...controls, ...argv], env: { ...io.env, SLUICE_UPSTREAM: undefined } })
     app = await createProxy(config)
     await app.listen({ host: config.host, port: config.port, backlog: kListenBacklog, listenTextResolver: () => '' } as never)
   } catch (err) {
+    await closeQuietly(app)
     await demo?.close()
     io.stderr(`sluice demo: cannot start: ${(err as Error).message}`)
     return 1

@@ -343,10 +343,12 @@ function composeStages (first: Stage, second: Stage, ends: Map<Finding, number>,
     return findings
   }
 
-  function join (a: ScanResult, b: ScanResult): ScanResult {
+  function join (a: ScanResult, b: ScanResult, final: boolean): ScanResult {
     queue.push(...a.findings)
-    // The first stage cut and the second ended without one: all of it passed.
-    const limit = a.cut !== undefined && second.cut === undefined ? Infinity : second.passed
+    // The first stage cut, or the stream ended, and the second ended without
+    // a cut: all of it passed (`second.passed` stops short of trailing text
+    // the normalized view removes, such as invisible characters).
+    const limit = (a.cut !== undefined || final) && second.cut === undefined ? Infinity : second.passed
     const released: Finding[] = []
     const keep: Finding[] = []
     for (const f of queue) ((ends.get(f) ?? 0) <= limit ? released : keep).push(f)
@@ -356,7 +358,8 @@ function composeStages (first: Stage, second: Stage, ends: Map<Finding, number>,
     if (a.cut !== undefined && released.includes(a.cut)) cut = a.cut
     else if (b.cut !== undefined) cut = b.cut
     const mapped = mapFindings(b.findings)
-    const result: ScanResult = { text: b.text, findings: released.length === 0 ? mapped : [...released, ...mapped] }
+    // In input order, as a chunked scan reports them (earlier ones in earlier writes).
+    const result: ScanResult = { text: b.text, findings: released.length === 0 ? mapped : mapped.length === 0 ? released : [...released, ...mapped].sort((x, y) => x.start - y.start) }
     if (cut !== undefined) result.cut = cut
     return result
   }
@@ -372,12 +375,12 @@ function composeStages (first: Stage, second: Stage, ends: Map<Finding, number>,
       if (cut !== undefined || second.cut !== undefined) return sync({ text: '', findings: [] })
       const a = first.write(chunk)
       // A cut in the first stage ends the stream: the second releases what it holds of the text before it.
-      return sync(join(a, a.cut !== undefined ? second.end(a.text) : second.write(a.text)))
+      return sync(join(a, a.cut !== undefined ? second.end(a.text) : second.write(a.text), false))
     },
     end (last) {
       if (cut !== undefined || second.cut !== undefined) return sync({ text: '', findings: [] })
       const a = first.end(last)
-      return sync(join(a, second.end(a.text)))
+      return sync(join(a, second.end(a.text), true))
     },
     held: 0,
     charsIn: 0,

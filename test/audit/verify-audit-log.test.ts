@@ -71,7 +71,7 @@ t.test('an edit re-sealed without the key is reported at the edited line of a ke
 
 t.test('a keyed chain verifies with its key and fails at line 1 without it', async (t) => {
   const { file } = await writeLog(t.testdir(), 3, 'chain-secret')
-  t.match(await verifyAuditLog(file, { chainKey: 'chain-secret' }), { ok: true, records: 3 })
+  t.match(await verifyAuditLog(file, { chainKey: 'chain-secret' }), { ok: true, records: 4, checkpoints: 1 }, 'three findings and the close checkpoint')
   t.match(await verifyAuditLog(file), { ok: false, line: 1, reason: /chain key/ })
   t.match(await verifyAuditLog(file, { chainKey: 'other' }), { ok: false, line: 1 })
 })
@@ -144,4 +144,52 @@ t.test('lines longer than a read chunk verify', async (t) => {
   audit.event('big', { blob: 'é'.repeat(100_000) })
   await audit.close()
   t.match(await verifyAuditLog(file), { ok: true, records: 3 })
+})
+
+t.test('a file converted to CRLF line endings is reported at line 1, as not canonical', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 3)
+  writeFileSync(file, lines.map((l) => l + '\r\n').join(''))
+  t.match(await verifyAuditLog(file), { ok: false, line: 1, reason: /canonical form/ })
+})
+
+t.test('a line re-serialized by a tool is reported, though its content is unchanged', async (t) => {
+  const { file, lines } = await writeLog(t.testdir(), 3)
+  lines[1] = JSON.stringify(JSON.parse(lines[1]!), null, 1).replace(/\n/g, '')
+  rewrite(file, lines)
+  t.match(await verifyAuditLog(file), { ok: false, line: 2, reason: /canonical form/ })
+})
+
+t.test('bytes that are not UTF-8 are reported, not replaced and re-hashed', async (t) => {
+  const file = join(t.testdir(), 'audit.jsonl')
+  const audit = createAuditLog({ destination: file })
+  audit.event('name', { who: 'Zoë' })
+  await audit.close()
+  const bytes = readFileSync(file)
+  const at = bytes.indexOf(Buffer.from('ë'))
+  // U+FFFD's bytes would decode to a different string; a lone 0xEB must be refused outright.
+  writeFileSync(file, Buffer.concat([bytes.subarray(0, at), Buffer.from([0xeb]), bytes.subarray(at + 2)]))
+  t.match(await verifyAuditLog(file), { ok: false, line: 1, reason: /UTF-8/ })
+})
+
+t.test('checks several files as one chain, and names the file of a failure', async (t) => {
+  const dir = t.testdir()
+  const { file, lines } = await writeLog(dir, 4)
+  // Two files that do not continue each other.
+  const other = join(dir, 'other.jsonl')
+  writeFileSync(other, lines.map((l) => l + '\n').join(''))
+  t.match(await verifyAuditLog([file, other]), { ok: false, file: other, line: 1, reason: /does not continue audit\.jsonl/ })
+  t.match(await verifyAuditLog([file]), { ok: true, records: 4 })
+  t.notOk('files' in await verifyAuditLog([file]), 'one file: no per-file list')
+})
+
+t.test('an empty file between files is reported', async (t) => {
+  const dir = t.testdir()
+  const { file } = await writeLog(dir, 2)
+  const empty = join(dir, 'empty.jsonl')
+  writeFileSync(empty, '')
+  t.match(await verifyAuditLog([file, empty, file]), { ok: false, file: empty, line: 1, reason: /empty/ })
+})
+
+t.test('verifying no file at all is an error', async (t) => {
+  await t.rejects(verifyAuditLog([]), { code: 'SLUICE_INVALID_OPTIONS' })
 })

@@ -165,7 +165,7 @@ export async function startProxyRig (ruleSet: RuleSet): Promise<Rig> {
   const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
   const config = await resolveProxyConfig({
     argv: ['--upstream', upstreamUrl, '--port', '0', '--no-watch', '--retries', '0', '--rules', defaultRulesDir(),
-      '--log-level', 'silent', '--idle-timeout', '3000', '--total-timeout', '8000'],
+      '--log-level', 'silent', '--idle-timeout', '3000', '--total-timeout', '8000', '--forward-header', 'x-canary-case'],
     env: {}
   })
   const app = await createProxy(config, { ruleSet, logStream: new Writable({ write (_c, _e, cb) { cb() } }) })

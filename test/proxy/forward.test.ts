@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { createDemoUpstream } from '../../src/demo/create-demo-upstream.js'
+import { createDemoUpstream, demoControlHeaders } from '../../src/demo/create-demo-upstream.js'
 import type { DemoUpstream } from '../../src/demo/create-demo-upstream.js'
 import { backoffDelay, createCanceller, createUpstreamClient } from '../../src/proxy/forward.js'
 import type { UpstreamClientOptions } from '../../src/proxy/forward.js'
@@ -25,7 +25,9 @@ function client (t: Test, url: string, extra: Partial<UpstreamClientOptions> = {
     ...extra
   })
   t.teardown(() => upstream.destroy())
-  return upstream
+  // The demo's control headers (faults, pace) are forwarded as an operator would allow them.
+  const controls = new Set<string>(demoControlHeaders)
+  return { ...upstream, forward: async (request) => await upstream.forward({ forwardHeaders: controls, ...request }) }
 }
 
 const chat = JSON.stringify({ model: 'sluice-demo-1', stream: true, messages: [{ role: 'user', content: 'hello' }] })

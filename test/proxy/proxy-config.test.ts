@@ -84,3 +84,57 @@ t.test('rejects a missing or malformed upstream and bad flag values', async (t) 
   await t.rejects(resolveProxyConfig({ argv: ['--upstream', upstream, '--bogus'] }), { code: 'SLUICE_INVALID_OPTIONS' })
   await t.rejects(resolveProxyConfig({ argv: ['--upstream', upstream], env: { SLUICE_PORT: 'x' } }), { message: /SLUICE_PORT/ })
 })
+
+t.test('reads the client-facing limits, header grants, trustProxy and metrics exposure from every layer', async (t) => {
+  const dir = t.testdir({
+    'proxy.yaml': [
+      'upstream: http://file.example:1',
+      'clients:',
+      '  - key: team-key',
+      '    forwardHeaders: [OpenAI-Organization]',
+      `  - keySha256: ${'ab'.repeat(32)}`,
+      'forwardHeaders: [openai-project]',
+      'trustProxy: [10.0.0.0/8]',
+      'connections:',
+      '  requestTimeoutMs: 5000',
+      '  maxConnections: 10',
+      'maxJsonDepth: 32',
+      'metrics:',
+      '  port: 9100',
+      '  host: 0.0.0.0',
+      ''
+    ].join('\n')
+  })
+  const config = await resolveProxyConfig({ argv: ['--config', join(dir, 'proxy.yaml')] })
+  t.same(config.clients, [
+    { keyHash: hashApiKey('team-key'), forwardHeaders: ['openai-organization'] },
+    { keyHash: 'ab'.repeat(32), forwardHeaders: [] }
+  ])
+  t.notMatch(JSON.stringify(config), /team-key/, 'client keys are kept as hashes')
+  t.same(config.forwardHeaders, ['openai-project'])
+  t.same(config.trustProxy, ['10.0.0.0/8'])
+  t.equal(config.connections.requestTimeoutMs, 5000)
+  t.equal(config.connections.headersTimeoutMs, 5000, 'the header deadline follows a shorter request timeout')
+  t.equal(config.connections.maxConnections, 10)
+  t.equal(config.connections.keepAliveTimeoutMs, defaultProxyConfig.connections.keepAliveTimeoutMs)
+  t.ok(config.connections.socketIdleMs > config.timeouts.headersMs && config.connections.socketIdleMs > config.timeouts.idleMs, 'a silent socket outlasts the upstream timeouts')
+  t.equal(config.maxJsonDepth, 32)
+  t.same(config.metrics, { host: '0.0.0.0', port: 9100 })
+
+  const env = { SLUICE_TRUST_PROXY: '2', SLUICE_FORWARD_HEADERS: 'anthropic-beta, x-goog-user-project', SLUICE_METRICS_TOKEN: 'a-token-of-16-chars' }
+  const fromEnv = await resolveProxyConfig({ argv: ['--config', join(dir, 'proxy.yaml'), '--max-connections', '7', '--trust-proxy', 'true'], env })
+  t.equal(fromEnv.trustProxy, true, 'the flag wins over env')
+  t.same(fromEnv.forwardHeaders, ['anthropic-beta', 'x-goog-user-project'])
+  t.equal(fromEnv.metrics.tokenHash, hashApiKey('a-token-of-16-chars'))
+  t.equal(fromEnv.connections.maxConnections, 7)
+  t.equal(fromEnv.connections.requestTimeoutMs, 5000, 'the file fills what flags leave out')
+})
+
+t.test('refuses inconsistent client-facing settings with the field at fault', async (t) => {
+  const file = (body: string): string => join(t.testdir({ 'proxy.yaml': `upstream: http://x.example:1\n${body}` }), 'proxy.yaml')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', file('clients:\n  - forwardHeaders: [a]\n')] }), { message: /clients\[0\] needs exactly one of key or keySha256/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--config', file('clients:\n  - key: k\n    forwardHeaders: [x-api-key]\n')] }), { message: /clients\[0\]\.forwardHeaders: "x-api-key" is never taken/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--config', file('connections:\n  requestTimeoutMs: 1000\n  headersTimeoutMs: 2000\n')] }), { message: /headersTimeoutMs \(2000\) must not exceed/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--config', file('connections:\n  idle: 5\n')] }), { message: /connections/ })
+  await t.rejects(resolveProxyConfig({ argv: ['--config', file('metrics:\n  token: short\n')] }), { message: /metrics\.token/ })
+})

@@ -10,7 +10,7 @@ import type { Test } from 'tap'
 import OpenAI from 'openai'
 import { request } from 'undici'
 import { DEMO_EMAIL } from '../../src/demo/canned-answers.js'
-import { freePort, spawnNode, waitFor } from './fixtures/harness.js'
+import { demoControlArgs, freePort, spawnNode, waitFor } from './fixtures/harness.js'
 import type { Child } from './fixtures/harness.js'
 
 const model = 'sluice-demo-1'
@@ -27,7 +27,7 @@ async function startUpstream (t: Test): Promise<{ url: string, stats: () => Prom
 
 async function startProxyProcess (t: Test, upstream: string, extra: string[] = []): Promise<Child & { url: string, match: RegExpMatchArray }> {
   const port = await freePort()
-  const proxy = await spawnNode(t, ['bin/sluice.js', 'proxy', '--upstream', upstream, '--port', String(port), ...extra], /"msg":"(sluice proxy listening on [^"]*)"/)
+  const proxy = await spawnNode(t, ['bin/sluice.js', 'proxy', '--upstream', upstream, '--port', String(port), ...demoControlArgs, ...extra], /"msg":"(sluice proxy listening on [^"]*)"/)
   return { ...proxy, url: `http://127.0.0.1:${port}` }
 }
 
@@ -129,6 +129,28 @@ t.test('sluice proxy refuses to start without an upstream and says why', async (
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   t.equal(code, 2)
   t.match(err, /upstream is required/)
+})
+
+t.test('sluice proxy exits 1 promptly when it cannot listen, with the rule watcher on or off', async (t) => {
+  const { spawn } = await import('node:child_process')
+  const { createServer } = await import('node:net')
+  const busy = createServer()
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { busy.close() })
+  const port = String((busy.address() as { port: number }).port)
+  for (const extra of [[], ['--no-watch'], ['--metrics-port', port, '--port', '0']]) {
+    const child = spawn(process.execPath, ['bin/sluice.js', 'proxy', '--upstream', 'http://127.0.0.1:9', '--port', port, ...extra],
+      { cwd: new URL('../..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    const start = Date.now()
+    const code = await new Promise<number | string | null>((resolve) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('still running after 15 s') }, 15_000)
+      child.once('exit', (c, signal) => { clearTimeout(timer); resolve(c ?? signal) })
+    })
+    t.equal(code, 1, `${extra.join(' ') || 'watching rules'}: exit code (${Date.now() - start} ms)`)
+    t.match(err, /cannot start: .*EADDRINUSE/)
+  }
 })
 
 t.test('sluice demo serves the demo upstream through the proxy and prints a curl line', async (t) => {
