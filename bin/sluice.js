@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is compiled to dist/ by `npm install` (the `prepare` script).
+// Thin launcher: the CLI runs from dist/ (shipped built in the package; built by `npm install` in a clone).
 import { main } from '../dist/cli.js'
 
 /**
@@ -12,6 +12,13 @@ function fail (code) {
   process.exitCode = code
   setTimeout(() => { process.exit(code) }, 1000).unref()
 }
+
+// A reader that stops early (`sluice rules list | head`) closes the pipe:
+// stop quietly, as cat and grep do, instead of dying on an unhandled EPIPE.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
 
 main(process.argv.slice(2)).then(
   (code) => {

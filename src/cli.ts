@@ -4,29 +4,135 @@
  * a thin shell over a library function; output goes to stdout, problems to
  * stderr, and the exit code says whether things passed.
  */
-import { existsSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { existsSync, readFileSync } from 'node:fs'
 import { listRotatedFiles, sortAuditSeries } from './audit/rotated-files.js'
 import { verifyAuditLog } from './audit/verify-audit-log.js'
-import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
+import { commandUsage, isUsageError, parseCommand, usageError, usageProblem, wantsHelp } from './cli-args.js'
+import type { CommandOption, CommandSpec, ParsedCommand } from './cli-args.js'
+import { composeRulePaths, loadRuleSet } from './rules/load-rules.js'
 import { RuleFileSchema } from './rules/rule-schema.js'
 import { testRuleExamples } from './rules/test-rules.js'
 import { createScanner } from './scanner/create-scanner.js'
 import type { Finding } from './scanner/types.js'
 
+/**
+ * Exit codes, the same for every command. 1 is "the work could not be done
+ * or did not pass"; 3 and 4 are results a script may want to tell apart
+ * from a failure.
+ */
+const kExit = { ok: 0, failed: 1, usage: 2, unsealed: 3, cut: 4 } as const
+
 const usage = `Usage: sluice <command> [options]
 
 Commands:
-  scan [--json] [--chunk N] [--rules PATH]...   sanitize stdin to stdout
-  rules test [PATH...]                          run every rule's examples (default: shipped rules)
-  rules list [PATH...]                          print the loaded rules
-  rules schema                                  print the JSON Schema of rule files
-  audit verify [--rotated] [--chain-key KEY] [--checkpoint-key KEY] FILE...
-                                                check audit files (rotated ones oldest first): hash
-                                                chain and checkpoints; exit 1 broken, 3 end not sealed
-  proxy --upstream URL [--port N] [--host H] [--rules DIR]... [--audit FILE] [--config FILE]
-  demo [--port N]                               the proxy in front of the built-in demo upstream
-`
+  scan           sanitize stdin to stdout
+  rules test     run every rule's examples
+  rules list     print the loaded rules
+  rules schema   print the JSON Schema of rule files
+  audit verify   check audit log files: hash chain and checkpoints
+  proxy          run the compliance proxy in front of a provider
+  demo           run the proxy in front of the built-in demo upstream
+  version        print the version
+
+Options:
+  -h, --help     print this help; "sluice <command> --help" prints a command's
+  -v, --version  print the version
+
+Exit codes:
+  0  done
+  1  failed: a rule example failed (rules test), the audit chain is broken
+     (audit verify), a file could not be read, or the proxy could not start
+  2  usage error: unknown command or option, missing argument, bad value
+  3  audit verify: every record verifies, but the end of the log is not sealed
+  4  scan: a rule cut the text (the rule is named on stderr)`
+
+const rulesUsage = `Usage: sluice rules <command> [options]
+
+Commands:
+  rules test [PATH...]   run every rule's examples
+  rules list [PATH...]   print the loaded rules
+  rules schema           print the JSON Schema of rule files
+
+"sluice rules <command> --help" prints a command's options.`
+
+const auditUsage = `Usage: sluice audit verify [options] FILE...
+
+"sluice audit verify --help" prints its options.`
+
+const rulesOption: CommandOption = { type: 'string', multiple: true, value: 'PATH', help: 'rule file or directory, loaded after the shipped rules' }
+const noDefaultRulesOption: CommandOption = { type: 'boolean', help: 'leave the shipped rules out: only the given paths' }
+
+/**
+ * The rule paths a command loads: the shipped rules, then the user's
+ * (whose files may also disable or override shipped rules), or the user's
+ * alone with --no-default-rules.
+ */
+function rulePathsOf (paths: readonly string[] | undefined, values: ParsedCommand['values'], flag: string): string[] {
+  const defaultRules = values['no-default-rules'] !== true
+  if (!defaultRules && (paths === undefined || paths.length === 0)) throw usageError(`--no-default-rules needs ${flag}: there would be no rules`)
+  return composeRulePaths(paths, defaultRules)
+}
+
+const scanSpec: CommandSpec = {
+  name: 'scan',
+  operands: '< INPUT',
+  summary: 'Sanitizes stdin to stdout with the rules: redacts what they redact, and\n' +
+    'ends the output where a rule cuts (nothing after the cut is released).',
+  options: {
+    json: { type: 'boolean', help: 'print { text, findings, cut } as JSON instead of the text' },
+    chunk: { type: 'string', value: 'N', help: 'feed the scanner N characters at a time, as a stream would' },
+    rules: rulesOption,
+    'no-default-rules': noDefaultRulesOption
+  },
+  exitCodes: ['0  sanitized', '4  a rule cut the text (the rule is named on stderr)', '1  the rules could not be loaded', '2  usage error']
+}
+
+const rulesTestSpec: CommandSpec = {
+  name: 'rules test',
+  operands: '[PATH...]',
+  summary: "Runs every rule's match and nomatch examples: the shipped rules and the rule\n" +
+    'files or directories given (their disable and overrides applied); a failing\n' +
+    'example is named by file:line.',
+  options: { 'no-default-rules': noDefaultRulesOption },
+  positionals: { min: 0, name: 'PATH' },
+  exitCodes: ['0  every example passed', '1  an example failed, or a rule file could not be loaded', '2  usage error']
+}
+
+const rulesListSpec: CommandSpec = {
+  name: 'rules list',
+  operands: '[PATH...]',
+  summary: 'Prints the shipped rules and those of the files or directories given, one a\n' +
+    'line: id, category, action, severity, description.',
+  options: { 'no-default-rules': noDefaultRulesOption },
+  positionals: { min: 0, name: 'PATH' },
+  exitCodes: ['0  listed', '1  a rule file could not be loaded', '2  usage error']
+}
+
+const rulesSchemaSpec: CommandSpec = {
+  name: 'rules schema',
+  summary: 'Prints the JSON Schema that rule files are validated with (for editors and CI).',
+  options: {}
+}
+
+const auditVerifySpec: CommandSpec = {
+  name: 'audit verify',
+  operands: 'FILE...',
+  summary: 'Checks audit log files: the hash chain through every record, and the signed\n' +
+    'checkpoints when a checkpoint key is given. Several files are checked as one\n' +
+    'series, oldest first.',
+  options: {
+    rotated: { type: 'boolean', help: "check each FILE's rotated series too (FILE.1, FILE.2, ..., FILE)" },
+    'chain-key': { type: 'string', value: 'KEY', help: 'HMAC key of the hash chain (default: SLUICE_AUDIT_CHAIN_KEY)' },
+    'checkpoint-key': { type: 'string', value: 'KEY', help: 'HMAC key of the checkpoints (default: SLUICE_AUDIT_CHECKPOINT_KEY)' }
+  },
+  positionals: { min: 1, name: 'FILE: the audit log to check' },
+  exitCodes: [
+    '0  the log verifies',
+    '1  the chain is broken (file:line on stderr), or no audit file was found',
+    '3  every record verifies, but the end of the log is not sealed',
+    '2  usage error'
+  ]
+}
 
 type Out = (line: string) => void
 
@@ -42,65 +148,146 @@ const defaultIo: CliIo = {
   stdin: () => process.stdin
 }
 
-async function scanCommand (args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { json: { type: 'boolean' }, chunk: { type: 'string' }, rules: { type: 'string', multiple: true } }
-  })
-  const ruleSet = await loadRuleSet(values.rules ?? defaultRulesDir())
-  const scanner = createScanner(ruleSet)
-  const chunk = values.chunk === undefined ? Infinity : Number(values.chunk)
-  if (!(chunk > 0)) throw new Error('--chunk must be a positive number')
-  const findings: Finding[] = []
-  let out = ''
-  const decoder = new TextDecoder('utf-8')
-  const feed = (text: string): void => {
-    for (let i = 0; i < text.length; i += Math.min(chunk, text.length)) {
-      const r = scanner.write(text.slice(i, i + chunk))
-      out += r.text
-      findings.push(...r.findings)
+/** Reports a usage problem the way every command does: what is wrong, then how the command is used. */
+function usageFailed (io: CliIo, name: string, err: Error, text: string): number {
+  io.stderr(`sluice ${name}: ${usageProblem(err)}\n\n${text}`)
+  return kExit.usage
+}
+
+/**
+ * Runs a command with its table: `--help` prints the usage (exit 0), and a
+ * usage problem found while parsing, or thrown by `run` before it does any
+ * work (a bad value), is reported with the usage (exit 2).
+ */
+async function runCommand (spec: CommandSpec, args: string[], io: CliIo, run: (parsed: ParsedCommand) => Promise<number>): Promise<number> {
+  let parsed: ParsedCommand | undefined
+  try {
+    parsed = parseCommand(spec, args)
+    if (parsed === undefined) {
+      io.stdout(commandUsage(spec))
+      return kExit.ok
     }
+    return await run(parsed)
+  } catch (err) {
+    if (isUsageError(err)) return usageFailed(io, spec.name, err, commandUsage(spec))
+    throw err
   }
-  for await (const data of io.stdin()) {
-    feed(typeof data === 'string' ? data : decoder.decode(data, { stream: true }))
+}
+
+function positiveInteger (flag: string, text: string): number {
+  const value = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw usageError(`${flag} must be a positive integer, got "${text}"`)
+  return value
+}
+
+/**
+ * The version in package.json, read when asked: src/cli.ts and the built
+ * dist/cli.js both sit one level under the package root, and importing the
+ * JSON would put package.json inside the compiled tree.
+ */
+function packageVersion (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown }
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown'
+}
+
+/** Rows as text columns two spaces apart, each as wide as its widest cell; the last column is not padded. */
+function formatColumns (rows: ReadonlyArray<readonly string[]>): string[] {
+  const widths: number[] = []
+  for (const row of rows) {
+    row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
   }
-  feed(decoder.decode())
-  const last = scanner.end()
-  out += last.text
-  findings.push(...last.findings)
-  if (values.json === true) {
-    io.stdout(JSON.stringify({ text: out, findings, cut: scanner.cut ?? null }, null, 2))
-  } else {
-    process.stdout.write(out)
+  return rows.map((row) => row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)).join('  '))
+}
+
+async function scanCommand (args: string[], io: CliIo): Promise<number> {
+  return runCommand(scanSpec, args, io, async ({ values }) => {
+    const chunk = typeof values.chunk === 'string' ? positiveInteger('--chunk', values.chunk) : Infinity
+    const rules = Array.isArray(values.rules) ? values.rules : undefined
+    const ruleSet = await loadRuleSet(rulePathsOf(rules, values, '--rules PATH'))
+    const scanner = createScanner(ruleSet)
+    const findings: Finding[] = []
+    let out = ''
+    const decoder = new TextDecoder('utf-8')
+    const feed = (text: string): void => {
+      for (let i = 0; i < text.length; i += Math.min(chunk, text.length)) {
+        const r = scanner.write(text.slice(i, i + chunk))
+        out += r.text
+        findings.push(...r.findings)
+      }
+    }
+    for await (const data of io.stdin()) {
+      feed(typeof data === 'string' ? data : decoder.decode(data, { stream: true }))
+    }
+    feed(decoder.decode())
+    const last = scanner.end()
+    out += last.text
+    findings.push(...last.findings)
+    if (values.json === true) {
+      io.stdout(JSON.stringify({ text: out, findings, cut: scanner.cut ?? null }, null, 2))
+    } else {
+      process.stdout.write(out)
+    }
+    const cut = scanner.cut
+    if (cut === undefined) return kExit.ok
+    // On a terminal the cut text rarely ends with a newline: start the note on a line of its own.
+    const own = values.json !== true && out !== '' && !out.endsWith('\n') && process.stdout.isTTY === true && process.stderr.isTTY === true ? '\n' : ''
+    io.stderr(`${own}sluice scan: cut by rule ${cut.ruleId} (${cut.category}, ${cut.severity}) at offset ${cut.start}: nothing after it was released`)
+    return kExit.cut
+  })
+}
+
+/** The subcommand of a command group (`rules`, `audit`): help for the group, or a usage error naming what is missing or unknown. */
+function subcommand (group: string, args: string[], known: readonly string[], text: string, io: CliIo): { sub: string, rest: string[] } | number {
+  const [sub, ...rest] = args
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    if (sub === undefined) return usageFailed(io, group, usageError(`missing command: ${known.join(', ')}`), text)
+    io.stdout(text)
+    return kExit.ok
   }
-  return 0
+  if (!known.includes(sub)) {
+    const what = sub.startsWith('-') ? `unknown option "${sub}" (a command comes first: ${known.join(', ')})` : `unknown command "${sub}" (one of: ${known.join(', ')})`
+    return usageFailed(io, group, usageError(what), text)
+  }
+  return { sub, rest }
 }
 
 async function rulesCommand (args: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = args
+  const picked = subcommand('rules', args, ['test', 'list', 'schema'], rulesUsage, io)
+  if (typeof picked === 'number') return picked
+  const { sub, rest } = picked
   if (sub === 'schema') {
-    io.stdout(JSON.stringify(RuleFileSchema, null, 2))
-    return 0
+    return runCommand(rulesSchemaSpec, rest, io, async () => {
+      io.stdout(JSON.stringify(RuleFileSchema, null, 2))
+      return kExit.ok
+    })
   }
-  if (sub !== 'list' && sub !== 'test') {
-    io.stderr(usage)
-    return 2
-  }
-  const paths = rest.length > 0 ? rest : [defaultRulesDir()]
-  const ruleSet = await loadRuleSet(paths)
   if (sub === 'list') {
-    for (const r of ruleSet.rules) {
-      io.stdout(`${r.id.padEnd(28)} ${r.category.padEnd(10)} ${r.action.padEnd(7)} ${r.severity.padEnd(8)} ${r.enabled ? '' : '(disabled) '}${r.description}`)
+    return runCommand(rulesListSpec, rest, io, async ({ values, positionals }) => {
+      const ruleSet = await loadRuleSet(rulePathsOf(positionals, values, 'a PATH'))
+      const changed = (o: { file: string, line: number }): string => `${o.file}:${o.line}`
+      const rows = ruleSet.rules.map((r) => [r.id, r.category, r.action, r.severity,
+        `${r.enabled ? '' : `(disabled${r.origin.disabledAt === undefined ? '' : ` at ${changed(r.origin.disabledAt)}`}) `}` +
+        `${r.origin.overrides === undefined ? '' : `(overridden at ${r.origin.overrides.map(changed).join(', ')}) `}${r.description}`])
+      // On a terminal, one line per rule keeps the columns readable: long descriptions are cut at its width.
+      const width = process.stdout.isTTY === true ? process.stdout.columns : Infinity
+      for (const line of formatColumns(rows)) io.stdout(line.length > width ? line.slice(0, width - 1) + '…' : line)
+      io.stdout(`${ruleSet.rules.length} rules from ${ruleSet.files.length} file(s)`)
+      return kExit.ok
+    })
+  }
+  return runCommand(rulesTestSpec, rest, io, async ({ values, positionals }) => {
+    const ruleSet = await loadRuleSet(rulePathsOf(positionals, values, 'a PATH'))
+    const report = testRuleExamples(ruleSet)
+    for (const f of report.failures) {
+      io.stderr(`${f.file}:${f.line}: ${f.ruleId}: ${f.kind} example ${JSON.stringify(f.text)}: ${f.reason}`)
     }
-    io.stdout(`${ruleSet.rules.length} rules from ${ruleSet.files.length} file(s)`)
-    return 0
-  }
-  const report = testRuleExamples(ruleSet)
-  for (const f of report.failures) {
-    io.stderr(`${f.file}:${f.line}: ${f.ruleId}: ${f.kind} example ${JSON.stringify(f.text)}: ${f.reason}`)
-  }
-  io.stdout(`${report.rules} rules, ${report.examples} examples, ${report.failures.length} failed`)
-  return report.failures.length === 0 ? 0 : 1
+    for (const s of report.skipped) {
+      io.stderr(`note: ${s.file}:${s.line}: ${s.ruleId}: match example ${JSON.stringify(s.text)} skipped: ${s.reason}`)
+    }
+    const skipped = report.skipped.length === 0 ? '' : `, ${report.skipped.length} skipped`
+    io.stdout(`${report.rules} rules, ${report.examples} examples, ${report.failures.length} failed${skipped}`)
+    return report.failures.length === 0 ? kExit.ok : kExit.failed
+  })
 }
 
 /** The files `audit verify` checks: each FILE's rotated series with `--rotated`, else the FILEs put in series order. */
@@ -115,23 +302,19 @@ function keyFromEnv (name: string): string | undefined {
 }
 
 async function auditCommand (args: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = args
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: { 'chain-key': { type: 'string' }, 'checkpoint-key': { type: 'string' }, rotated: { type: 'boolean' } }
-  })
-  if (sub !== 'verify' || positionals.length === 0) {
-    io.stderr(usage)
-    return 2
-  }
+  const picked = subcommand('audit', args, ['verify'], auditUsage, io)
+  if (typeof picked === 'number') return picked
+  return runCommand(auditVerifySpec, picked.rest, io, async ({ values, positionals }) => auditVerify(values, positionals, io))
+}
+
+async function auditVerify (values: ParsedCommand['values'], positionals: string[], io: CliIo): Promise<number> {
   const files = auditFiles(positionals, values.rotated === true)
   if (files.length === 0) {
     io.stderr(`no audit files found for ${positionals.join(', ')}`)
-    return 1
+    return kExit.failed
   }
-  const chainKey = values['chain-key'] ?? keyFromEnv('SLUICE_AUDIT_CHAIN_KEY')
-  const checkpointKey = values['checkpoint-key'] ?? keyFromEnv('SLUICE_AUDIT_CHECKPOINT_KEY')
+  const chainKey = typeof values['chain-key'] === 'string' ? values['chain-key'] : keyFromEnv('SLUICE_AUDIT_CHAIN_KEY')
+  const checkpointKey = typeof values['checkpoint-key'] === 'string' ? values['checkpoint-key'] : keyFromEnv('SLUICE_AUDIT_CHECKPOINT_KEY')
   const result = await verifyAuditLog(files, {
     ...(chainKey === undefined ? {} : { chainKey }),
     ...(checkpointKey === undefined ? {} : { checkpointKey })
@@ -140,7 +323,7 @@ async function auditCommand (args: string[], io: CliIo): Promise<number> {
     io.stderr(`${result.file}:${result.line}: ${result.reason}`)
     // 3: every record verifies, only the end is not vouched for (a crash, a
     // log still open, or a cut tail); 1: the chain itself is broken.
-    return result.truncated === true || result.unsealed === true ? 3 : 1
+    return result.truncated === true || result.unsealed === true ? kExit.unsealed : kExit.failed
   }
   let summary = `ok: ${result.records} records`
   if (files.length > 1) summary += ` in ${files.length} files`
@@ -156,7 +339,17 @@ async function auditCommand (args: string[], io: CliIo): Promise<number> {
   for (const r of result.resumed ?? []) {
     io.stderr(`note: ${r.file}:${r.line}: a writer resumed a log that was not closed cleanly; ${r.unsealedRecords} records before this were unsealed until then`)
   }
-  return 0
+  return kExit.ok
+}
+
+/** `sluice help [COMMAND [SUBCOMMAND]]`: the usage of a command, as its own `--help` prints it. */
+async function helpCommand (args: string[], io: CliIo): Promise<number> {
+  const [first] = args
+  if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+    io.stdout(usage)
+    return kExit.ok
+  }
+  return main([...args, '--help'], io)
 }
 
 /** Runs the CLI; resolves to the exit code. */
@@ -170,18 +363,27 @@ export async function main (argv: string[], io: CliIo = defaultIo): Promise<numb
       // The proxy pulls in fastify, undici and prom-client: load it only when asked.
       case 'proxy': return await (await import('./proxy/run-proxy.js')).runProxy(rest)
       case 'demo': return await (await import('./proxy/run-proxy.js')).runDemo(rest)
-      case undefined:
+      case 'version':
+      case '--version':
+      case '-v':
+        if (rest.length > 0 && !wantsHelp(rest)) return usageFailed(io, command, usageError(`unexpected argument "${rest[0] ?? ''}"`), usage)
+        io.stdout(wantsHelp(rest) ? 'Usage: sluice version\n\nPrints the version of Sluice.' : packageVersion())
+        return kExit.ok
       case 'help':
       case '--help':
       case '-h':
-        io.stdout(usage)
-        return command === undefined ? 2 : 0
-      default:
-        io.stderr(`unknown command "${command}"\n${usage}`)
-        return 2
+        return helpCommand(rest, io)
+      case undefined:
+        io.stderr(`sluice: missing command\n\n${usage}`)
+        return kExit.usage
+      default: {
+        const what = command.startsWith('-') ? `unknown option "${command}"` : `unknown command "${command}"`
+        io.stderr(`sluice: ${what}\n\n${usage}`)
+        return kExit.usage
+      }
     }
   } catch (err) {
     io.stderr(`sluice ${command}: ${(err as Error).message}`)
-    return 1
+    return kExit.failed
   }
 }

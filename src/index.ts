@@ -1,20 +1,13 @@
 /**
  * @module sluice
- * The public API. Everything a user imports comes from here; files under
- * src/ are internal and may move.
+ * The public API (`sluice`): the Fastify plugin as the default export, the
+ * scanner, streams and audit log. The package's other entries are
+ * `sluice/scanner` (scanner/index.ts) and `sluice/proxy` (proxy/index.ts);
+ * every other file under src/ is internal and may move.
  */
-export { createScanner } from './scanner/create-scanner.js'
-export { scanText } from './scanner/scan-text.js'
-export type { Finding, ScanResult, Scanner, ScannerOptions } from './scanner/types.js'
-
-export { loadRuleSet, defaultRulesDir, createRuleSetFromSources, resolveRuleFiles } from './rules/load-rules.js'
-export type { LoadRulesOptions } from './rules/load-rules.js'
-export type { RuleSet } from './rules/rule-set.js'
-export type { RuleSource, CompiledRule, RuleAction, Severity, Boundary, Validator } from './rules/types.js'
-export { RuleFileSchema } from './rules/rule-schema.js'
-export { testRuleExamples } from './rules/test-rules.js'
-export type { RuleTestReport, ExampleFailure } from './rules/test-rules.js'
-export { validators } from './rules/validators.js'
+// The pure scanner and rule API, also published on its own as 'sluice/scanner'
+// (no HTTP stack in its import graph).
+export * from './scanner/index.js'
 
 export { createSanitizeStream, sanitizeJsonResponse } from './stream/create-sanitize-stream.js'
 export { createAuditLog } from './audit/create-audit-log.js'

@@ -34,10 +34,17 @@ export interface StreamOutcome {
 export interface SluicePluginOptions {
   /**
    * The rules: a loaded rule set, rule file/directory path(s) (loaded at
-   * register time), or a getter returning the current set (hot reload: each
-   * new stream takes the set current when it starts). Default: shipped rules.
+   * register time, after the shipped rules: their files add rules, and may
+   * `disable` or `overrides` shipped ones), or a getter returning the
+   * current set (hot reload: each new stream takes the set current when it
+   * starts). Default: shipped rules.
    */
   rules?: RuleSet | string | readonly string[] | (() => RuleSet)
+  /**
+   * With `rules` given as paths: load the shipped rules first (default
+   * true); false loads the paths alone.
+   */
+  defaultRules?: boolean
   /**
    * Audit log: a file path or options (the plugin owns and closes it), an
    * `AuditLog` shared with its owner (e.g. the proxy, which also audits the
@@ -86,7 +93,7 @@ export interface SluicePluginOptions {
  * SLUICE_INVALID_OPTIONS); rules given as paths load at `ready`, once per
  * distinct list. Register the plugin before the routes that use this.
  */
-export type SluiceRouteConfig = false | Pick<SluicePluginOptions, 'rules' | 'contentTypes' | 'binary' | 'onFinding' | 'onCut'> & { protocol?: string }
+export type SluiceRouteConfig = false | Pick<SluicePluginOptions, 'rules' | 'defaultRules' | 'contentTypes' | 'binary' | 'onFinding' | 'onCut'> & { protocol?: string }
 
 export interface SluiceDecorator {
   /** Scans a whole text with the current rules. */

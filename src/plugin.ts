@@ -26,7 +26,7 @@ import { canonicalMediaType, mediaTypeOf, parseContentType } from './http/media-
 import type { BodyKind, ContentType } from './http/media-types.js'
 import { sanitizeWholeBody } from './http/sanitize-whole-body.js'
 import type { SluiceDecorator, SluicePluginOptions, SluiceRouteConfig, StreamOutcome } from './plugin-options.js'
-import { defaultRulesDir, loadRuleSet } from './rules/load-rules.js'
+import { composeRulePaths, loadRuleSet } from './rules/load-rules.js'
 import type { RuleSet } from './rules/rule-set.js'
 import { resolveHmacKey } from './scanner/digest.js'
 import { cleanTextsOf, rememberClean } from './scanner/clean-texts.js'
@@ -62,8 +62,8 @@ const kSanitized = Symbol('sluice.sanitized')
 /** Media types remembered as clean per rule set (labelFor). */
 const maxCleanTypes = 256
 // Fastify's own register options (`prefix`, `logLevel`, …) reach the plugin too.
-const knownOptions = new Set(['rules', 'audit', 'contentTypes', 'binary', 'maxBodySize', 'hmacKey', 'maxEventSize', 'coalesce', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
-const knownRouteOptions = new Set(['rules', 'contentTypes', 'binary', 'onFinding', 'onCut', 'protocol'])
+const knownOptions = new Set(['rules', 'defaultRules', 'audit', 'contentTypes', 'binary', 'maxBodySize', 'hmacKey', 'maxEventSize', 'coalesce', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
+const knownRouteOptions = new Set(['rules', 'defaultRules', 'contentTypes', 'binary', 'onFinding', 'onCut', 'protocol'])
 
 interface ResolvedRoute {
   rules: () => RuleSet
@@ -94,6 +94,13 @@ function checkCommon (opts: Record<string, unknown>, where: string): void {
   const isPaths = typeof rules === 'string' || (Array.isArray(rules) && rules.every((p) => typeof p === 'string'))
   if (rules !== undefined && !isPaths && typeof rules !== 'function' && !isRuleSet(rules)) {
     throw new InvalidOptionsError(`${where}"rules" must be a rule set, rule file path(s) or a function returning a rule set`)
+  }
+  // It says whether rule paths add to the shipped rules: given with anything else, it would do nothing.
+  const defaultRules = opts.defaultRules
+  if (defaultRules !== undefined) {
+    if (typeof defaultRules !== 'boolean') throw new InvalidOptionsError(`${where}"defaultRules" must be a boolean`)
+    if (rules !== undefined && !isPaths) throw new InvalidOptionsError(`${where}"defaultRules" applies to "rules" given as paths, not to a rule set or a getter`)
+    if (rules === undefined && (where !== '' || !defaultRules)) throw new InvalidOptionsError(`${where}"defaultRules" needs "rules" given as paths`)
   }
 }
 
@@ -140,10 +147,11 @@ function checkRouteConfig (cfg: unknown, url: string): void {
   }
 }
 
-async function resolveRules (rules: SluicePluginOptions['rules']): Promise<() => RuleSet> {
+/** Paths load after the shipped rules (their files may disable or override shipped rules), unless `defaultRules` is false. */
+async function resolveRules (rules: SluicePluginOptions['rules'], defaultRules = true): Promise<() => RuleSet> {
   if (typeof rules === 'function') return rules
   if (rules === undefined || typeof rules === 'string' || Array.isArray(rules)) {
-    const set = await loadRuleSet((rules as string | string[] | undefined) ?? defaultRulesDir())
+    const set = await loadRuleSet(composeRulePaths(rules as string | string[] | undefined, defaultRules))
     return () => set
   }
   const set = rules as RuleSet
@@ -160,7 +168,7 @@ function isReadable (payload: unknown): payload is Readable {
 
 async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions): Promise<void> {
   checkOptions(opts)
-  let rules = await resolveRules(opts.rules)
+  let rules = await resolveRules(opts.rules, opts.defaultRules)
   // An AuditLog instance is shared with its owner (who closes it); a path
   // or options make one that this plugin owns and closes.
   const given = opts.audit
@@ -195,20 +203,23 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
   // load in onReady (each distinct list once) so a broken file fails
   // startup, not a request.
   const routeRules = new WeakMap<object, () => RuleSet>()
-  const pendingRoutePaths = new Map<object, string | readonly string[]>()
+  const pendingRoutePaths = new Map<object, { paths: string | readonly string[], defaultRules: boolean }>()
   fastify.addHook('onRoute', (route) => {
     const cfg = (route.config as { sluice?: unknown } | undefined)?.sluice
     checkRouteConfig(cfg, route.url)
     if (cfg === undefined || cfg === false) return
     const r = (cfg as Exclude<SluiceRouteConfig, false>).rules
-    if (typeof r === 'string' || Array.isArray(r)) pendingRoutePaths.set(cfg as object, r as string | readonly string[])
+    if (typeof r === 'string' || Array.isArray(r)) {
+      const defaultRules = (cfg as Exclude<SluiceRouteConfig, false>).defaultRules ?? opts.defaultRules ?? true
+      pendingRoutePaths.set(cfg as object, { paths: r as string | readonly string[], defaultRules })
+    }
   })
   fastify.addHook('onReady', async () => {
     const loaded = new Map<string, Promise<() => RuleSet>>()
-    for (const [cfg, paths] of pendingRoutePaths) {
-      const key = JSON.stringify(paths)
+    for (const [cfg, { paths, defaultRules }] of pendingRoutePaths) {
+      const key = JSON.stringify([paths, defaultRules])
       let getter = loaded.get(key)
-      if (getter === undefined) loaded.set(key, (getter = resolveRules(paths)))
+      if (getter === undefined) loaded.set(key, (getter = resolveRules(paths, defaultRules)))
       routeRules.set(cfg, await getter)
     }
     pendingRoutePaths.clear()

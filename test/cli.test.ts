@@ -73,8 +73,8 @@ t.test('scan --chunk 3 gives the same output and findings as the whole text', as
     sluice(t, ['scan', '--json'], input),
     sluice(t, ['scan', '--json', '--chunk', '3'], input)
   ])
-  t.equal(whole.code, 0)
-  t.equal(chunked.code, 0)
+  t.equal(whole.code, 4, 'exit code 4: the text was cut')
+  t.equal(chunked.code, 4)
   const w = JSON.parse(whole.stdout) as ScanJson
   const c = JSON.parse(chunked.stdout) as ScanJson
   t.equal(c.text, w.text, 'same output')
@@ -83,6 +83,20 @@ t.test('scan --chunk 3 gives the same output and findings as the whole text', as
   t.equal(w.cut?.ruleId, 'toxicity.directed_abuse', 'the stream was cut')
   t.ok(w.findings.some((f) => f.ruleId === 'secret.github_token') && w.findings.some((f) => f.action === 'flag'), 'redact and flag findings were made')
   t.notOk(w.text.includes('after the cut'), 'nothing after the cut is released')
+})
+
+t.test('scan names the rule that cut the text on stderr and exits 4', async (t) => {
+  const r = await sluice(t, ['scan'], 'hello, you fucking idiot, and more after the cut\n')
+  t.equal(r.code, 4)
+  t.equal(r.stdout, 'hello, ', 'the text up to the cut')
+  t.match(r.stderr, /^sluice scan: cut by rule toxicity\.directed_abuse \(toxicity, \w+\) at offset 7: nothing after it was released\n$/)
+})
+
+t.test('scan of a text no rule cuts exits 0 with nothing on stderr', async (t) => {
+  const r = await sluice(t, ['scan'], 'you are a fine colleague\n')
+  t.equal(r.code, 0)
+  t.equal(r.stdout, 'you are a fine colleague\n')
+  t.equal(r.stderr, '')
 })
 
 t.test('rules test passes on the shipped rules', async (t) => {
@@ -111,7 +125,8 @@ t.test('rules test fails with file:line on a failing example', async (t) => {
     ].join('\n')
   })
   const file = join(dir, 'tickets.yaml')
-  const r = await sluice(t, ['rules', 'test', dir])
+  // Its own rules alone: the shipped ones would be tested too.
+  const r = await sluice(t, ['rules', 'test', '--no-default-rules', dir])
   t.equal(r.code, 1)
   t.match(r.stderr, `${file}:10: custom.ticket: match example "see TICKET-12"`)
   t.equal(r.stderr.trim().split('\n').length, 1, 'only the failing example is reported')
@@ -129,6 +144,28 @@ t.test('rules list prints every rule and a count', async (t) => {
   for (const [id, action] of expected) {
     t.ok(lines.some((l) => l.startsWith(`${id} `) && l.split(/\s+/).includes(action)), `lists ${id} (${action})`)
   }
+})
+
+t.test('rules list aligns its columns, whatever the length of the ids', async (t) => {
+  const r = await sluice(t, ['rules', 'list'])
+  t.equal(r.code, 0, r.stderr)
+  const rows = r.stdout.trimEnd().split('\n').slice(0, -1)
+  const longest = Math.max(...rows.map((l) => (l.split(' ')[0] ?? '').length))
+  t.ok(longest > 28, `some id is longer than the old fixed width (${longest})`)
+  // Where each of the columns after the id starts, on every row: one place each.
+  const starts = [new Set<number>(), new Set<number>(), new Set<number>(), new Set<number>()]
+  for (const row of rows) {
+    const m = /^(\S+ +)(\S+ +)(\S+ +)(\S+ +)\S/.exec(row)
+    t.ok(m, `five columns: ${row.slice(0, 60)}`)
+    if (m === null) continue
+    let at = 0
+    for (let i = 0; i < 4; i++) {
+      at += (m[i + 1] ?? '').length
+      starts[i]?.add(at)
+    }
+  }
+  t.same(starts.map((s) => s.size), [1, 1, 1, 1], 'category, action, severity and description each start at one column')
+  t.equal([...starts[0] ?? []][0], longest + 2, 'the longest id is followed by two spaces')
 })
 
 t.test('rules schema prints the rule-file JSON Schema', async (t) => {

@@ -3,7 +3,7 @@
  * The error catalogue (src/errors.ts), as fastify's
  * test/internals/errors.test.js: every export is a coded error with a
  * unique SLUICE_ code, an HTTP status and a message, and every code is
- * documented in README.md's "Error codes" section.
+ * documented in docs/errors.md's "Error codes" section.
  */
 import t from 'tap'
 import { readFileSync } from 'node:fs'
@@ -17,7 +17,7 @@ interface CodedError extends Error {
 const catalogue = Object.entries(errors) as Array<[string, new (...args: unknown[]) => CodedError]>
 
 /**
- * The text under the README heading "Error codes", up to the next heading of
+ * The text under the heading "Error codes", up to the next heading of
  * the same or a higher level. Lines in fenced code blocks are not headings
  * (a shell comment starts with "#" too).
  */
@@ -69,17 +69,17 @@ t.test('every error has a unique SLUICE_ code, a status code and a message', asy
   }
 })
 
-t.test('every code is documented in README.md under "Error codes"', async (t) => {
-  const readmeUrl = new URL('../README.md', import.meta.url)
+t.test('every code is documented in docs/errors.md under "Error codes"', async (t) => {
+  const readmeUrl = new URL('../docs/errors.md', import.meta.url)
   let readme = ''
   try {
     readme = readFileSync(readmeUrl, 'utf8')
   } catch (err) {
-    t.fail(`README.md cannot be read: ${(err as Error).message}`)
+    t.fail(`docs/errors.md cannot be read: ${(err as Error).message}`)
     return
   }
   const section = errorCodesSection(readme)
-  t.ok(section !== undefined, 'README.md has an "Error codes" section')
+  t.ok(section !== undefined, 'docs/errors.md has an "Error codes" section')
   for (const [name, E] of catalogue) {
     const { code, statusCode } = new E()
     t.ok(section?.includes(code), `${code} (${name}) is documented`)

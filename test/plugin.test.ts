@@ -88,7 +88,7 @@ t.test('passes a clean stream through byte for byte when the rules hold nothing 
   const sse = chatSseFrames(words).join('')
   const ndjson = chatNdjsonLines(words).join('')
   // coalesce: false, or the frames of one read would go out merged (next test).
-  const app = await build(t, { rules: [join(defaultRulesDir(), 'pii.yaml'), join(defaultRulesDir(), 'secrets.yaml')], coalesce: false }, (app) => {
+  const app = await build(t, { rules: [join(defaultRulesDir(), 'pii.yaml'), join(defaultRulesDir(), 'secrets.yaml')], defaultRules: false, coalesce: false }, (app) => {
     app.get('/sse', streamRoute('text/event-stream; charset=utf-8', () => byteChunks(sse, 7)))
     app.get('/ndjson', streamRoute('application/x-ndjson', () => byteChunks(ndjson, 13)))
     app.get('/pii', streamRoute('text/event-stream', () => chatSseFrames([`mail ${kEmail} `])))
@@ -101,7 +101,7 @@ t.test('passes a clean stream through byte for byte when the rules hold nothing 
 t.test('coalesces the text chunks of one read into one chunk, same text (the default)', async (t) => {
   const words = `${clean} Thanks. `.split(/(?<= )/)
   const sse = chatSseFrames(words).join('')
-  const app = await build(t, { rules: [join(defaultRulesDir(), 'pii.yaml')] }, (app) => {
+  const app = await build(t, { rules: [join(defaultRulesDir(), 'pii.yaml')], defaultRules: false }, (app) => {
     // The whole stream in one read.
     app.get('/sse', streamRoute('text/event-stream', () => [sse]))
   })
@@ -273,8 +273,8 @@ t.test('per-route rules override the global ones: a rule set, a path, a getter',
   const text = `A wombat and a hello for ${kEmail}.`
   const app = await build(t, {}, (app) => {
     app.get('/set', { config: { sluice: { rules: helloRules } } }, streamRoute('text/event-stream', () => chatSseFrames([text])))
-    app.get('/path', { config: { sluice: { rules: routeRulesFile } } }, streamRoute('text/event-stream', () => chatSseFrames([text])))
-    app.get('/paths', { config: { sluice: { rules: [routeRulesFile] } } }, async () => chatCompletion(text))
+    app.get('/path', { config: { sluice: { rules: routeRulesFile, defaultRules: false } } }, streamRoute('text/event-stream', () => chatSseFrames([text])))
+    app.get('/paths', { config: { sluice: { rules: [routeRulesFile], defaultRules: false } } }, async () => chatCompletion(text))
     app.get('/getter', { config: { sluice: { rules: () => helloRules } } }, async () => chatCompletion(text))
     app.get('/global', streamRoute('text/event-stream', () => chatSseFrames([text])))
   })
@@ -283,6 +283,23 @@ t.test('per-route rules override the global ones: a rule set, a path, a getter',
   t.equal((await app.inject('/paths')).json().choices[0].message.content, `A [animal] and a hello for ${kEmail}.`)
   t.equal((await app.inject('/getter')).json().choices[0].message.content, `A wombat and a [greeting] for ${kEmail}.`)
   t.equal(assembledContent((await app.inject('/global')).body), expectedText(ruleSet, text))
+})
+
+t.test('rules given as paths add to the shipped rules unless defaultRules is false', async (t) => {
+  const text = `A wombat and a hello for ${kEmail}.`
+  const app = await build(t, { rules: routeRulesFile }, (app) => {
+    app.get('/global', async () => chatCompletion(text))
+    app.get('/route', { config: { sluice: { rules: routeRulesFile } } }, async () => chatCompletion(text))
+    app.get('/alone', { config: { sluice: { rules: routeRulesFile, defaultRules: false } } }, async () => chatCompletion(text))
+  })
+  const content = async (url: string): Promise<string> => (await app.inject(url)).json().choices[0].message.content
+  for (const url of ['/global', '/route']) {
+    const out = await content(url)
+    t.match(out, 'A [animal] and a hello for ', `${url}: the path's rules run`)
+    t.notMatch(out, kEmail, `${url}: so do the shipped ones`)
+  }
+  t.equal(await content('/alone'), `A [animal] and a hello for ${kEmail}.`, 'defaultRules: false loads the path alone')
+  t.ok(app.sluice.ruleSet.rules.some((r) => r.id === 'pii.email'))
 })
 
 t.test('per-route rules apply to every method and prefix of the route', async (t) => {
@@ -330,6 +347,9 @@ t.test('options are validated at register time', async (t) => {
     ['audit of the wrong type', { audit: 42 }, /"audit"/],
     ['audit options without a destination', { audit: { chainKey: 'k' } }, /"audit"/],
     ['rules of the wrong type', { rules: 42 }, /"rules"/],
+    ['defaultRules with a rule set', { defaultRules: false }, /"defaultRules" applies to "rules" given as paths/],
+    ['defaultRules not a boolean', { rules: 'x.yaml', defaultRules: 'no' }, /"defaultRules" must be a boolean/],
+    ['defaultRules false without rules', { rules: undefined, defaultRules: false }, /"defaultRules" needs "rules" given as paths/],
     ['hmacKey not a string', { hmacKey: 7 }, /"hmacKey"/]
   ]
   for (const [name, opts, message] of cases) {
@@ -360,7 +380,8 @@ t.test('invalid per-route config fails when the route is added', async (t) => {
     ['an unknown key', { rulez: helloRules }, /unknown route option "rulez"/],
     ['onFinding not a function', { onFinding: true }, /"onFinding" must be a function/],
     ['contentTypes not a list', { contentTypes: 'text/event-stream' }, /"contentTypes"/],
-    ['an unknown protocol', { protocol: 'smoke-signals' }, /"protocol"/]
+    ['an unknown protocol', { protocol: 'smoke-signals' }, /"protocol"/],
+    ['defaultRules without rules', { defaultRules: false }, /route \/x: "defaultRules" needs "rules" given as paths/]
   ]
   for (const [name, sluiceConfig, message] of cases) {
     const app = Fastify()

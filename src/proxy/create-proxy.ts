@@ -34,7 +34,7 @@ import { allowedResponseHeaders } from '../http/response-headers.js'
 import { BadRequestError, InputRejectedError, NotFoundError, PayloadTooLargeError, ProxyInternalError, UnauthorizedError, UpstreamError } from '../errors.js'
 import { sluice } from '../plugin.js'
 import type { StreamOutcome } from '../plugin-options.js'
-import { loadRuleSet } from '../rules/load-rules.js'
+import { composeRulePaths, loadRuleSet } from '../rules/load-rules.js'
 import type { RuleSet } from '../rules/rule-set.js'
 import { resolveHmacKey } from '../scanner/digest.js'
 import { createCanceller, createUpstreamClient } from './forward.js'
@@ -281,7 +281,9 @@ function loggerOptions (level: string): pino.LoggerOptions {
  * await app.listen({ host: config.host, port: config.port })
  */
 export async function createProxy (config: ProxyConfig, options: CreateProxyOptions = {}): Promise<FastifyInstance> {
-  const initialRules = options.ruleSet ?? await loadRuleSet(config.rules)
+  // The shipped rules first, then the configured paths: their files add to, disable or override the shipped ones.
+  const rulePaths = composeRulePaths(config.rules, config.defaultRules)
+  const initialRules = options.ruleSet ?? await loadRuleSet(rulePaths)
   const logger = options.logStream === undefined ? pino(loggerOptions(config.logLevel)) : pino(loggerOptions(config.logLevel), options.logStream)
   const limits = config.connections
   const app = Fastify({
@@ -322,7 +324,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     })
   const reloader = options.ruleSet === undefined && config.watchRules
     ? createRuleReloader({
-      paths: config.rules,
+      paths: rulePaths,
       initial: initialRules,
       logger: app.log,
       onReload: (rs) => {

@@ -15,10 +15,10 @@ import { extname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import type { Static } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
-import { parse as parseYaml } from 'yaml'
 import { InvalidOptionsError } from '../errors.js'
 import { defaultRulesDir } from '../rules/load-rules.js'
+import { schemaProblems } from '../schema-messages.js'
+import { formatLocation, parseLocated } from '../source-positions.js'
 
 /** How the request side treats findings, per rule category. */
 /**
@@ -93,8 +93,10 @@ export interface ProxyConfig {
   upstream: string
   host: string
   port: number
-  /** Rule files or directories. */
+  /** Rule files or directories, loaded after the shipped rules unless `defaultRules` is false (default: the shipped rules). */
   rules: string[]
+  /** Load the shipped rules first, so `rules` add to them (and may disable or override them). */
+  defaultRules: boolean
   /** Watch the rule files and reload on change (and on SIGHUP). */
   watchRules: boolean
   /** Audit log file, or false. */
@@ -147,6 +149,7 @@ export interface ProxyConfig {
 export const defaultProxyConfig: Omit<ProxyConfig, 'upstream' | 'rules'> = {
   host: '127.0.0.1',
   port: 8080,
+  defaultRules: true,
   watchRules: true,
   audit: false,
   auditCheckpointEvery: 1000,
@@ -201,6 +204,7 @@ export const ProxyConfigFileSchema = Type.Object({
   host: Type.Optional(Type.String({ minLength: 1 })),
   port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   rules: Type.Optional(Type.Union([Type.String({ minLength: 1 }), StringList])),
+  defaultRules: Type.Optional(Type.Boolean()),
   watchRules: Type.Optional(Type.Boolean()),
   audit: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Literal(false)])),
   auditChainKey: Type.Optional(Type.String({ minLength: 1 })),
@@ -270,7 +274,8 @@ const flagHelp = {
   upstream: 'URL of the provider (required)',
   port: 'port to listen on (default 8080)',
   host: 'address to listen on (default 127.0.0.1)',
-  rules: 'rule file or directory, repeatable (default: shipped rules)',
+  rules: 'rule file or directory, repeatable, loaded after the shipped rules',
+  'no-default-rules': 'leave the shipped rules out: only the --rules paths',
   audit: 'audit log file',
   'audit-chain-key': 'HMAC key for the audit hash chain',
   config: 'config file, YAML or JSON',
@@ -301,7 +306,7 @@ export const proxyUsage = 'Usage: sluice proxy --upstream URL [options]\n\n' +
   Object.entries(flagHelp).map(([flag, help]) => `  --${flag.padEnd(20)} ${help}`).join('\n') + '\n'
 
 const multiple = new Set(['rules', 'api-key', 'upstream-key', 'forward-header'])
-const booleans = new Set(['forward-client-auth', 'no-watch'])
+const booleans = new Set(['forward-client-auth', 'no-watch', 'no-default-rules'])
 
 function integerOf (field: string, text: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text)
@@ -329,7 +334,10 @@ function listOf (text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
 }
 
-/** Reads and validates a config file; errors name the file and the field. */
+/**
+ * Reads and validates a config file; errors name the file, the line and
+ * column (`file:line:column`, as rule-file errors do) and the field.
+ */
 export async function readProxyConfigFile (file: string): Promise<ProxyConfigFile> {
   let text: string
   try {
@@ -337,26 +345,30 @@ export async function readProxyConfigFile (file: string): Promise<ProxyConfigFil
   } catch (err) {
     throw new InvalidOptionsError(`cannot read config file ${file}: ${(err as Error).message}`)
   }
+  // JSON is YAML: one document API gives the positions of both; JSON.parse keeps a .json file strict.
+  const located = parseLocated(text)
   let data: unknown
-  try {
-    data = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text)
-  } catch (err) {
-    throw new InvalidOptionsError(`config file ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0] ?? ''}`)
+  if (extname(file) === '.json') {
+    try {
+      data = JSON.parse(text)
+    } catch (err) {
+      const message = (err as Error).message.split('\n')[0] ?? ''
+      const offset = /at position (\d+)/.exec(message)?.[1]
+      const position = offset === undefined ? located.syntaxErrors[0]?.position : located.positionAt(Number(offset))
+      throw new InvalidOptionsError(`config file ${position === undefined ? file : formatLocation(file, position)}: not valid JSON: ${message}`)
+    }
+  } else {
+    const syntax = located.syntaxErrors[0]
+    if (syntax !== undefined) throw new InvalidOptionsError(`config file ${formatLocation(file, syntax.position)}: not valid YAML: ${syntax.message}`)
+    data = located.doc.toJS()
   }
   if (data === null || data === undefined) return {}
-  const errors = [...Value.Errors(ProxyConfigFileSchema, data)]
-  if (errors.length > 0) {
-    // TypeBox reports a union failure once per branch; one line per field is enough.
-    const seen = new Set<string>()
-    const lines: string[] = []
-    for (const e of errors) {
-      const field = e.path === '' ? '(root)' : e.path.slice(1).replace(/\//g, '.')
-      if (seen.has(field)) continue
-      seen.add(field)
-      lines.push(`${field}: ${e.message}`)
-    }
-    throw new InvalidOptionsError(`config file ${file}: ${lines.join('; ')}`)
-  }
+  const problems = schemaProblems(ProxyConfigFileSchema, data, { max: 10 })
+    .map((p) => ({ at: located.positionOf(p.path, { key: p.atKey }), message: p.message }))
+    .sort((a, b) => a.at.line - b.at.line || a.at.column - b.at.column)
+    .map((p) => `${formatLocation(file, p.at)}: ${p.message}`)
+  if (problems.length === 1) throw new InvalidOptionsError(`config file ${problems[0] ?? ''}`)
+  if (problems.length > 1) throw new InvalidOptionsError(`config file ${file}: ${problems.length} problems:\n  ${problems.join('\n  ')}`)
   return data as ProxyConfigFile
 }
 
@@ -377,6 +389,8 @@ function layerFromEnv (env: Record<string, string | undefined>): Layer {
   if (port !== undefined) layer.port = integerOf('SLUICE_PORT', port, 0, 65535)
   const rules = get('SLUICE_RULES')
   if (rules !== undefined) layer.rules = listOf(rules)
+  const defaultRules = get('SLUICE_DEFAULT_RULES')
+  if (defaultRules !== undefined) layer.defaultRules = booleanOf('SLUICE_DEFAULT_RULES', defaultRules)
   const audit = get('SLUICE_AUDIT')
   if (audit !== undefined) layer.audit = audit
   const chainKey = get('SLUICE_AUDIT_CHAIN_KEY')
@@ -440,6 +454,7 @@ function layerFromArgv (argv: readonly string[]): Layer {
   const port = str('port')
   if (port !== undefined) layer.port = integerOf('--port', port, 0, 65535)
   set('rules', strs('rules'))
+  if (values['no-default-rules'] === true) layer.defaultRules = false
   set('audit', str('audit'))
   set('auditChainKey', str('audit-chain-key'))
   set('config', str('config'))
@@ -583,11 +598,16 @@ export async function resolveProxyConfig ({ argv, env = {} }: ResolveProxyConfig
     }
   })
   const rules = pick('rules')
+  const defaultRules = pick('defaultRules') ?? d.defaultRules
+  if (!defaultRules && rules === undefined) {
+    throw new InvalidOptionsError('defaultRules is false (--no-default-rules, SLUICE_DEFAULT_RULES) but no rules are given (--rules, SLUICE_RULES or rules in the config file)')
+  }
   const config: ProxyConfig = {
     upstream: checkUpstream(pick('upstream')),
     host: pick('host') ?? d.host,
     port: pick('port') ?? d.port,
     rules: rules === undefined ? [defaultRulesDir()] : typeof rules === 'string' ? [rules] : [...rules],
+    defaultRules,
     watchRules: pick('watchRules') ?? d.watchRules,
     audit: pick('audit') ?? d.audit,
     upstreamKeys: pick('upstreamKeys') ?? [],

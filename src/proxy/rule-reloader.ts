@@ -6,9 +6,14 @@
  * flight keep the set they took when they started (a set is immutable).
  *
  * A broken reload never takes the proxy down and never half-applies:
- * `loadRuleSet` is all-or-nothing and its error names file, line and rule,
- * so the reloader logs it, calls `onError`, and keeps serving the last good
- * set.
+ * `loadRuleSet` is all-or-nothing and its error names each problem as
+ * `file:line:column: rule id: message` (the same text `sluice rules test`
+ * prints), so the reloader logs it, with the problems one by one, calls
+ * `onError`, and keeps serving the last good set.
+ *
+ * The paths are the composed list (rules/load-rules.ts `composeRulePaths`:
+ * the shipped rules, then the user's): every reload composes the set anew,
+ * so a user file's `disable` and `overrides` follow its edits.
  *
  * Why the parent directory is watched for single files: editors and
  * deploy tools save by writing a temp file and renaming it over the old one
@@ -106,7 +111,8 @@ export function createRuleReloader (opts: RuleReloaderOptions): RuleReloader {
       validate?.(next)
     } catch (cause) {
       const err = cause instanceof Error ? cause : new Error(String(cause))
-      logger.error({ err, files: paths }, `rule reload failed, keeping the last good rule set: ${err.message}`)
+      const problems = (err as { problems?: unknown }).problems
+      logger.error({ err, files: paths, ...(Array.isArray(problems) ? { problems } : {}) }, `rule reload failed, keeping the last good rule set: ${err.message}`)
       notify(onError, err)
       return false
     }

@@ -1,8 +1,12 @@
 /**
  * @module proxy/run-proxy
  * The process shell around the proxy, for the CLI: `sluice proxy` (config,
- * listen, one startup log line, graceful shutdown) and `sluice demo` (the
- * demo upstream in-process with the proxy in front of it, for `npm start`).
+ * listen, one startup log line, warnings about settings that break or
+ * weaken it, graceful shutdown) and `sluice demo` (the demo upstream
+ * in-process with the proxy in front of it, for `npm start`).
+ *
+ * Exit codes as the rest of the CLI: 0 after a clean shutdown (or help), 1
+ * when it cannot start, 2 on a usage problem (flag, variable, config file).
  *
  * Shutdown on SIGTERM/SIGINT: readiness turns 503 at once (load balancers
  * stop sending), the listener stops accepting, streams in flight run to
@@ -12,8 +16,10 @@
  * log line or audit record is lost (pino's advice: flush, don't exit).
  */
 import type { FastifyInstance } from 'fastify'
+import { isUsageError, usageProblem, wantsHelp } from '../cli-args.js'
 import { createDemoUpstream, demoControlHeaders } from '../demo/create-demo-upstream.js'
 import type { DemoUpstream } from '../demo/create-demo-upstream.js'
+import { hmacKeyFromEnv } from '../scanner/digest.js'
 import { createProxy } from './create-proxy.js'
 import { proxyUsage, resolveProxyConfig } from './proxy-config.js'
 import type { ProxyConfig } from './proxy-config.js'
@@ -26,6 +32,18 @@ import type { ProxyConfig } from './proxy-config.js'
  * token (bench/e2e-stream.bench.js, C = 1,000; 1,826 listen overflows).
  */
 export const kListenBacklog = 4096
+
+/** `sluice proxy --help`: the flags (built from the parser's table), help itself, and the exit codes. */
+const proxyHelp = `${proxyUsage.trimEnd()}
+  ${'-h, --help'.padEnd(22)} print this help
+
+Settings also come from environment variables (SLUICE_*) and a config file
+(--config); flags win over variables, variables over the file.
+
+Exit codes:
+  0  shut down cleanly after SIGTERM or SIGINT
+  1  could not start (rule files, port in use, audit file)
+  2  usage error (flag, environment variable or config file)`
 
 export interface RunIo {
   stdout: (line: string) => void
@@ -48,11 +66,61 @@ function baseUrl (app: FastifyInstance): string {
 }
 
 /** The startup line: what a reader needs to know, never a key. */
-function startupMessage (app: FastifyInstance, config: ProxyConfig): string {
+function startupMessage (app: FastifyInstance, config: ProxyConfig, address: string): string {
   const keys = config.apiKeyHashes.length === 0 ? 'no client keys required' : `${config.apiKeyHashes.length} client key(s) accepted`
-  const upstreamKeys = config.upstreamKeys.length === 0 ? 'no upstream key' : `${config.upstreamKeys.length} upstream key(s)`
-  return `sluice proxy listening on ${baseUrl(app)}, forwarding to ${new URL(config.upstream).origin}; ` +
+  const upstreamKeys = config.upstreamKeys.length === 0 ? (config.forwardClientAuth ? "client's own key forwarded" : 'no upstream key') : `${config.upstreamKeys.length} upstream key(s)`
+  return `sluice proxy listening on ${address}, forwarding to ${new URL(config.upstream).origin}; ` +
     `${app.sluiceProxy.ruleSet.rules.length} rules; ${keys}; ${upstreamKeys}`
+}
+
+/**
+ * Listens, with the startup line as the text Fastify logs once listening
+ * (it logs one line per address whatever the resolver returns, so the line
+ * cannot be written apart without an empty one beside it).
+ */
+async function listen (app: FastifyInstance, config: ProxyConfig): Promise<void> {
+  let logged = false
+  const listenTextResolver = (address: string): string => {
+    if (logged) return `sluice proxy also listening on ${address}`
+    logged = true
+    return startupMessage(app, config, address)
+  }
+  await app.listen({ host: config.host, port: config.port, backlog: kListenBacklog, listenTextResolver })
+}
+
+/** A setting that makes the proxy fail or weakens it, said at start; `kind` names it in the log record. */
+interface StartupWarning {
+  kind: 'no_upstream_credentials' | 'no_hmac_key'
+  message: string
+}
+
+function startupWarnings (config: ProxyConfig, { demo }: { demo: boolean }): StartupWarning[] {
+  const warnings: StartupWarning[] = []
+  // The demo upstream takes no key; a provider answers 401 to a request without one.
+  if (!demo && config.upstreamKeys.length === 0 && !config.forwardClientAuth) {
+    warnings.push({
+      kind: 'no_upstream_credentials',
+      message: `no upstream key and no client key forwarded: requests reach ${new URL(config.upstream).origin} without credentials, ` +
+        "and a provider answers 401. Set SLUICE_UPSTREAM_KEYS (or --upstream-key), or --forward-client-auth to send the client's own key"
+    })
+  }
+  // The scanner reads the key from the process environment (scanner/digest.ts), so that is what counts here.
+  if (hmacKeyFromEnv() === undefined) {
+    warnings.push({
+      kind: 'no_hmac_key',
+      message: 'SLUICE_HMAC_KEY is not set: pseudonyms and audit digests use a random key and change at every restart. ' +
+        'Set SLUICE_HMAC_KEY to a secret of 32 bytes or more to keep them stable'
+    })
+  }
+  return warnings
+}
+
+/** Logs each warning as a pino warn line; `human` also prints it on stderr, where a person starting the proxy looks. */
+function warnAtStart (app: FastifyInstance, warnings: StartupWarning[], human?: (line: string) => void): void {
+  for (const w of warnings) {
+    app.log.warn({ warning: w.kind }, w.message)
+    human?.(`sluice proxy: warning: ${w.message}`)
+  }
 }
 
 /** Closes an app that failed to start; a failure to close changes nothing about the exit code. */
@@ -112,21 +180,21 @@ function untilSignal (app: FastifyInstance, graceMs: number, onClosed: () => Pro
  * process.exitCode = await runProxy(process.argv.slice(3))
  */
 export async function runProxy (argv: string[], io: RunIo = defaultIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout(proxyUsage)
+  if (wantsHelp(argv)) {
+    io.stdout(proxyHelp)
     return 0
   }
   let config: ProxyConfig
   try {
     config = await resolveProxyConfig({ argv, env: io.env })
   } catch (err) {
-    io.stderr(`sluice proxy: ${(err as Error).message}\n\n${proxyUsage}`)
+    io.stderr(`sluice proxy: ${isUsageError(err) ? usageProblem(err) : (err as Error).message}\n\n${proxyHelp}`)
     return 2
   }
   let app: FastifyInstance | undefined
   try {
     app = await createProxy(config)
-    await app.listen({ host: config.host, port: config.port, backlog: kListenBacklog, listenTextResolver: () => '' } as never)
+    await listen(app, config)
   } catch (err) {
     io.stderr(`sluice proxy: cannot start: ${(err as Error).message}`)
     // The rule watcher and the audit file keep a process alive: close them,
@@ -134,9 +202,26 @@ export async function runProxy (argv: string[], io: RunIo = defaultIo): Promise<
     await closeQuietly(app)
     return 1
   }
-  app.log.info(startupMessage(app, config))
+  warnAtStart(app, startupWarnings(config, { demo: false }), io.stderr)
   return untilSignal(app, config.shutdownGraceMs)
 }
+
+export const demoUsage = `Usage: sluice demo [options]
+
+Runs the proxy in front of a built-in demo upstream (a fake OpenAI/Anthropic
+server with canned answers: no API key, no network) and prints a curl line
+to try it.
+
+Options:
+  --port N      port to listen on (default 8080)
+  -h, --help    print this help
+
+Every option of "sluice proxy" but --upstream is accepted too (sluice proxy --help).
+
+Exit codes:
+  0  shut down cleanly after SIGTERM or SIGINT
+  1  could not start (port in use, rule files)
+  2  usage error`
 
 /**
  * `sluice demo` / `npm start`: the demo upstream (a fake OpenAI/Anthropic
@@ -144,6 +229,17 @@ export async function runProxy (argv: string[], io: RunIo = defaultIo): Promise<
  * on 127.0.0.1:8080 (or `--port`), and a curl line to try it.
  */
 export async function runDemo (argv: string[], io: RunIo = defaultIo): Promise<number> {
+  if (wantsHelp(argv)) {
+    io.stdout(demoUsage)
+    return 0
+  }
+  const usageFailed = (problem: string): number => {
+    io.stderr(`sluice demo: ${problem}\n\n${demoUsage}`)
+    return 2
+  }
+  if (argv.some((arg) => arg === '--upstream' || arg.startsWith('--upstream='))) {
+    return usageFailed('--upstream is not for the demo: it runs its own upstream (use "sluice proxy --upstream URL")')
+  }
   let demo: DemoUpstream | undefined
   let app: FastifyInstance | undefined
   let config: ProxyConfig
@@ -152,9 +248,14 @@ export async function runDemo (argv: string[], io: RunIo = defaultIo): Promise<n
     const upstreamUrl = await demo.listen(0, '127.0.0.1')
     // The demo's own control headers (answer, pace, faults) go through to it.
     const controls = demoControlHeaders.flatMap((name) => ['--forward-header', name])
-    config = await resolveProxyConfig({ argv: ['--upstream', upstreamUrl, ...controls, ...argv], env: { ...io.env, SLUICE_UPSTREAM: undefined } })
+    try {
+      config = await resolveProxyConfig({ argv: ['--upstream', upstreamUrl, ...controls, ...argv], env: { ...io.env, SLUICE_UPSTREAM: undefined } })
+    } catch (err) {
+      await demo.close()
+      return usageFailed(isUsageError(err) ? usageProblem(err) : (err as Error).message)
+    }
     app = await createProxy(config)
-    await app.listen({ host: config.host, port: config.port, backlog: kListenBacklog, listenTextResolver: () => '' } as never)
+    await listen(app, config)
   } catch (err) {
     await closeQuietly(app)
     await demo?.close()
@@ -162,7 +263,7 @@ export async function runDemo (argv: string[], io: RunIo = defaultIo): Promise<n
     return 1
   }
   const url = baseUrl(app)
-  app.log.info(startupMessage(app, config))
+  warnAtStart(app, startupWarnings(config, { demo: true }))
   const body = JSON.stringify({
     model: 'sluice-demo-1',
     stream: true,

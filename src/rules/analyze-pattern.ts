@@ -14,10 +14,140 @@ import { RegExpParser, visitRegExpAST } from '@eslint-community/regexpp'
 import type { AST } from '@eslint-community/regexpp'
 import { JS, NFA } from 'refa'
 
-/** Problems found in a pattern; each is a sentence for the rule author. */
-export class PatternProblem extends Error {}
-
 const parser = new RegExpParser({ ecmaVersion: 2024 })
+
+/**
+ * Problems found in a pattern; each is a sentence for the rule author, with
+ * the offset in the pattern where the problem starts when one is known (the
+ * loader turns it into the column in the rule file).
+ */
+export class PatternProblem extends Error {
+  readonly offset: number | undefined
+  constructor (message: string, offset?: number) {
+    super(message)
+    this.offset = offset
+  }
+}
+
+export interface AnalyzeOptions {
+  /** Whether the pattern may match the empty string (an `after` context may). */
+  allowEmpty?: boolean
+  /**
+   * Whether lookaround problems suggest the rule fields that replace them
+   * (`after`, `notAfter`, `notBefore`, `group`): true for a rule's
+   * `pattern`, false for the context patterns themselves.
+   */
+  suggestFields?: boolean
+}
+
+/** A YAML single-quoted scalar of `text`, for a suggestion the author can paste. */
+function quoted (text: string): string {
+  return `'${text.replace(/'/g, "''")}'`
+}
+
+/** The boundary kind a one-character-class lookaround stands for, if it does. */
+function boundaryFor (inner: string): string | undefined {
+  if (inner === '\\d' || inner === '[0-9]' || inner === '[\\d]') return 'digit'
+  if (inner === '\\w' || inner === '[\\w]' || inner === '[A-Za-z0-9_]' || inner === '[a-zA-Z0-9_]') return 'word'
+  return undefined
+}
+
+/**
+ * RE2 has no lookaround. Each kind has a rule field that does its work
+ * without it: `after`/`notAfter` read the text before a match, `notBefore`
+ * the text after it, `boundary` the character on either side, and `group`
+ * redacts only part of a longer match (so the context can be matched, not
+ * looked at).
+ */
+function lookaroundProblem (node: AST.LookaroundAssertion, source: string, suggestFields: boolean): string {
+  const behind = node.kind === 'lookbehind'
+  const what = `${node.negate ? 'negative ' : ''}${behind ? 'lookbehind' : 'lookahead'} "${node.raw}" is not supported by RE2`
+  if (!suggestFields) return what
+  const inner = node.raw.slice(behind ? 4 : 3, -1)
+  const boundary = node.negate ? boundaryFor(inner) : undefined
+  const orBoundary = boundary === undefined ? '' : `, or "boundary: ${boundary}"`
+  const atStart = node.start === 0
+  const atEnd = node.end === source.length
+  if (behind && atStart) {
+    return node.negate
+      ? `${what}: remove it and set "notAfter: ${quoted(inner)}" (the text before a match must not end with it)${orBoundary}`
+      : `${what}: remove it and set "after: ${quoted(inner)}" (the text before a match must end with it), or match it too and redact only the rest with "group"`
+  }
+  if (!behind && atEnd) {
+    return node.negate
+      ? `${what}: remove it and set "notBefore: ${quoted(inner)}" (the text after a match must not start with it)${orBoundary}`
+      : `${what}: match it as part of the pattern and redact only the part before it with "group"`
+  }
+  return `${what}: match the context as part of the pattern and redact only the sensitive part with "group"${behind ? ' (a context that starts the pattern can go to "after")' : ''}`
+}
+
+/**
+ * Syntax that PCRE (and some of it RE2) has but the common RE2/JavaScript
+ * subset does not, with the fix: found by a scan of the source when the
+ * JavaScript parser refuses it, so the author reads what to write instead
+ * of "Invalid group".
+ */
+function unsupportedSyntax (source: string): PatternProblem | undefined {
+  let inClass = false
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]
+    if (c === '\\') {
+      const e = source[i + 1] ?? ''
+      if (!inClass && e === 'K') return new PatternProblem('"\\K" is not supported by RE2: capture the part after it and set "group", or move the part before it to "after"', i)
+      if (!inClass && 'AzZG'.includes(e) && e !== '') return new PatternProblem(`anchor "\\${e}" is not allowed: use "boundary" instead`, i)
+      if (!inClass && e === 'k') return new PatternProblem(`back-reference "${source.slice(i, source.indexOf('>', i) + 1) || '\\k'}" is not supported by RE2: write the repeated part out, or check the match with a "validator"`, i)
+      if (e === 'Q') return new PatternProblem('"\\Q…\\E" quoting is not supported: escape each special character with "\\"', i)
+      i++
+      continue
+    }
+    if (inClass) {
+      if (c === ']') inClass = false
+      continue
+    }
+    if (c === '[') { inClass = true; continue }
+    if (c === '(' && source[i + 1] === '?') {
+      const rest = source.slice(i + 2)
+      if (rest.startsWith('>')) return new PatternProblem('atomic group "(?>" is not supported by RE2: use "(?:" (RE2 never backtracks, so it is not needed)', i)
+      if (/^P?<[A-Za-z_]/.test(rest) || rest.startsWith("'")) return new PatternProblem('named groups are not allowed: use a plain group "(" and "group" with its number', i)
+      if (rest.startsWith('P=') || rest.startsWith('P>')) return new PatternProblem(`"${source.slice(i, source.indexOf(')', i) + 1)}" (a back-reference or recursion) is not supported by RE2`, i)
+      if (rest.startsWith('#')) return new PatternProblem('comments "(?#…)" are not supported: remove it', i)
+      if (/^[-imsxU]+[:)]/.test(rest)) return new PatternProblem(`inline flags "${source.slice(i, i + 2 + rest.search(/[:)]/) + 1)}" are not allowed: set the rule's "flags" (i, s) instead`, i)
+      if (/^(\(|\||R\)|[+-]?\d)/.test(rest)) return new PatternProblem(`"${source.slice(i, i + 3)}" (a conditional, branch reset or recursion) is not supported by RE2`, i)
+      continue
+    }
+    if ('*+?}'.includes(c ?? '') && source[i + 1] === '+' && source[i - 1] !== '(') {
+      const quantifier = c === '}' ? source.slice(source.lastIndexOf('{', i), i + 2) : `${c ?? ''}+`
+      return new PatternProblem(`possessive quantifier "${quantifier}" is not supported by RE2: drop the last "+" (RE2 never backtracks, so the plain quantifier is already linear)`, i + 1)
+    }
+  }
+  return undefined
+}
+
+/**
+ * Why RE2 refused `source` when it says no more than "invalid": the
+ * unsupported construct with its fix and offset, if one is found.
+ */
+export function explainRe2Failure (source: string): PatternProblem | undefined {
+  const known = unsupportedSyntax(source)
+  if (known !== undefined) return known
+  let ast: AST.Pattern
+  try {
+    ast = parser.parsePattern(source, 0, source.length, { unicode: true })
+  } catch {
+    return undefined
+  }
+  // Only what RE2 lacks: anchors and the like are fine where this is used (allow-lists).
+  let problem: PatternProblem | undefined
+  visitRegExpAST(ast, {
+    onAssertionEnter (node) {
+      if (node.kind === 'lookahead' || node.kind === 'lookbehind') problem ??= new PatternProblem(lookaroundProblem(node, source, false), node.start)
+    },
+    onBackreferenceEnter (node) {
+      problem ??= new PatternProblem(`back-reference "${node.raw}" is not supported by RE2`, node.start)
+    }
+  })
+  return problem
+}
 
 export interface PatternAnalysis {
   /** The source to compile, with unbounded repetitions bounded. */
@@ -33,38 +163,42 @@ export interface PatternAnalysis {
  * streaming semantics cannot take. `maxLength` bounds unbounded repetitions;
  * without it such a pattern is an error.
  */
-export function analyzePattern (source: string, flags: string, maxLength: number | undefined, { allowEmpty = false } = {}): PatternAnalysis {
+export function analyzePattern (source: string, flags: string, maxLength: number | undefined, { allowEmpty = false, suggestFields = true }: AnalyzeOptions = {}): PatternAnalysis {
   let ast: AST.Pattern
   try {
     ast = parser.parsePattern(source, 0, source.length, { unicode: true })
   } catch (err) {
-    throw new PatternProblem(`not valid in the RE2/JavaScript common syntax: ${(err as Error).message}`)
+    const known = unsupportedSyntax(source)
+    if (known !== undefined) throw known
+    const index = (err as { index?: unknown }).index
+    throw new PatternProblem(`not valid in the RE2/JavaScript common syntax: ${(err as Error).message}`, typeof index === 'number' ? index : undefined)
   }
 
   const edits: Array<{ start: number, end: number, text: string }> = []
   let groups = 0
-  let problem: string | undefined
+  let problem: PatternProblem | undefined
   visitRegExpAST(ast, {
     onAssertionEnter (node) {
       if (node.kind === 'lookahead' || node.kind === 'lookbehind') {
-        problem ??= `lookaround "${node.raw}" is not supported by RE2`
+        problem ??= new PatternProblem(lookaroundProblem(node, source, suggestFields), node.start)
       } else if (node.kind === 'start' || node.kind === 'end') {
         // A stream has no fixed start or end: `^`/`$` would mean a chunk edge.
-        problem ??= `anchor "${node.raw}" is not allowed: use "boundary" instead`
+        problem ??= new PatternProblem(`anchor "${node.raw}" is not allowed: use "boundary" instead`, node.start)
       }
     },
     onBackreferenceEnter (node) {
-      problem ??= `back-reference "${node.raw}" is not supported by RE2`
+      problem ??= new PatternProblem(`back-reference "${node.raw}" is not supported by RE2: write the repeated part out, or check the match with a "validator"`, node.start)
     },
     onCapturingGroupEnter (node) {
-      if (node.name !== null) problem ??= `named group "${node.name}" is not allowed: use "group" with a number`
+      if (node.name !== null) problem ??= new PatternProblem(`named group "${node.name}" is not allowed: use a plain group and "group" with its number`, node.start)
       groups++
     },
     onQuantifierEnter (node) {
-      if (node.max > 1000 && node.max !== Infinity) problem ??= `repetition "${node.raw.slice(node.element.raw.length)}" exceeds RE2's limit of 1000`
+      const quantifierStart = node.element.end
+      if (node.max > 1000 && node.max !== Infinity) problem ??= new PatternProblem(`repetition "${node.raw.slice(node.element.raw.length)}" exceeds RE2's limit of 1000`, quantifierStart)
       if (node.max !== Infinity) return
       if (maxLength === undefined) {
-        problem ??= `unbounded repetition "${node.raw}" needs a declared "maxLength"`
+        problem ??= new PatternProblem(`unbounded repetition "${node.raw}" needs a declared "maxLength"`, node.start)
         return
       }
       const start = node.element.end
@@ -72,7 +206,7 @@ export function analyzePattern (source: string, flags: string, maxLength: number
       edits.push({ start, end: node.end, text: `{${node.min},${Math.max(node.min, maxLength)}}${lazy}` })
     }
   })
-  if (problem !== undefined) throw new PatternProblem(problem)
+  if (problem !== undefined) throw problem
 
   // Apply edits right to left so earlier offsets stay valid.
   let bounded = source

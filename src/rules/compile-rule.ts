@@ -1,11 +1,12 @@
 /**
  * @module rules/compile-rule
  * Turns one validated `RuleSource` into a `CompiledRule`. Throws a
- * `RuleProblem` (a sentence for the rule author); the loader adds file,
- * line and rule id.
+ * `RuleProblem` (a sentence for the rule author, with the field at fault
+ * and, in a pattern, the offset of the offending part); the loader turns
+ * those into file, line and column, and adds the rule id.
  */
 import RE2 from 're2'
-import { analyzePattern, PatternProblem, prefixPattern } from './analyze-pattern.js'
+import { analyzePattern, explainRe2Failure, PatternProblem, prefixPattern } from './analyze-pattern.js'
 import { compileWords } from './compile-words.js'
 import { compileReplacement } from './replacement.js'
 import { reverseAutomatonOf } from './reverse-automaton.js'
@@ -14,7 +15,29 @@ import type { RenderReplacement } from './replacement.js'
 import type { CompiledRule, RuleOrigin, RuleSource } from './types.js'
 import { validators } from './validators.js'
 
-export class RuleProblem extends Error {}
+export class RuleProblem extends Error {
+  /** The field at fault, as a path inside the rule (`['allowPatterns', 2]`); none for the rule as a whole. */
+  readonly field: ReadonlyArray<string | number> | undefined
+  /** Offset inside that field's string value (a pattern's offending part). */
+  readonly offset: number | undefined
+  constructor (message: string, field?: ReadonlyArray<string | number>, offset?: number) {
+    super(message)
+    this.field = field
+    this.offset = offset
+  }
+}
+
+/**
+ * A pattern field that failed to compile, as a RuleProblem: our analysis'
+ * sentence and offset, or RE2's own message (explained when RE2 only says
+ * "invalid", as for a lookbehind in an `allowPatterns` entry).
+ */
+function patternFieldProblem (field: ReadonlyArray<string | number>, source: string, err: unknown): RuleProblem {
+  const name = field.map((f, i) => (typeof f === 'number' ? `[${f}]` : i === 0 ? f : `.${f}`)).join('')
+  const problem = err instanceof PatternProblem ? err : explainRe2Failure(source)
+  if (problem !== undefined) return new RuleProblem(`${name}: ${problem.message}`, field, problem.offset)
+  return new RuleProblem(`${name} is not valid RE2: ${(err as Error).message}`, field)
+}
 
 export interface CompiledRuleInternal extends CompiledRule {
   readonly render: RenderReplacement
@@ -53,11 +76,10 @@ export interface Lookbehind {
 
 function compileLookbehind (field: string, source: string, flags: string, maxLength: number | undefined): Lookbehind {
   try {
-    const a = analyzePattern(source, flags, maxLength, { allowEmpty: true })
+    const a = analyzePattern(source, flags, maxLength, { allowEmpty: true, suggestFields: false })
     return { source: a.source, regex: new RE2(`(?:${a.source})$`, `u${flags}`), reverse: reverseAutomatonOf(a.source, flags), maxLength: a.maxLength }
   } catch (err) {
-    if (err instanceof PatternProblem) throw new RuleProblem(`${field}: ${err.message}`)
-    throw new RuleProblem(`${field} is not valid RE2: ${(err as Error).message}`)
+    throw patternFieldProblem([field], source, err)
   }
 }
 
@@ -73,7 +95,7 @@ export interface RegionEnd {
 
 function compileUntil (source: string, flags: string): RegionEnd {
   try {
-    const analysis = analyzePattern(source, flags, undefined)
+    const analysis = analyzePattern(source, flags, undefined, { suggestFields: false })
     const p = prefixPattern(analysis.source, flags)
     const inline = p.flags.replace(/u/g, '')
     return {
@@ -82,19 +104,27 @@ function compileUntil (source: string, flags: string): RegionEnd {
       maxLength: analysis.maxLength
     }
   } catch (err) {
-    if (err instanceof PatternProblem) throw new RuleProblem(`until: ${err.message}`)
-    throw new RuleProblem(`until is not valid RE2: ${(err as Error).message}`)
+    throw patternFieldProblem(['until'], source, err)
   }
 }
 
 const defaultReplacement = '[REDACTED:{category}]'
+
+/** One `allowPatterns` entry (also an override's, checked where it is written). */
+export function compileAllowPattern (source: string, field: ReadonlyArray<string | number>): RE2 {
+  try {
+    return new RE2(source, 'u')
+  } catch (err) {
+    throw patternFieldProblem(field, source, err)
+  }
+}
 
 export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRuleInternal {
   if ((rule.pattern === undefined) === (rule.words === undefined)) {
     throw new RuleProblem('a rule needs exactly one of "pattern" or "words"')
   }
   if (rule.obfuscation === true && rule.words === undefined) {
-    throw new RuleProblem('"obfuscation" applies to "words" rules only')
+    throw new RuleProblem('"obfuscation" applies to "words" rules only', ['obfuscation'])
   }
   const flags = [...new Set(rule.flags ?? '')].sort().join('')
   const words = rule.words === undefined ? undefined : compileWords(rule.words, rule.obfuscation === true)
@@ -104,57 +134,61 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
   let sticky: RE2
   let notBeforeGroup: number | undefined
   const indices = rule.group === undefined && rule.notBefore === undefined ? '' : 'd'
+  // Offsets in a words rule's compiled pattern mean nothing to its author: the field is named, not a column.
+  const matchProblem = (err: unknown): RuleProblem => rule.pattern === undefined
+    ? new RuleProblem(`words: ${(err as Error).message}`, ['words'])
+    : patternFieldProblem(['pattern'], matchSource, err)
   try {
     analysis = analyzePattern(matchSource, flags, rule.maxLength)
-    if (rule.notBefore !== undefined) {
-      try {
-        analyzePattern(rule.notBefore, flags, rule.maxLength)
-      } catch (err) {
-        if (err instanceof PatternProblem) throw new RuleProblem(`notBefore: ${err.message}`)
-        throw err
-      }
-      notBeforeGroup = analysis.groups + 1
-      analysis = analyzePattern(`(?:${matchSource})(${rule.notBefore})?`, flags, rule.maxLength)
+  } catch (err) {
+    throw matchProblem(err)
+  }
+  if (rule.notBefore !== undefined) {
+    try {
+      analyzePattern(rule.notBefore, flags, rule.maxLength, { suggestFields: false })
+    } catch (err) {
+      throw patternFieldProblem(['notBefore'], rule.notBefore, err)
     }
+    notBeforeGroup = analysis.groups + 1
+    try {
+      analysis = analyzePattern(`(?:${matchSource})(${rule.notBefore})?`, flags, rule.maxLength)
+    } catch (err) {
+      throw new RuleProblem(`notBefore: with the pattern, ${(err as Error).message}`, ['notBefore'])
+    }
+  }
+  try {
     // RE2 has the last word on what it accepts; compiled once, kept.
     regex = new RE2(analysis.source, `gu${flags}${indices}`)
     sticky = new RE2(analysis.source, `yu${flags}${indices}`)
   } catch (err) {
-    if (err instanceof PatternProblem) throw new RuleProblem(`pattern: ${err.message}`)
-    throw new RuleProblem(`pattern is not valid RE2: ${(err as Error).message}`)
+    throw matchProblem(err)
   }
   if (rule.group !== undefined && rule.group > analysis.groups) {
-    throw new RuleProblem(`group ${rule.group} does not exist (the pattern has ${analysis.groups})`)
+    throw new RuleProblem(`group ${rule.group} does not exist (the pattern has ${analysis.groups})`, ['group'])
   }
   if (rule.until !== undefined && rule.action !== 'redact') {
-    throw new RuleProblem('"until" (a region) applies to action "redact" only')
+    throw new RuleProblem(`"until" (a region) applies to action "redact" only, not "${rule.action}"`, ['action'])
   }
   if (rule.until !== undefined && rule.pattern === undefined) {
-    throw new RuleProblem('"until" needs a "pattern" to open the region')
+    throw new RuleProblem('"until" needs a "pattern" to open the region', ['until'])
   }
   const until = rule.until === undefined ? undefined : compileUntil(rule.until, flags)
   const after = rule.after === undefined ? undefined : compileLookbehind('after', rule.after, flags, rule.maxLength)
   const notAfter = rule.notAfter === undefined ? undefined : compileLookbehind('notAfter', rule.notAfter, flags, rule.maxLength)
   if (rule.action !== 'redact' && rule.replacement !== undefined) {
-    throw new RuleProblem(`"replacement" only applies to action "redact", not "${rule.action}"`)
+    throw new RuleProblem(`"replacement" only applies to action "redact", not "${rule.action}"`, ['replacement'])
   }
   const validator = rule.validator === undefined ? undefined : validators[rule.validator]
   if (rule.validator !== undefined && validator === undefined) {
-    throw new RuleProblem(`unknown validator "${rule.validator}" (known: ${Object.keys(validators).join(', ')})`)
+    throw new RuleProblem(`unknown validator "${rule.validator}" (known: ${Object.keys(validators).join(', ')})`, ['validator'])
   }
-  const allowPatterns = (rule.allowPatterns ?? []).map((p, i) => {
-    try {
-      return new RE2(p, 'u')
-    } catch (err) {
-      throw new RuleProblem(`allowPatterns[${i}] is not valid RE2: ${(err as Error).message}`)
-    }
-  })
+  const allowPatterns = (rule.allowPatterns ?? []).map((p, i) => compileAllowPattern(p, ['allowPatterns', i]))
   const replacement = rule.replacement ?? defaultReplacement
   let render: RenderReplacement
   try {
     render = compileReplacement(replacement)
   } catch (err) {
-    throw new RuleProblem((err as Error).message)
+    throw new RuleProblem((err as Error).message, ['replacement'])
   }
 
   return {

@@ -3,6 +3,11 @@
  * The rule-file format as a TypeBox schema: one definition gives the load-time
  * validation and the JSON Schema shipped in `rules/rule-file.schema.json` for
  * editors (`sluice rules schema` prints it; a test keeps the file in sync).
+ *
+ * A file may also change rules loaded before it (the shipped set, then the
+ * user's paths in order), as gitleaks' `[extend]` does: `disable` turns
+ * rules off by id, `overrides` changes a rule's action, severity or
+ * allow-lists by id. Rule ids stay unique: redefining one is an error.
  */
 import { Type } from '@sinclair/typebox'
 import type { Static } from '@sinclair/typebox'
@@ -15,8 +20,12 @@ const MatchExample = Type.Union([
   }, { additionalProperties: false })
 ])
 
+const idPattern = '^[a-z0-9][a-z0-9_.-]*$'
+const Action = Type.Union([Type.Literal('redact'), Type.Literal('cut'), Type.Literal('flag')])
+const Severity = Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('critical')])
+
 export const RuleSchema = Type.Object({
-  id: Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]*$', maxLength: 100, description: 'Unique id, e.g. pii.email' }),
+  id: Type.String({ pattern: idPattern, maxLength: 100, description: 'Unique id, e.g. pii.email' }),
   category: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', description: 'pii, secret, injection, toxicity or a custom name' }),
   description: Type.String({ minLength: 1 }),
   pattern: Type.Optional(Type.String({ minLength: 1, description: 'RE2 pattern (common subset with JavaScript u-mode syntax)' })),
@@ -29,7 +38,7 @@ export const RuleSchema = Type.Object({
   flags: Type.Optional(Type.String({ pattern: '^[is]*$', description: 'i: case-insensitive, s: dot matches newline' })),
   view: Type.Optional(Type.Union([Type.Literal('normalized'), Type.Literal('raw')], { description: 'normalized (default): match the text as rendered — compatibility forms folded, invisible characters removed, HTML references and markdown escapes decoded; raw: the text as sent (for rules that look for invisible characters)' })),
   boundary: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('word'), Type.Literal('digit'), Type.Literal('alnum')])),
-  action: Type.Union([Type.Literal('redact'), Type.Literal('cut'), Type.Literal('flag')]),
+  action: Action,
   replacement: Type.Optional(Type.String({ description: 'Template: literal text with {hmac[:N]}, {mask[:N]}, {last:N}, {len}, {id}, {category}' })),
   group: Type.Optional(Type.Integer({ minimum: 1, description: 'Redact only this capture group' })),
   validator: Type.Optional(Type.String({ description: 'luhn, iban, us_ssn, verhoeff, uk_nino, es_nif, uk_nhs, ipv4, …' })),
@@ -37,7 +46,7 @@ export const RuleSchema = Type.Object({
   allow: Type.Optional(Type.Array(Type.String(), { description: 'Exact values that are never findings' })),
   allowPatterns: Type.Optional(Type.Array(Type.String(), { description: 'RE2 patterns: a value any of them matches is never a finding' })),
   maxLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Bound for each unbounded repetition' })),
-  severity: Type.Optional(Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('critical')])),
+  severity: Type.Optional(Severity),
   enabled: Type.Optional(Type.Boolean()),
   examples: Type.Optional(Type.Object({
     match: Type.Optional(Type.Array(MatchExample)),
@@ -45,9 +54,24 @@ export const RuleSchema = Type.Object({
   }, { additionalProperties: false }))
 }, { additionalProperties: false })
 
+/**
+ * A change to a rule loaded before this file. `allow` and `allowPatterns`
+ * add to the rule's own lists (its placeholders stay allowed); `action` and
+ * `severity` replace. Moving a rule off `redact` drops its replacement.
+ */
+export const RuleOverrideSchema = Type.Object({
+  id: Type.String({ pattern: idPattern, maxLength: 100, description: 'Id of a rule loaded before this file (a shipped rule, or one from an earlier rule path)' }),
+  action: Type.Optional(Action),
+  severity: Type.Optional(Severity),
+  allow: Type.Optional(Type.Array(Type.String(), { description: 'Exact values added to the rule\'s allow-list' })),
+  allowPatterns: Type.Optional(Type.Array(Type.String(), { description: 'RE2 patterns added to the rule\'s allowPatterns' }))
+}, { additionalProperties: false, minProperties: 2, description: 'Changes a rule loaded before this file, by id' })
+
 export const RuleFileSchema = Type.Object({
   $schema: Type.Optional(Type.String()),
-  rules: Type.Array(RuleSchema)
+  rules: Type.Optional(Type.Array(RuleSchema)),
+  disable: Type.Optional(Type.Array(Type.String({ pattern: idPattern }), { description: 'Ids of rules loaded before this file (shipped, or from an earlier rule path) to turn off' })),
+  overrides: Type.Optional(Type.Array(RuleOverrideSchema))
 }, {
   additionalProperties: false,
   $id: 'https://sluice.dev/schemas/rule-file.json',

@@ -67,13 +67,39 @@ export interface RuleSource {
   examples?: { match?: MatchExample[]; nomatch?: string[] }
 }
 
+/**
+ * A change a later rule file makes to a rule by id (`overrides:` in a rule
+ * file): `action` and `severity` replace, `allow` and `allowPatterns` add
+ * to the rule's own lists.
+ */
+export interface RuleOverride {
+  id: string
+  action?: RuleAction
+  severity?: Severity
+  allow?: string[]
+  allowPatterns?: string[]
+}
+
+/** Where a rule file changed a rule: a `disable` entry or an override. */
+export interface ChangeOrigin {
+  file: string
+  line: number
+  column: number
+}
+
 /** Where a rule came from, for error messages and `rules test` output. */
 export interface RuleOrigin {
   file: string
   /** 1-based line of the rule's entry in the file. */
   line: number
+  /** 1-based column of the rule's entry (its first field). */
+  column?: number
   /** 1-based lines of each example, in order: match examples, then nomatch. */
   exampleLines?: { match: number[]; nomatch: number[] }
+  /** The `disable` entry that turned the rule off, if one did. */
+  disabledAt?: ChangeOrigin
+  /** The overrides applied to the rule, in the order applied. */
+  overrides?: ReadonlyArray<ChangeOrigin & { override: RuleOverride }>
 }
 
 /**

@@ -9,10 +9,20 @@ import { createHmac, randomBytes } from 'node:crypto'
 
 let processKey: Buffer | undefined
 
+/**
+ * The key `SLUICE_HMAC_KEY` sets, if any (an empty value sets none). Without
+ * it `resolveHmacKey()` falls back to the per-process key, which is why the
+ * proxy warns at start when this is undefined.
+ */
+export function hmacKeyFromEnv (env: Record<string, string | undefined> = process.env): string | undefined {
+  const value = env.SLUICE_HMAC_KEY
+  return value === undefined || value === '' ? undefined : value
+}
+
 export function resolveHmacKey (key?: string | Buffer): Buffer {
   if (key !== undefined) return typeof key === 'string' ? Buffer.from(key) : key
-  const env = process.env.SLUICE_HMAC_KEY
-  if (env !== undefined && env !== '') return Buffer.from(env)
+  const env = hmacKeyFromEnv()
+  if (env !== undefined) return Buffer.from(env)
   processKey ??= randomBytes(32)
   return processKey
 }

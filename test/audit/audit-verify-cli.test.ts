@@ -94,8 +94,10 @@ t.test('without a key it verifies the chain and warns that a cut end would go un
   t.match(alone.stderr, `continues audit.jsonl.${files.length - 1}, which was not checked`)
 })
 
-t.test('audit verify without a file exits 2 with the usage', async (t) => {
+t.test('audit verify without a file exits 2, names what is missing, and shows the usage', async (t) => {
   const r = await sluice(t, ['audit', 'verify'])
   t.equal(r.code, 2)
-  t.match(r.stderr, 'audit verify [--rotated]')
+  t.match(r.stderr, /^sluice audit verify: missing FILE/)
+  t.match(r.stderr, 'Usage: sluice audit verify [options] FILE...')
+  t.match(r.stderr, '--rotated')
 })

@@ -1,8 +1,8 @@
 /**
  * @module test/helpers/run-child
- * Runs a Node child process to its end, as a user's shell would: stdin fed,
- * stdout and stderr collected, the exit code returned. The child is killed if
- * the test ends first.
+ * Runs a child process (Node unless told otherwise) to its end, as a user's
+ * shell would: stdin fed, stdout and stderr collected, the exit code
+ * returned. The child is killed if the test ends first.
  */
 import { spawn } from 'node:child_process'
 import type { Test } from 'tap'
@@ -14,16 +14,18 @@ export interface ChildRun {
 }
 
 export interface RunChildOptions {
+  /** The program to run (default: this Node), e.g. `npm` or `npx` from PATH. */
+  command?: string
   cwd?: string
   env?: NodeJS.ProcessEnv
   /** Written to stdin, which is then closed. */
   input?: string
 }
 
-/** `node ...args` to completion. */
-export function runChild (t: Test, args: readonly string[], { cwd, env = process.env, input = '' }: RunChildOptions = {}): Promise<ChildRun> {
+/** `node ...args` (or `command ...args`) to completion. */
+export function runChild (t: Test, args: readonly string[], { command = process.execPath, cwd, env = process.env, input = '' }: RunChildOptions = {}): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(command, [...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] })
     t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill() })
     let stdout = ''
     let stderr = ''

@@ -385,7 +385,7 @@ t.test('picks up edited rule files for new requests without a restart', async (t
     `rules:\n  - id: t.email\n    category: pii\n    description: e-mail\n    pattern: '[a-z.]{1,30}@[a-z-]{1,30}\\.[a-z]{2,6}'\n    action: redact\n    replacement: '${replacement}'\n`
   const dir = t.testdir({ 'rules.yaml': rule('[FIRST]') })
   const { url: upstream } = await startDemo(t)
-  const config = await resolveProxyConfig({ argv: ['--upstream', upstream, '--rules', dir, '--log-level', 'silent', ...demoControlArgs] })
+  const config = await resolveProxyConfig({ argv: ['--upstream', upstream, '--rules', dir, '--no-default-rules', '--log-level', 'silent', ...demoControlArgs] })
   const app = await createProxy(config)
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => app.close())

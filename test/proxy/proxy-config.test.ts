@@ -138,3 +138,47 @@ t.test('refuses inconsistent client-facing settings with the field at fault', as
   await t.rejects(resolveProxyConfig({ argv: ['--config', file('connections:\n  idle: 5\n')] }), { message: /connections/ })
   await t.rejects(resolveProxyConfig({ argv: ['--config', file('metrics:\n  token: short\n')] }), { message: /metrics\.token/ })
 })
+
+t.test('config file errors name the line and column of the field at fault', async (t) => {
+  const dir = t.testdir({})
+  const bad = join(dir, 'bad.yaml')
+  const fails = async (body: string, message: string): Promise<void> => {
+    writeFileSync(bad, body)
+    await t.rejects(resolveProxyConfig({ argv: ['--config', bad] }), { code: 'SLUICE_INVALID_OPTIONS', message: `Invalid options: config file ${bad}:${message}` }, body)
+  }
+  await fails('upstream: http://x\nport: "eighty"\n', '2:7: port must be an integer (got "eighty")')
+  await fails('upstream: http://x\ntimeouts:\n  idelMs: 5\n', '3:3: unknown field "timeouts.idelMs" (did you mean "idleMs"?)')
+  await fails('upstream: http://x\nlogLevel: loud\n', '2:11: logLevel must be one of fatal, error, warn, info, debug, trace, silent (got "loud")')
+  await fails('upstream: http://x\ninput:\n  rules:\n    pii.email: block\n', '4:16: input.rules.pii.email must be one of reject, redact, flag, off (got "block")')
+  // Line 3 is indented deeper than the key above it: the YAML error is on line 3, not line 1.
+  await fails('upstream: http://x\nport: 8080\n  host: 0.0.0.0\n', '3:3: not valid YAML: this line is indented deeper than the key above it, so it reads as the rest of that value: check its indentation')
+  await fails('upstream: [http://x\n', '1:11: not valid YAML: "[" is not closed: a flow list must end with "]"')
+
+  writeFileSync(bad, 'upstream: http://x\nretries: -1\nlogLevel: loud\n')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', bad] }), {
+    message: `config file ${bad}: 2 problems:\n  ${bad}:2:10: retries: expected integer to be greater or equal to 0 (got -1)\n  ${bad}:3:11: logLevel must be one of`
+  })
+})
+
+t.test('JSON config file errors name the line and column too', async (t) => {
+  const dir = t.testdir({})
+  const bad = join(dir, 'bad.json')
+  writeFileSync(bad, '{\n  "upstream": "http://x",\n  "port": "x"\n}\n')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', bad] }), { message: `config file ${bad}:3:11: port must be an integer (got "x")` })
+  writeFileSync(bad, '{\n  "upstream": "http://x",\n}\n')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', bad] }), { message: `config file ${bad}:3:1: not valid JSON: ` })
+})
+
+t.test('defaultRules: on by default, off by flag, env or config file, and off needs rules', async (t) => {
+  const base = ['--upstream', upstream]
+  t.equal((await resolveProxyConfig({ argv: base })).defaultRules, true)
+  t.equal((await resolveProxyConfig({ argv: [...base, '--rules', 'mine', '--no-default-rules'] })).defaultRules, false)
+  t.equal((await resolveProxyConfig({ argv: [...base, '--rules', 'mine'], env: { SLUICE_DEFAULT_RULES: 'false' } })).defaultRules, false)
+  const dir = t.testdir({ 'proxy.yaml': 'defaultRules: false\nrules: [mine]\n' })
+  const fromFile = await resolveProxyConfig({ argv: [...base, '--config', join(dir, 'proxy.yaml')] })
+  t.equal(fromFile.defaultRules, false)
+  t.same(fromFile.rules, ['mine'])
+  t.equal((await resolveProxyConfig({ argv: [...base, '--config', join(dir, 'proxy.yaml')], env: { SLUICE_DEFAULT_RULES: 'yes' } })).defaultRules, true, 'env wins over the file')
+  await t.rejects(resolveProxyConfig({ argv: [...base, '--no-default-rules'] }), { code: 'SLUICE_INVALID_OPTIONS', message: /no rules are given/ })
+  await t.rejects(resolveProxyConfig({ argv: base, env: { SLUICE_DEFAULT_RULES: 'maybe' } }), { message: /SLUICE_DEFAULT_RULES must be true or false/ })
+})

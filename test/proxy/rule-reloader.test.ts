@@ -3,7 +3,7 @@ import type { Test } from 'tap'
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Fastify from 'fastify'
-import { loadRuleSet } from '../../src/rules/load-rules.js'
+import { composeRulePaths, loadRuleSet } from '../../src/rules/load-rules.js'
 import type { RuleSet } from '../../src/rules/rule-set.js'
 import { createRuleReloader } from '../../src/proxy/rule-reloader.js'
 import type { RuleReloaderOptions } from '../../src/proxy/rule-reloader.js'
@@ -98,7 +98,7 @@ t.test('watches a single rule file, also when an editor replaces it by rename', 
   t.same(ids(reloader.current()), ['email'])
 })
 
-t.test('keeps the last good set and names the file and line when the YAML is broken', async (t) => {
+t.test('keeps the last good set and names the file, line and column when the YAML is broken', async (t) => {
   const dir = t.testdir({ 'a.yaml': oneRule })
   const initial = await loadRuleSet([dir])
   const { reloader, nextError, logger } = startReloader(t, [dir], initial)
@@ -107,26 +107,26 @@ t.test('keeps the last good set and names the file and line when the YAML is bro
   const file = join(dir, 'a.yaml')
   await writeFile(file, 'rules:\n  - id: email\n    category: [unclosed\n')
   const err = await failed
-  t.match(err.message, `${file}:`)
-  t.match(err.message, /a\.yaml:\d+: YAML syntax/)
+  t.match(err.message, `${file}:3:15: YAML syntax: "[" is not closed`)
   t.equal(reloader.current(), initial, 'the last good set stays current')
   const logged = logger.records.find((r) => r.level === 'error')
   t.ok(logged, 'the failure is logged')
   t.match(logged?.msg, 'keeping the last good rule set')
-  t.match(logged?.msg, `${file}:`)
+  t.match(logged?.msg, `${file}:3:15: YAML syntax`, 'the log says what the CLI says')
 })
 
-t.test('keeps the last good set and names file, line and rule when a pattern is invalid', async (t) => {
+t.test('keeps the last good set and names file, line, column and rule when a pattern is invalid', async (t) => {
   const dir = t.testdir({ 'a.yaml': oneRule })
   const initial = await loadRuleSet([dir])
   const { reloader, nextError, nextReload } = startReloader(t, [dir], initial)
 
   const failed = nextError()
   const file = join(dir, 'a.yaml')
-  // The broken rule's entry starts on line 7 (line 1 "rules:", 2–6 the first rule).
+  // The broken rule's entry starts on line 7 (line 1 "rules:", 2–6 the first rule), its
+  // pattern on line 10, where `    pattern: '(unclosed'` is unterminated at column 24.
   await writeFile(file, `${oneRule}${rule('broken', '(unclosed')}`)
   const err = await failed
-  t.match(err.message, `${file}:7: rule broken:`)
+  t.match(err.message, `${file}:10:24: rule broken: pattern:`)
   t.equal(reloader.current(), initial)
 
   // Fixing the file brings reloading back.
@@ -225,4 +225,32 @@ t.test('logs through a Fastify logger', async (t) => {
   t.equal(await reloader.reload(), true)
   const record = lines.map((l) => JSON.parse(l) as { msg: string, rules?: number }).find((r) => r.msg === 'rules reloaded')
   t.equal(record?.rules, 1)
+})
+
+t.test('reloads the composed set and keeps it, logging file:line:column, when a user file breaks', async (t) => {
+  const dir = t.testdir({ 'user.yaml': 'overrides:\n  - id: pii.email\n    action: flag\n' })
+  const file = join(dir, 'user.yaml')
+  const paths = composeRulePaths([dir])
+  const initial = await loadRuleSet(paths)
+  const email = (rs: RuleSet) => rs.rules.find((r) => r.id === 'pii.email')
+  t.equal(email(initial)?.action, 'flag', 'the user file overrides a shipped rule')
+  const { reloader, logger } = startReloader(t, paths, initial, { debounceMs: 60_000, sighup: false })
+
+  // Line 4 is indented one space short of the lines above it.
+  await writeFile(file, 'overrides:\n  - id: pii.email\n    action: flag\n   severity: low\n')
+  t.equal(await reloader.reload(), false)
+  t.equal(reloader.current(), initial, 'the last good composed set keeps serving')
+  const logged = logger.records.find((r) => r.level === 'error')
+  t.match(logged?.msg, `keeping the last good rule set: 1 problem(s) in rule files:\n  ${file}:4:4: YAML syntax: `)
+  t.same((logged?.obj as { problems?: string[] }).problems?.map((p) => p.split(': ')[0]), [`${file}:4:4`], 'each problem is in the log record too')
+
+  await writeFile(file, 'disable: [pii.emial]\n')
+  t.equal(await reloader.reload(), false)
+  t.match(logger.records.filter((r) => r.level === 'error')[1]?.msg, `${file}:1:11: disable: unknown rule id "pii.emial" (did you mean "pii.email"?)`)
+  t.equal(reloader.current(), initial)
+
+  await writeFile(file, 'disable: [pii.email]\n')
+  t.equal(await reloader.reload(), true)
+  t.equal(email(reloader.current())?.enabled, false, 'the fixed file is composed over the shipped rules again')
+  t.ok(reloader.current().rules.length > 50, 'with every shipped rule')
 })
