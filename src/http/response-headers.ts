@@ -37,7 +37,16 @@ const kOwnPrefix = 'x-sluice-'
 const maxHeaderValueLength = 256
 
 /** Printable ASCII (RFC 9110 §5.5 field-vchar and spaces), no control characters, no obs-text. */
-const kPrintable = /^[\x20-\x7e]+$/
+const kPrintable = /^[\x20-\x7e]*$/
+
+/**
+ * A header value passed on between client and provider, either way: short,
+ * and printable ASCII only (a control character or obs-text is read
+ * differently by different parsers).
+ */
+export function isPlainHeaderValue (value: string, maxLength: number): boolean {
+  return value.length <= maxLength && kPrintable.test(value)
+}
 
 function isAllowedName (name: string): boolean {
   if (name.startsWith(kOwnPrefix)) return false
@@ -62,7 +71,7 @@ export function allowedResponseHeaders (raw: Record<string, string | string[] | 
     }
     // Given twice: which one a client reads depends on the client.
     if (Array.isArray(value)) continue
-    if (value.length > maxHeaderValueLength || !kPrintable.test(value)) continue
+    if (value === '' || !isPlainHeaderValue(value, maxHeaderValueLength)) continue
     out[name] = value
   }
   return out

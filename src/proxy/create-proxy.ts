@@ -164,11 +164,8 @@ function validateBody (route: InputRoute, body: unknown): JsonObject {
  * (Anthropic), `x-goog-api-key: KEY` or a `key` query parameter (Gemini's SDKs).
  */
 function clientKeyOf (request: FastifyRequest): string | undefined {
-  const auth = request.headers.authorization
-  if (typeof auth === 'string') {
-    const m = /^Bearer\s+(.+)$/i.exec(auth.trim())
-    if (m?.[1] !== undefined) return m[1]
-  }
+  const bearer = bearerToken(request.headers.authorization)
+  if (bearer !== undefined) return bearer
   for (const name of ['x-api-key', 'x-goog-api-key']) {
     const value = request.headers[name]
     if (typeof value === 'string' && value.length > 0) return value
@@ -183,32 +180,45 @@ interface KnownClient {
   readonly forwardHeaders: ReadonlySet<string>
 }
 
+/** The token of `Authorization: Bearer TOKEN`, if that is what the header holds. */
+function bearerToken (authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined
+  return /^Bearer\s+(.+)$/i.exec(authorization.trim())?.[1]
+}
+
 /**
- * Finds a client by key. Compares against every stored hash, always all of
+ * Finds which stored SHA-256 hash a secret (a client key, the metrics token)
+ * has: its index, or -1. Compares against every stored hash, always all of
  * them, with `timingSafeEqual` on equal-length digests: neither the position
- * of a match nor a prefix of the key shows in the timing.
+ * of a match nor a prefix of the secret shows in the timing.
  */
-function createClientDirectory (apiKeyHashes: readonly string[], clients: readonly ProxyClient[], everyone: readonly string[]): (key: string | undefined) => KnownClient | undefined {
-  const entries = [
-    ...apiKeyHashes.map((keyHash) => ({ keyHash, forwardHeaders: [] as string[] })),
-    ...clients
-  ].map((c, index) => ({ digest: Buffer.from(c.keyHash, 'hex'), client: { index, forwardHeaders: new Set([...everyone, ...c.forwardHeaders]) } }))
-  return function findClient (key) {
-    if (key === undefined) return undefined
-    const digest = Buffer.from(hashApiKey(key), 'hex')
-    let found: KnownClient | undefined
-    for (const e of entries) {
-      if (timingSafeEqual(digest, e.digest)) found ??= e.client
+function createSecretMatcher (hashes: readonly string[]): (secret: string | undefined) => number {
+  const digests = hashes.map((h) => Buffer.from(h, 'hex'))
+  return function matchSecret (secret) {
+    if (secret === undefined) return -1
+    const digest = Buffer.from(hashApiKey(secret), 'hex')
+    let found = -1
+    for (let i = 0; i < digests.length; i++) {
+      if (timingSafeEqual(digest, digests[i] as Buffer) && found < 0) found = i
     }
     return found
   }
 }
 
-/** `Authorization: Bearer TOKEN` whose SHA-256 is `tokenHash` (compared in constant time). */
-function bearerMatches (authorization: string | undefined, tokenHash: string): boolean {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')
-  const digest = Buffer.from(hashApiKey(m?.[1] ?? ''), 'hex')
-  return timingSafeEqual(digest, Buffer.from(tokenHash, 'hex')) && m !== null
+/** Finds a client by key: plain `apiKeys` first, then `clients`, with the identity headers each may send. */
+function createClientDirectory (apiKeyHashes: readonly string[], clients: readonly ProxyClient[], everyone: readonly string[]): (key: string | undefined) => KnownClient | undefined {
+  const all = [...apiKeyHashes.map((keyHash) => ({ keyHash, forwardHeaders: [] as string[] })), ...clients]
+  const known: KnownClient[] = all.map((c, index) => ({ index, forwardHeaders: new Set([...everyone, ...c.forwardHeaders]) }))
+  const match = createSecretMatcher(all.map((c) => c.keyHash))
+  return function findClient (key) {
+    return known[match(key)]
+  }
+}
+
+/** `Authorization: Bearer TOKEN` whose SHA-256 is `tokenHash`. */
+function createBearerCheck (tokenHash: string): (authorization: string | undefined) => boolean {
+  const match = createSecretMatcher([tokenHash])
+  return (authorization) => match(bearerToken(authorization)) === 0
 }
 
 /** Query parameters of the model list (Anthropic pages it; OpenAI takes none). */
@@ -577,15 +587,16 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     if (shuttingDown) return reply.code(503).send({ status: 'shutting_down' })
     return { status: 'ready', rules: currentRules().rules.length }
   })
+  // Without a token every scrape is allowed (on its own listener, or a trusted network).
+  const scrapeAllowed = config.metrics.tokenHash === undefined ? undefined : createBearerCheck(config.metrics.tokenHash)
   if (config.metrics.port === undefined) {
-    const token = config.metrics.tokenHash
     app.get('/metrics', {
       ...opsConfig,
-      ...(token === undefined
+      ...(scrapeAllowed === undefined
         ? {}
         : {
             onRequest: function metricsToken (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) {
-              done(bearerMatches(request.headers.authorization, token) ? undefined : new UnauthorizedError())
+              done(scrapeAllowed(request.headers.authorization) ? undefined : new UnauthorizedError())
             }
           })
     }, async (_request, reply) => {
@@ -593,7 +604,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     })
   } else {
     // Its own listener: scrapes reach it on an internal address, clients never.
-    const { port, host, tokenHash } = config.metrics
+    const { port, host } = config.metrics
     app.addHook('onReady', async function listenMetrics () {
       const server = createServer((req, res) => {
         const path = (req.url ?? '').split('?')[0]
@@ -601,7 +612,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
           res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody(404, 'Only GET /metrics is served here.', 'SLUICE_NOT_FOUND')))
           return
         }
-        if (tokenHash !== undefined && !bearerMatches(req.headers.authorization, tokenHash)) {
+        if (scrapeAllowed !== undefined && !scrapeAllowed(req.headers.authorization)) {
           const err = new UnauthorizedError()
           res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify(errorBody(401, err.message, err.code)))
           return

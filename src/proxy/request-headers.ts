@@ -11,6 +11,8 @@
  * telemetry — stays here.
  */
 
+import { isPlainHeaderValue } from '../http/response-headers.js'
+
 /**
  * Headers any client may send: content negotiation, the client's name,
  * idempotency keys (retries must not double-bill) and the provider's API
@@ -40,8 +42,6 @@ export const kIdentityHeaders: ReadonlySet<string> = new Set([
 /** Longest header value passed on (Node's default cap on all headers together is 16 KiB). */
 const maxHeaderValueLength = 8192
 
-/** Printable ASCII (RFC 9110 §5.5 field-vchar and spaces). */
-const kPrintable = /^[\x20-\x7e]*$/
 
 /**
  * The client headers to send upstream: those always allowed, plus the ones
@@ -56,7 +56,7 @@ export function forwardedRequestHeaders (raw: Readonly<Record<string, string | s
   for (const name in raw) {
     if (!kAlwaysForwarded.has(name) && !allowed.has(name)) continue
     const value = raw[name]
-    if (typeof value !== 'string' || value.length > maxHeaderValueLength || !kPrintable.test(value)) continue
+    if (typeof value !== 'string' || !isPlainHeaderValue(value, maxHeaderValueLength)) continue
     out[name] = value
   }
   return out
