@@ -253,7 +253,7 @@ function nearMiss (v: SensitiveValue, i: number): string | undefined {
       const vs = String.fromCodePoint(x.codePointAt(0) ?? 0xfe0f)
       return (vs.length === 1 ? '\u270C' : '\u845B') + vs // one selector after its base: an emoji or an ideographic variation
     }
-    case 'injection.bidi_control': return `abc\u200Fdef` // RLM: a mark, not an embedding/override
+    case 'injection.bidi_control': return 'abc\u200Fdef' // RLM: a mark, not an embedding/override
     case 'injection.chat_template_token': return x.replace(/[<>|[\]\uFF5C]/g, '') // the bare word
     default: return undefined
   }
@@ -407,7 +407,6 @@ const seconds = Number(process.hrtime.bigint() - started) / 1e9
 // Report ------------------------------------------------------------------------------
 
 function reportSynthetic (): void {
-
   const pct = (a: number, b: number): string => b === 0 ? '—' : `${(100 * a / b).toFixed(a === b || a === 0 ? 0 : a / b < 0.01 ? 2 : 1)}%`
   const actionOf = new Map(rules.map((r) => [r.id, r.action]))
   const origins = (o: Negative['origin']): number => negatives.filter((n) => n.origin === o).length

@@ -183,6 +183,7 @@ function quantiles (values) {
 
 /** `text` with control, invisible and bidi characters escaped, at most `max` characters (head … tail). */
 export function excerpt (text, max = 80) {
+  // eslint-disable-next-line no-control-regex, no-misleading-character-class -- prints invisible characters escaped
   const esc = (s) => s.replace(/[\\\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f]/gu, (c) => {
     if (c === '\\') return '\\\\'
     if (c === '\n') return '\\n'

@@ -19,7 +19,6 @@ import { median, quantile, rng } from './lib/stats.js'
 
 const quick = process.argv.includes('--quick')
 
-
 const words = 'the a of to and in is it you that he was for on are with as I his they be at one have this from or had by hot word but what some we can out other were all there when up use your how said an each she which do their time if will way about many then them write would like so these her long make thing see him two has look more day could go come did number sound no most people my over know water than call first who may down side been now find model stream token latency café naïve résumé 東京 数据 🙂 👍 function return const value 2024-05-17 v2.1.1 $19.99 550e8400-e29b-41d4-a716-446655440000 @fastify/rate-limit'.split(' ')
 const secrets = ['4111 1111 1111 1111', 'jane.doe@example.org', 'AKIAZ7QWERTYUIOPASDF', 'GB82 WEST 1234 5698 7654 32', '+44 20 7183 8750', 'ghp_' + 'x9Kd2Lm4Np6Qr8St0Uv1Wx3Yz5Ab7Cd9Ef1G', '123-45-6789']
 
@@ -49,8 +48,6 @@ function chunk (text, seed) {
   }
   return chunks
 }
-
-
 
 const ruleSet = await loadRuleSet(process.env.BENCH_RULES ?? undefined)
 const window = ruleSet.output.maxLength
@@ -121,6 +118,6 @@ for (const name of ['stream', 'whole', 'naive']) {
   console.log(`${name.padEnd(10)} ${Math.round(cps(name)).toString().padStart(9)} ${(chars / median(times[name]) / 1e6).toFixed(2).padStart(8)}`)
 }
 console.log(`ratio stream / naive (chunks/s): ${(cps('stream') / cps('naive')).toFixed(2)}x`)
-console.log(`held back after each chunk  p50 / p99 / max`)
+console.log('held back after each chunk  p50 / p99 / max')
 console.log(`  minimal holdback:         ${quantile(sortedStream, 0.5)} / ${quantile(sortedStream, 0.99)} / ${sortedStream.at(-1)}`)
 console.log(`  fixed window (W=${window}):  ${quantile(sortedNaive, 0.5)} / ${quantile(sortedNaive, 0.99)} / ${sortedNaive.at(-1)}`)

@@ -28,7 +28,6 @@ const padded = process.argv.includes('--padded')
 const frames = quick ? 4000 : 20000
 const rounds = quick ? 3 : 7
 
-
 const words = 'the a of to and in is it you that he was for on are with as his they be at one have this from or had by hot word but what some we can out other were all there when up use your how said each she which do their time if will way about many then them write would like so these her long make thing see him two has look more day could go come did number sound no most people my over know water than call first who may down side been now find model stream token latency café naïve résumé 東京 数据 🙂 👍 2024-05-17 v2.1.1 $19.99'.split(' ')
 const secrets = ['4111 1111 1111 1111', 'jane.doe@acme.io', 'AKIAZ7QWERTYUIOPASDF', '+44 20 7183 8750', '(415) 555-2671']
 
@@ -97,7 +96,6 @@ async function run (make, chunks) {
   await done
   return { ms: performance.now() - t0, bytes, stream }
 }
-
 
 const ruleSet = await loadRuleSet(defaultRulesDir())
 const input = makeStream(42, frames)

@@ -134,7 +134,10 @@ t.test('the proxy command serves an OpenAI client with the operator key', async 
     req.resume()
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        id: 'c', object: 'chat.completion', created: 1, model: 'm',
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
         choices: [{ index: 0, message: { role: 'assistant', content: 'Write to jane.doe@acme.io' }, finish_reason: 'stop' }]
       }))
     })

@@ -76,9 +76,12 @@ export function scoreItem (ruleSet: RuleSet, hmacKey: Buffer, group: EvalGroup, 
   let found = false
   let fp = false
   if (positive) {
-    found = item.accept !== undefined ? item.accept.includes(outcome)
-      : group.mode === 'exact' ? exact
-        : group.mode === 'cover' ? covered
+    found = item.accept !== undefined
+      ? item.accept.includes(outcome)
+      : group.mode === 'exact'
+        ? exact
+        : group.mode === 'cover'
+          ? covered
           : overlapped
   } else if (item.accept !== undefined) {
     fp = !item.accept.includes(outcome) || findings.some((f) => f.category !== group.category)
@@ -210,7 +213,8 @@ export function reportFormatSets (results: readonly ItemResult[]): string[] {
     if (r.positive && !r.found) {
       const what = r.item.accept !== undefined
         ? `outcome ${r.outcome}, wanted ${r.item.accept.join('/')}`
-        : r.overlapped ? `partial: ${r.findings.filter((f) => f.category === r.group.category && overlaps(f, ...valueSpan(r.item))).map((f) => `${f.ruleId} ${snippet(r.item.text, f)}`).join(', ')}`
+        : r.overlapped
+          ? `partial: ${r.findings.filter((f) => f.category === r.group.category && overlaps(f, ...valueSpan(r.item))).map((f) => `${f.ruleId} ${snippet(r.item.text, f)}`).join(', ')}`
           : r.findings.length > 0 ? `other findings: ${r.findings.map((f) => `${f.ruleId} ${snippet(r.item.text, f)}`).join(', ')}` : 'no finding'
       lines.push(`  MISS ${r.group.id}${r.item.tag === undefined ? '' : ` [${r.item.tag}]`} ${show(r.item.value ?? r.item.text, 90)} in ${show(r.item.text, 110)}: ${what}`)
     }

@@ -90,12 +90,12 @@ export interface StreamSummary {
   /** The finish reason sent to the client (ours: e.g. `"content_filter"` after a cut). */
   finishReason: string | null
   /** The finish reason upstream sent, if it sent one before the stream ended. */
-  upstreamFinishReason?: string | null
+  upstreamFinishReason?: string | null | undefined
   charsIn: number
   charsOut: number
   findings: FindingCounts
   /** Milliseconds from the request to the first token released; null if none was. */
-  ttftMs?: number | null
+  ttftMs?: number | null | undefined
   durationMs: number
   /** The client went away before the end. */
   cancelled: boolean

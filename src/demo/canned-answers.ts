@@ -23,7 +23,7 @@ export interface CannedAnswer {
  * the source for secret scanners (e.g. GitHub push protection) to flag, while
  * every run of the demo still streams the very same text.
  */
-function fakeToken(alphabet: string, length: number, seed: number): string {
+function fakeToken (alphabet: string, length: number, seed: number): string {
   // mulberry32: small, fast, good enough for looking random.
   let state = seed >>> 0
   let out = ''
@@ -134,13 +134,13 @@ export const cannedAnswers: readonly CannedAnswer[] = [
 ]
 
 /** Whole-word, case-insensitive test; keywords may contain `-`, so boundaries are spelled out instead of `\b`. */
-function hasWord(text: string, word: string): boolean {
+function hasWord (text: string, word: string): boolean {
   const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   return new RegExp(`(?:^|[^\\p{L}\\p{N}_])${escaped}(?:$|[^\\p{L}\\p{N}_])`, 'iu').test(text)
 }
 
 /** The answer named `name`, if any. */
-export function findAnswer(answers: readonly CannedAnswer[], name: string): CannedAnswer | undefined {
+export function findAnswer (answers: readonly CannedAnswer[], name: string): CannedAnswer | undefined {
   return answers.find((a) => a.name === name)
 }
 
@@ -152,7 +152,7 @@ export function findAnswer(answers: readonly CannedAnswer[], name: string): Cann
  * @example
  * pickAnswer(cannedAnswers, 'What is the card on file?')?.name // 'card'
  */
-export function pickAnswer(answers: readonly CannedAnswer[], prompt: string): CannedAnswer | undefined {
+export function pickAnswer (answers: readonly CannedAnswer[], prompt: string): CannedAnswer | undefined {
   const exact = /answer:([A-Za-z0-9_-]+)/.exec(prompt)
   if (exact?.[1] !== undefined) {
     const found = findAnswer(answers, exact[1])

@@ -125,9 +125,9 @@ export const demoControlHeaders = ['x-demo-text', 'x-demo-answer', 'x-demo-rate'
 // Small pure helpers ------------------------------------------------------------
 
 /** mulberry32: a seeded generator, so chunking and ids replay for a given seed. */
-function createRng(seed: number): () => number {
+function createRng (seed: number): () => number {
   let state = seed >>> 0
-  return function nextRandom() {
+  return function nextRandom () {
     state = (state + 0x6d2b79f5) >>> 0
     let x = state
     x = Math.imul(x ^ (x >>> 15), x | 1)
@@ -138,17 +138,17 @@ function createRng(seed: number): () => number {
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
-function randomId(rng: () => number, prefix: string, length: number): string {
+function randomId (rng: () => number, prefix: string, length: number): string {
   let out = prefix
   for (let i = 0; i < length; i++) out += ID_ALPHABET[Math.floor(rng() * ID_ALPHABET.length)]
   return out
 }
 
 /** Splits by code points, never inside a surrogate pair: "chars" means what a reader sees. */
-function splitIntoChunks(text: string, rng: () => number, [min, max]: readonly [number, number]): string[] {
+function splitIntoChunks (text: string, rng: () => number, [min, max]: readonly [number, number]): string[] {
   const points = Array.from(text)
   const chunks: string[] = []
-  for (let i = 0; i < points.length; ) {
+  for (let i = 0; i < points.length;) {
     const size = min + Math.floor(rng() * (max - min + 1))
     chunks.push(points.slice(i, i + size).join(''))
     i += size
@@ -157,17 +157,17 @@ function splitIntoChunks(text: string, rng: () => number, [min, max]: readonly [
 }
 
 /** Endless chunks of `text` repeated, for `never-ends`. */
-function* endlessChunks(text: string, rng: () => number, size: readonly [number, number]): Generator<string> {
+function * endlessChunks (text: string, rng: () => number, size: readonly [number, number]): Generator<string> {
   const source = text.length > 0 ? text + ' ' : 'and on '
-  for (;;) yield* splitIntoChunks(source, rng, size)
+  for (;;) yield * splitIntoChunks(source, rng, size)
 }
 
 /** A rough token count (about four characters a token), enough for plausible `usage` fields. */
-function countTokens(text: string): number {
+function countTokens (text: string): number {
   return Math.max(1, Math.ceil(text.length / 4))
 }
 
-function parseChunkRange(value: string): [number, number] | undefined {
+function parseChunkRange (value: string): [number, number] | undefined {
   const m = /^(\d+)-(\d+)$/.exec(value.trim())
   if (m === null) return undefined
   const min = Number(m[1])
@@ -176,7 +176,7 @@ function parseChunkRange(value: string): [number, number] | undefined {
 }
 
 /** Turns a frame into bytes, putting raw 0xff 0xfe (never valid UTF-8) where the mark is. */
-function withInvalidUtf8(frame: string): Buffer {
+function withInvalidUtf8 (frame: string): Buffer {
   const bytes = Buffer.from(frame, 'utf8')
   const mark = Buffer.from(INVALID_UTF8_MARK, 'utf8')
   const parts: Buffer[] = []
@@ -191,12 +191,12 @@ function withInvalidUtf8(frame: string): Buffer {
 
 type JsonObject = Record<string, unknown>
 
-function isObject(value: unknown): value is JsonObject {
+function isObject (value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** The text of a message `content`: a string, or parts with `text` (OpenAI `text`/`input_text`, Anthropic `text` blocks). */
-function contentText(content: unknown): string {
+function contentText (content: unknown): string {
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
   return content
@@ -206,7 +206,7 @@ function contentText(content: unknown): string {
 }
 
 /** The last message with role `user` (or the last message) of a chat/messages/responses input list. */
-function lastUserText(messages: readonly unknown[]): string {
+function lastUserText (messages: readonly unknown[]): string {
   const objects = messages.filter(isObject)
   const user = [...objects].reverse().find((m) => m.role === 'user') ?? objects[objects.length - 1]
   return user === undefined ? '' : contentText(user.content)
@@ -246,21 +246,21 @@ interface WireFormat {
 
 type RouteName = 'chat' | 'completions' | 'responses' | 'messages'
 
-function sseData(json: unknown): string {
+function sseData (json: unknown): string {
   return `data: ${JSON.stringify(json)}\n\n`
 }
 
-function sseEvent(name: string, json: unknown): string {
+function sseEvent (name: string, json: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(json)}\n\n`
 }
 
-function openAiUsage(ctx: AnswerContext): JsonObject {
+function openAiUsage (ctx: AnswerContext): JsonObject {
   const completion = ctx.texts.reduce((sum, text) => sum + countTokens(text), 0)
   return { prompt_tokens: ctx.promptTokens, completion_tokens: completion, total_tokens: ctx.promptTokens + completion }
 }
 
 /** Chat completions: https://platform.openai.com/docs/api-reference/chat-streaming */
-function createChatFormat(ctx: AnswerContext): WireFormat {
+function createChatFormat (ctx: AnswerContext): WireFormat {
   const frame = (json: JsonObject): string => (ctx.ndjson ? JSON.stringify(json) + '\n' : sseData(json))
   const chunk = (choices: JsonObject[]): string =>
     frame({
@@ -348,7 +348,7 @@ function createChatFormat(ctx: AnswerContext): WireFormat {
 }
 
 /** Legacy completions: https://platform.openai.com/docs/api-reference/completions */
-function createCompletionsFormat(ctx: AnswerContext): WireFormat {
+function createCompletionsFormat (ctx: AnswerContext): WireFormat {
   const frame = (json: JsonObject): string => (ctx.ndjson ? JSON.stringify(json) + '\n' : sseData(json))
   const chunk = (choices: JsonObject[]): string =>
     frame({ id: ctx.id, object: 'text_completion', created: ctx.created, model: ctx.model, choices })
@@ -379,7 +379,7 @@ function createCompletionsFormat(ctx: AnswerContext): WireFormat {
 }
 
 /** Responses API: https://platform.openai.com/docs/api-reference/responses-streaming */
-function createResponsesFormat(ctx: AnswerContext): WireFormat {
+function createResponsesFormat (ctx: AnswerContext): WireFormat {
   const text = ctx.texts[0] ?? ''
   const itemId = ctx.id.replace(/^resp_/, 'msg_')
   let sequence = 0
@@ -444,7 +444,7 @@ function createResponsesFormat(ctx: AnswerContext): WireFormat {
 }
 
 /** Anthropic messages: https://docs.anthropic.com/en/api/messages-streaming */
-function createMessagesFormat(ctx: AnswerContext): WireFormat {
+function createMessagesFormat (ctx: AnswerContext): WireFormat {
   const text = ctx.texts[0] ?? ''
   const message = (content: JsonObject[], stopReason: string | null, outputTokens: number): JsonObject => ({
     id: ctx.id,
@@ -487,13 +487,17 @@ const wireFormats: Record<RouteName, (ctx: AnswerContext) => WireFormat> = {
 }
 
 /** The error body each API family sends (OpenAI `{error:{...}}`, Anthropic `{type:'error', error:{...}}`). */
-function errorBody(route: RouteName | null, status: number, message: string, param: string | null = null, code: string | null = null): JsonObject {
+function errorBody (route: RouteName | null, status: number, message: string, param: string | null = null, code: string | null = null): JsonObject {
   if (route === 'messages') {
     const type =
-      status === 429 ? 'rate_limit_error'
-        : status === 404 ? 'not_found_error'
-          : status === 413 ? 'request_too_large'
-            : status >= 500 ? 'api_error'
+      status === 429
+        ? 'rate_limit_error'
+        : status === 404
+          ? 'not_found_error'
+          : status === 413
+            ? 'request_too_large'
+            : status >= 500
+              ? 'api_error'
               : 'invalid_request_error'
     return { type: 'error', error: { type, message } }
   }
@@ -503,7 +507,7 @@ function errorBody(route: RouteName | null, status: number, message: string, par
 
 /** A request the route cannot answer; becomes a 4xx in the API's error shape. */
 class DemoRequestError extends Error {
-  constructor(
+  constructor (
     message: string,
     readonly status: number = 400,
     readonly param: string | null = null,
@@ -527,7 +531,7 @@ interface ResponseHandle {
   record: DemoResponseRecord
 }
 
-function stopHandle(handle: ResponseHandle, res: http.ServerResponse): void {
+function stopHandle (handle: ResponseHandle, res: http.ServerResponse): void {
   handle.closed = true
   if (handle.timer !== undefined) clearTimeout(handle.timer)
   if (handle.immediate !== undefined) clearImmediate(handle.immediate)
@@ -542,7 +546,7 @@ function stopHandle(handle: ResponseHandle, res: http.ServerResponse): void {
  * `drain` whenever the socket is full, so a slow reader slows the stream
  * instead of filling memory. Headers go out with the first write.
  */
-function pump(res: http.ServerResponse, steps: Iterator<Step>, intervalMs: number, handle: ResponseHandle): void {
+function pump (res: http.ServerResponse, steps: Iterator<Step>, intervalMs: number, handle: ResponseHandle): void {
   let waited: Step | undefined
   const writeSome = (): void => {
     handle.timer = undefined
@@ -599,7 +603,7 @@ function pump(res: http.ServerResponse, steps: Iterator<Step>, intervalMs: numbe
  * ends without the chunked terminator (or short of `content-length`), which a
  * client sees as a premature close.
  */
-function resetConnection(res: http.ServerResponse, handle: ResponseHandle): void {
+function resetConnection (res: http.ServerResponse, handle: ResponseHandle): void {
   handle.record.reset = true
   const socket: Socket | null = res.socket
   if (socket === null) return
@@ -609,7 +613,7 @@ function resetConnection(res: http.ServerResponse, handle: ResponseHandle): void
 
 // The factory -------------------------------------------------------------------
 
-function checkOptions(options: DemoUpstreamOptions): void {
+function checkOptions (options: DemoUpstreamOptions): void {
   const { chunkSize, chunksPerSecond, answers, seed, maxBodyBytes } = options
   if (chunkSize !== undefined) {
     const [min, max] = chunkSize
@@ -631,7 +635,7 @@ function checkOptions(options: DemoUpstreamOptions): void {
   }
 }
 
-function emptyStats(): DemoUpstreamStats {
+function emptyStats (): DemoUpstreamStats {
   return {
     requests: 0,
     requestsByPath: {},
@@ -653,7 +657,7 @@ const routes: Record<string, RouteName> = {
   '/v1/messages': 'messages'
 }
 
-function header(req: http.IncomingMessage, name: string): string | undefined {
+function header (req: http.IncomingMessage, name: string): string | undefined {
   const value = req.headers[name]
   return Array.isArray(value) ? value[0] : value
 }
@@ -677,7 +681,7 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
  * // ...
  * await upstream.close()
  */
-export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstream {
+export function createDemoUpstream (options: DemoUpstreamOptions = {}): DemoUpstream {
   checkOptions(options)
   const chunkSize: readonly [number, number] = options.chunkSize ?? [1, 8]
   const chunksPerSecond = options.chunksPerSecond ?? 40
@@ -691,7 +695,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
   let responseCount = 0
   const active = new Map<ResponseHandle, http.ServerResponse>()
 
-  const server = http.createServer(function demoUpstreamHandler(req, res) {
+  const server = http.createServer(function demoUpstreamHandler (req, res) {
     handleRequest(req, res).catch((err: unknown) => {
       // A bug here must not hang the client: answer 500 if we still can, else cut the connection.
       if (!res.headersSent) sendJson(res, 500, errorBody(null, 500, `demo upstream failed: ${String(err)}`))
@@ -703,7 +707,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
     socket.once('close', () => { stats.openConnections-- })
   })
 
-  function sendJson(res: http.ServerResponse, status: number, body: unknown, extraHeaders: http.OutgoingHttpHeaders = {}): void {
+  function sendJson (res: http.ServerResponse, status: number, body: unknown, extraHeaders: http.OutgoingHttpHeaders = {}): void {
     const payload = JSON.stringify(body)
     res.writeHead(status, {
       'content-type': 'application/json',
@@ -713,7 +717,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
     res.end(payload)
   }
 
-  function readBody(req: http.IncomingMessage): Promise<Buffer | 'too-large'> {
+  function readBody (req: http.IncomingMessage): Promise<Buffer | 'too-large'> {
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
       let size = 0
@@ -734,7 +738,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
     })
   }
 
-  async function handleRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async function handleRequest (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://demo.invalid')
     const method = req.method ?? 'GET'
 
@@ -794,7 +798,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
   }
 
   /** The prompt the answer is chosen from, checking the shape each API requires. */
-  function promptOf(route: RouteName, body: JsonObject): string {
+  function promptOf (route: RouteName, body: JsonObject): string {
     switch (route) {
       case 'chat':
       case 'messages': {
@@ -823,7 +827,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
   }
 
   /** The text to stream: exact text, then a named answer, then keywords, then round-robin. */
-  function answerTextOf(req: http.IncomingMessage, body: JsonObject, prompt: string): string {
+  function answerTextOf (req: http.IncomingMessage, body: JsonObject, prompt: string): string {
     const demoText = header(req, 'x-demo-text')
     if (demoText !== undefined) return Buffer.from(demoText, 'base64').toString('utf8')
     if (body.demo_text !== undefined) {
@@ -845,7 +849,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
   }
 
   /** The fault a request asks for, checked but not yet counted (a request that fails validation must not use up a count). */
-  function faultOf(req: http.IncomingMessage, body: JsonObject): { name: FaultName; count: number | undefined } | null {
+  function faultOf (req: http.IncomingMessage, body: JsonObject): { name: FaultName; count: number | undefined } | null {
     const requested = header(req, 'x-fault') ?? (typeof body.fault === 'string' ? body.fault : undefined)
     if (requested === undefined) return null
     const name = faultNames.find((f) => f === requested)
@@ -862,13 +866,13 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
   }
 
   /** Counts a request naming `fault`; it strikes unless `x-fault-count` requests already had it. */
-  function faultStrikes(fault: { name: FaultName; count: number | undefined }): boolean {
+  function faultStrikes (fault: { name: FaultName; count: number | undefined }): boolean {
     const seen = (stats.faults[fault.name] ?? 0) + 1
     stats.faults[fault.name] = seen
     return fault.count === undefined || seen <= fault.count
   }
 
-  function numberHeader(req: http.IncomingMessage, name: string, bodyValue: unknown, fallback: number): number {
+  function numberHeader (req: http.IncomingMessage, name: string, bodyValue: unknown, fallback: number): number {
     const text = header(req, name) ?? (bodyValue === undefined ? undefined : String(bodyValue))
     if (text === undefined) return fallback
     const value = Number(text)
@@ -876,7 +880,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
     return value
   }
 
-  function serveGeneration(route: RouteName, req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: JsonObject, requestNumber: number): void {
+  function serveGeneration (route: RouteName, req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: JsonObject, requestNumber: number): void {
     // Everything that can refuse the request comes first, so a refused request changes no counter.
     const prompt = promptOf(route, body)
     const requestedFault = faultOf(req, body)
@@ -980,7 +984,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
     else start()
   }
 
-  function startStream(
+  function startStream (
     res: http.ServerResponse,
     format: WireFormat,
     ctx: AnswerContext,
@@ -1001,7 +1005,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
     pump(res, streamSteps(format, ctx, rng, size, fault), rate > 0 ? 1000 / rate : 0, handle)
   }
 
-  function sendBody(res: http.ServerResponse, route: RouteName, format: WireFormat, ctx: AnswerContext, rate: number, fault: FaultName | null, handle: ResponseHandle): void {
+  function sendBody (res: http.ServerResponse, route: RouteName, format: WireFormat, ctx: AnswerContext, rate: number, fault: FaultName | null, handle: ResponseHandle): void {
     let json: JsonObject
     if (fault === 'invalid-utf8' || fault === 'huge-event') {
       // Change the answer text itself, so the fault lands inside a content string.
@@ -1044,7 +1048,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
     }
   }
 
-  function resetStats(): void {
+  function resetStats (): void {
     const open = stats.openConnections
     stats = emptyStats()
     stats.openConnections = open
@@ -1052,11 +1056,11 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
 
   return {
     server,
-    get stats() {
+    get stats () {
       return stats
     },
     resetStats,
-    listen(port = 0, host = '127.0.0.1') {
+    listen (port = 0, host = '127.0.0.1') {
       return new Promise<string>((resolve, reject) => {
         const onError = (err: Error): void => reject(err)
         server.once('error', onError)
@@ -1068,7 +1072,7 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
         })
       })
     },
-    close() {
+    close () {
       for (const [handle, res] of active) stopHandle(handle, res)
       return new Promise<void>((resolve) => {
         if (!server.listening) return resolve()
@@ -1080,31 +1084,31 @@ export function createDemoUpstream(options: DemoUpstreamOptions = {}): DemoUpstr
 }
 
 /** The host part of a URL that reaches `address` (wildcards become loopback). */
-function urlHost(address: AddressInfo): string {
+function urlHost (address: AddressInfo): string {
   if (address.address === '0.0.0.0') return '127.0.0.1'
   if (address.address === '::') return '[::1]'
   return address.family === 'IPv6' ? `[${address.address}]` : address.address
 }
 
-function hugeText(): string {
+function hugeText (): string {
   const unit = 'this is one very large event. '
   return unit.repeat(Math.ceil(HUGE_EVENT_BYTES / unit.length))
 }
 
-function stepsOf(...steps: Step[]): Iterator<Step> {
+function stepsOf (...steps: Step[]): Iterator<Step> {
   return steps[Symbol.iterator]()
 }
 
-function* endlessWhitespace(): Generator<Step> {
+function * endlessWhitespace (): Generator<Step> {
   yield { data: '{', paced: false }
   for (;;) yield { data: ' ', paced: true }
 }
 
 /** The chunks of all choices, interleaved by choice index (as the API does for `n` > 1). */
-function* interleave(perChoice: readonly Iterator<string>[]): Generator<{ index: number; text: string }> {
+function * interleave (perChoice: readonly Iterator<string>[]): Generator<{ index: number; text: string }> {
   const live = perChoice.map((iterator, index) => ({ iterator, index }))
   while (live.length > 0) {
-    for (let i = 0; i < live.length; ) {
+    for (let i = 0; i < live.length;) {
       const entry = live[i]
       if (entry === undefined) break
       const next = entry.iterator.next()
@@ -1119,7 +1123,7 @@ function* interleave(perChoice: readonly Iterator<string>[]): Generator<{ index:
 }
 
 /** The steps of a streamed answer, with the fault (if any) put in after a few content chunks. */
-function* streamSteps(
+function * streamSteps (
   format: WireFormat,
   ctx: AnswerContext,
   rng: () => number,

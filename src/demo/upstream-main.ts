@@ -21,7 +21,7 @@ export interface UpstreamMainArgs {
   options: DemoUpstreamOptions
 }
 
-function integerArg(name: string, text: string, min: number, max: number): number {
+function integerArg (name: string, text: string, min: number, max: number): number {
   const value = Number(text)
   if (text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionsError(`--${name} must be an integer from ${min} to ${max}, got "${text}"`)
@@ -29,7 +29,7 @@ function integerArg(name: string, text: string, min: number, max: number): numbe
   return value
 }
 
-function readFlags(argv: readonly string[]): Partial<Record<'port' | 'host' | 'rate' | 'chunk' | 'seed', string>> {
+function readFlags (argv: readonly string[]): Partial<Record<'port' | 'host' | 'rate' | 'chunk' | 'seed', string>> {
   try {
     return parseArgs({
       args: [...argv],
@@ -56,7 +56,7 @@ function readFlags(argv: readonly string[]): Partial<Record<'port' | 'host' | 'r
  * parseUpstreamArgs(['--port', '0', '--rate', '0', '--chunk', '2-5'])
  * // { port: 0, host: '127.0.0.1', options: { chunksPerSecond: 0, chunkSize: [2, 5] } }
  */
-export function parseUpstreamArgs(argv: readonly string[]): UpstreamMainArgs {
+export function parseUpstreamArgs (argv: readonly string[]): UpstreamMainArgs {
   const values = readFlags(argv)
   const options: DemoUpstreamOptions = {}
   if (values.rate !== undefined) {
@@ -84,7 +84,7 @@ export function parseUpstreamArgs(argv: readonly string[]): UpstreamMainArgs {
 }
 
 /** Starts the upstream and wires the signals; resolves with it once it listens. */
-export async function main(argv: readonly string[]): Promise<DemoUpstream> {
+export async function main (argv: readonly string[]): Promise<DemoUpstream> {
   const args = parseUpstreamArgs(argv)
   const upstream = createDemoUpstream(args.options)
   const url = await upstream.listen(args.port, args.host)
@@ -104,7 +104,7 @@ export async function main(argv: readonly string[]): Promise<DemoUpstream> {
 }
 
 /** True when this file is the process entry (argv[1] may be a symlink, hence realpath). */
-function isEntry(): boolean {
+function isEntry (): boolean {
   const entry = process.argv[1]
   if (entry === undefined) return false
   try {

@@ -41,7 +41,7 @@ import { createBodyScan, scanStringLeaves } from './body-scan.js'
 import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
 import type {
-  ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec, TextField
+  ChannelInfo, CodecContext, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec, TextField
 } from './types.js'
 
 interface BlockKind {

@@ -34,7 +34,7 @@ import type { Finding, Scanner } from '../scanner/types.js'
 import { createBodyScan } from './body-scan.js'
 import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec } from './types.js'
+import type { ChannelInfo, CodecContext, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec } from './types.js'
 
 export const kCohereCutReason = 'ERROR'
 

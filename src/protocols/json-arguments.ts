@@ -59,6 +59,7 @@ const kShortEscapes: Readonly<Record<string, string>> = {
 const kUnicodeEscapeLength = 6
 
 /** Characters string content cannot carry as they are: quote, backslash, controls (RFC 8259 §7), and surrogates (which may be lone). */
+// eslint-disable-next-line no-control-regex -- JSON strings must escape exactly these
 const kNeedsEncoding = /["\\\u0000-\u001f\ud800-\udfff]/
 
 const kQuote = 0x22
@@ -220,6 +221,7 @@ export function createJsonArgumentsScanner (newScanner: () => Scanner): Scanner 
   function read (chunk: string): void {
     let i = 0
     const n = chunk.length
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by a callback
     while (i < n && cut === undefined) {
       if (!inString) {
         const q = chunk.indexOf('"', i)

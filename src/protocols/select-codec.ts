@@ -309,6 +309,7 @@ function createAutoCodec (framing: Framing, ctx: CodecContext, options: CodecOpt
   }
 
   function createInner (protocol: Protocol, secondary: boolean): Inner {
+    // eslint-disable-next-line prefer-const -- the context built before it refers to it
     let codec: ProtocolCodec | undefined
     const prefix = `${protocol}/`
     if (secondary) prefixes.push(prefix)

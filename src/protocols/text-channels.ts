@@ -44,8 +44,8 @@ export interface TextChannelsOptions {
    * can decide once it knows the protocol.
    */
   accumulate?: boolean | (() => boolean)
-  onFinding?: (finding: Finding, context: FindingContext) => void
-  onCut?: (finding: Finding, context: FindingContext) => void
+  onFinding?: ((finding: Finding, context: FindingContext) => void) | undefined
+  onCut?: ((finding: Finding, context: FindingContext) => void) | undefined
   /** Called once, with the first non-empty released text. */
   onFirstText?: () => void
   /** Most channels one stream may open (default 1024). */
@@ -65,7 +65,6 @@ export interface TextChannelsOptions {
 const kMaxContext = 1024
 const kDefaultMaxChannels = 1024
 const kDefaultMaxHeld = 1024 * 1024
-
 
 export interface ChannelStats {
   charsIn: number

@@ -227,4 +227,3 @@ export interface JsonSanitizeResult {
   /** The protocol recognised; undefined when the body is none Sluice knows (left as is). */
   protocol: Protocol | undefined
 }
-

@@ -30,7 +30,7 @@
 import type { Finding } from '../scanner/types.js'
 import { isRecord, isText, parseJsonObject } from './json-frame.js'
 import type { JsonObject } from './json-frame.js'
-import type { ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
+import type { ChannelInfo, CodecContext, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
 
 export const kVercelCutReason = 'content-filter'
 

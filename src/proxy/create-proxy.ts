@@ -80,7 +80,6 @@ declare module 'fastify' {
   }
 }
 
-
 const generationRoutes: GenerationRoute[] = [
   { url: '/v1/chat/completions', input: 'chat', authStyle: 'bearer' },
   { url: '/v1/completions', input: 'completions', authStyle: 'bearer' },
@@ -500,7 +499,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
    * upstream headers go on, each scanned with the rules; Sluice's own
    * (`x-sluice-request-id`) are set by Sluice and never taken from upstream.
    */
-  async function relay (request: FastifyRequest, reply: FastifyReply, res: ForwardResponse): Promise<FastifyReply> {
+  async function relay (reply: FastifyReply, res: ForwardResponse): Promise<FastifyReply> {
     if (res.status >= 500) {
       res.body.destroy()
       throw new UpstreamError(`upstream answered ${res.status} after ${res.attempts} attempt(s)`)
@@ -559,7 +558,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
           authStyle: route.authStyle,
           signal: controller.signal
         })
-        return await relay(request, reply, res)
+        return await relay(reply, res)
       } finally {
         inFlight--
       }
@@ -577,7 +576,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       authStyle: 'bearer',
       signal: controller.signal
     })
-    return relay(request, reply, res)
+    return relay(reply, res)
   })
 
   // Probes and scrapes are neither sanitized nor rate limited (a limited health check restarts healthy pods).

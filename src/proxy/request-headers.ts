@@ -42,7 +42,6 @@ export const kIdentityHeaders: ReadonlySet<string> = new Set([
 /** Longest header value passed on (Node's default cap on all headers together is 16 KiB). */
 const maxHeaderValueLength = 8192
 
-
 /**
  * The client headers to send upstream: those always allowed, plus the ones
  * `allowed` names for this client. A header given twice or with a value that

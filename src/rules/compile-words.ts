@@ -48,11 +48,11 @@ const invisible = '[\\u00ad\\u200b-\\u200d\\u2060\\ufeff]{0,3}'
 const maxRepeat = 6
 
 function escapeClassChar (ch: string): string {
-  return /[\\\]\[^\-]/.test(ch) ? `\\${ch}` : ch
+  return /[\\\][^-]/.test(ch) ? `\\${ch}` : ch
 }
 
 function escapeLiteral (ch: string): string {
-  return /[\\^$.*+?()[\]{}|/\-]/.test(ch) ? `\\${ch}` : ch
+  return /[\\^$.*+?()[\]{}|/-]/.test(ch) ? `\\${ch}` : ch
 }
 
 function letterClass (ch: string): string {

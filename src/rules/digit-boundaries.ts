@@ -31,7 +31,7 @@ export function continuesNumber (before: string): boolean {
 }
 
 /** A digit then a glue separator: `4-`, `2024.`, `12/`. */
-const kGlueBefore = /[0-9][\-./]$/
+const kGlueBefore = /[0-9][-./]$/
 /** Two digits and one space: the previous group of a spaced number. */
 const kGroupBefore = /[0-9]{2} $/
 /** A value grouped with single spaces between digits. */

@@ -91,7 +91,7 @@ const kDumpWordBefore = /(?:buffer|bytes?|hex|dump)[ :=]{1,2}$/i
 
 /** Pairs counting up or down by one (`01 02 03 04 05`): a byte sequence or a placeholder. */
 function countingPairs (body: string): boolean {
-  const pairs = body.split(/[ .\-]/)
+  const pairs = body.split(/[ .-]/)
   if (pairs.length < 4 || !pairs.every((p) => p.length === 2)) return false
   const step = Number(pairs[1]) - Number(pairs[0])
   return Math.abs(step) === 1 && pairs.every((p, i) => i === 0 || Number(p) - Number(pairs[i - 1]) === step)
@@ -233,9 +233,9 @@ export const phoneInternational: Validator = (value, { before, lead = '' }) => {
 }
 
 /** NANP as written: optional `+1`/`1` prefix, area code (in parentheses or not), exchange, line. */
-const kNanp = /^(\+?1[ .\-]?)?(?:\(([0-9]{3})\)[ .\-]?|([0-9]{3})([ .\-]))([0-9]{3})([ .\-])([0-9]{4})$/
+const kNanp = /^(\+?1[ .-]?)?(?:\(([0-9]{3})\)[ .-]?|([0-9]{3})([ .-]))([0-9]{3})([ .-])([0-9]{4})$/
 /** The exchange that NANP keeps for directory assistance and fiction, written alone: `555-0142`. */
-const kNanpFiction = /^555[.\-][0-9]{4}$/
+const kNanpFiction = /^555[.-][0-9]{4}$/
 
 /**
  * A North American number: `(415) 555-2671`, `415-555-2671`,
@@ -285,7 +285,7 @@ export const phoneNational: Validator = (value, { before, lead = '' }) => {
 }
 
 /** A 7-digit local number: exchange and line, `555-0142`, `867 5309`. */
-const kLocal = /^[2-9][0-9]{2}[ .\-][0-9]{4}$/
+const kLocal = /^[2-9][0-9]{2}[ .-][0-9]{4}$/
 
 /** One candidate of phoneInContext, without extension. */
 function numberInContext (body: string): boolean {

@@ -107,7 +107,7 @@ export interface RuleOrigin {
  * ('' at stream start); `lead`, for a rule with `after`, the text before the
  * match that `after` matched.
  */
-export type Validator = (value: string, context: { before: string, lead?: string }) => boolean
+export type Validator = (value: string, context: { before: string, lead?: string | undefined }) => boolean
 
 /** A rule ready for the scanner. Immutable once built. */
 export interface CompiledRule {

@@ -489,8 +489,7 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
       if (q.end <= limit) {
         findings.push(q.finding)
         outputEnds?.set(q.finding, charsOut + text.length)
-      }
-      else keep.push(q)
+      } else keep.push(q)
     }
     flagQueue = keep
   }
@@ -585,6 +584,7 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
         writePiece(chunk)
       } else {
         // (A piece may end inside a surrogate pair: writePiece holds the half.)
+        // eslint-disable-next-line no-unmodified-loop-condition -- set by a callback
         for (let p = 0; p < chunk.length && cut === undefined; p += sliceChars) writePiece(chunk.slice(p, p + sliceChars))
       }
       return collect()
@@ -596,6 +596,7 @@ function createStage (output: RuleLane | undefined, flagLane: RuleLane | undefin
       // rebuild of the buffer it is in); only the last slice skips the
       // holdback.
       let from = 0
+      // eslint-disable-next-line no-unmodified-loop-condition -- set by a callback
       for (; last.length - from > sliceChars && cut === undefined; from += sliceChars) writePiece(last.slice(from, from + sliceChars))
       if (cut !== undefined) return collect()
       ended = true

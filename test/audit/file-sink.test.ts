@@ -1,5 +1,5 @@
 import t from 'tap'
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createFileSink } from '../../src/audit/file-sink.js'
 

@@ -10,13 +10,13 @@ import {
   pickAnswer
 } from '../../src/demo/canned-answers.js'
 
-function textOf(name: string): string {
+function textOf (name: string): string {
   const answer = findAnswer(cannedAnswers, name)
   if (answer === undefined) throw new Error(`no canned answer ${name}`)
   return answer.text
 }
 
-function luhnValid(digits: string): boolean {
+function luhnValid (digits: string): boolean {
   let sum = 0
   for (let i = 0; i < digits.length; i++) {
     let d = Number(digits[digits.length - 1 - i])

@@ -10,20 +10,20 @@ import { cannedAnswers, findAnswer } from '../../src/demo/canned-answers.js'
 /** All `start` needs of a test: somewhere to register the cleanup. */
 type Test = Pick<typeof t, 'teardown'>
 
-function answer(name: string): string {
+function answer (name: string): string {
   const found = findAnswer(cannedAnswers, name)
   if (found === undefined) throw new Error(`no canned answer ${name}`)
   return found.text
 }
 
-async function start(t: Test, options: DemoUpstreamOptions = { chunksPerSecond: 0 }): Promise<{ upstream: DemoUpstream; url: string }> {
+async function start (t: Test, options: DemoUpstreamOptions = { chunksPerSecond: 0 }): Promise<{ upstream: DemoUpstream; url: string }> {
   const upstream = createDemoUpstream(options)
   const url = await upstream.listen()
   t.teardown(() => upstream.close())
   return { upstream, url }
 }
 
-function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+function post (url: string, body: unknown, headers: Record<string, string> = {}) {
   return request(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -31,25 +31,25 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}) 
   })
 }
 
-function chat(content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function chat (content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { model: 'sluice-demo-1', messages: [{ role: 'user', content }], ...extra }
 }
 
 /** Parses an SSE body with eventsource-parser (an independent parser, not ours). */
-function sseEvents(text: string): EventSourceMessage[] {
+function sseEvents (text: string): EventSourceMessage[] {
   const events: EventSourceMessage[] = []
   const parser = createParser({ onEvent: (event) => events.push(event) })
   parser.feed(text)
   return events
 }
 
-function jsonEvents(text: string): Array<Record<string, any>> {
+function jsonEvents (text: string): Array<Record<string, any>> {
   return sseEvents(text)
     .filter((e) => e.data !== '[DONE]')
     .map((e) => JSON.parse(e.data) as Record<string, any>)
 }
 
-function chatText(chunks: Array<Record<string, any>>, index = 0): string {
+function chatText (chunks: Array<Record<string, any>>, index = 0): string {
   return chunks
     .flatMap((c) => c.choices as Array<Record<string, any>>)
     .filter((c) => c.index === index && typeof c.delta?.content === 'string')
@@ -57,11 +57,11 @@ function chatText(chunks: Array<Record<string, any>>, index = 0): string {
     .join('')
 }
 
-async function until(condition: () => boolean): Promise<void> {
+async function until (condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
-function b64(text: string): string {
+function b64 (text: string): string {
   return Buffer.from(text, 'utf8').toString('base64')
 }
 
@@ -409,6 +409,7 @@ t.test('records a stream the client abandons as aborted', async (t) => {
     body: JSON.stringify(chat('clean', { stream: true })),
     signal: controller.signal
   })
+  // eslint-disable-next-line no-unreachable-loop -- reads one chunk, then leaves
   for await (const chunk of res.body) {
     t.ok(chunk.length > 0)
     break // leaving the loop destroys the body and with it the connection
@@ -421,7 +422,7 @@ t.test('records a stream the client abandons as aborted', async (t) => {
 
 // Faults --------------------------------------------------------------------------
 
-async function readUntilError(body: AsyncIterable<Buffer>): Promise<{ text: string; error: unknown }> {
+async function readUntilError (body: AsyncIterable<Buffer>): Promise<{ text: string; error: unknown }> {
   const parts: Buffer[] = []
   try {
     for await (const chunk of body) parts.push(chunk)

@@ -50,7 +50,7 @@ const sources = ['src/demo/upstream-main.ts', 'src/demo/create-demo-upstream.ts'
  * tap's own TypeScript loader (process.execArgv), which is slower to start but
  * never stale.
  */
-function entryArgs(): string[] {
+function entryArgs (): string[] {
   const newestSource = Math.max(...sources.map((file) => statSync(file).mtimeMs))
   if (existsSync(distEntry) && statSync(distEntry).mtimeMs >= newestSource) return [distEntry]
   return [...process.execArgv, 'src/demo/upstream-main.ts']
@@ -60,7 +60,7 @@ t.comment(`running ${entryArgs().slice(-1)[0] ?? ''}`)
 
 type Teardown = Pick<typeof t, 'teardown'>
 
-function run(t: Teardown, args: string[]): Child {
+function run (t: Teardown, args: string[]): Child {
   const child = spawn(process.execPath, [...entryArgs(), ...args], {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe']
@@ -76,7 +76,7 @@ function run(t: Teardown, args: string[]): Child {
   return { child, stdout: () => out, stderr: () => err, exit }
 }
 
-async function listeningUrl(c: Child): Promise<string> {
+async function listeningUrl (c: Child): Promise<string> {
   while (!c.stdout().includes('\n')) {
     if (c.child.exitCode !== null) throw new Error(`exited early: ${c.stderr()}`)
     await once(c.child.stdout!, 'data')

@@ -106,13 +106,17 @@ const bodyClean = scanWhole(ruleSet, bodyText).text
 
 t.test('body: text, thinking and every string of a tool input; a cut says refusal', async (t) => {
   const body = {
-    id: 'msg_1', type: 'message', role: 'assistant', model: 'claude',
+    id: 'msg_1',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude',
     content: [
       { type: 'thinking', thinking: 'user is jane.doe@acme.io', signature: 'sig' },
       { type: 'text', text: bodyText },
       { type: 'tool_use', id: 'toolu_1', name: 'send', input: { to: ['jane.doe@acme.io'], note: { phone: '(415) 555-2671' }, n: 3 } }
     ],
-    stop_reason: 'tool_use', stop_sequence: null
+    stop_reason: 'tool_use',
+    stop_sequence: null
   }
   const r = sanitizeAnthropicMessagesBody(body, newScanner)
   const out = r.body as any
@@ -129,7 +133,8 @@ t.test('body: text, thinking and every string of a tool input; a cut says refusa
 
 t.test('body: findings name each block\'s channel as the stream does, tool input included', async (t) => {
   const body = {
-    type: 'message', role: 'assistant',
+    type: 'message',
+    role: 'assistant',
     content: [
       { type: 'text', text: 'mail jane.doe@acme.io' },
       { type: 'tool_use', id: 'toolu_1', name: 'send', input: { to: 'jane.doe@acme.io' } }

@@ -250,7 +250,10 @@ const bodyClean = scanWhole(ruleSet, bodyText).text
 
 t.test('body: content, refusal and tool call arguments, on a copy', async (t) => {
   const body = {
-    id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o',
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    created: 1,
+    model: 'gpt-4o',
     choices: [{
       index: 0,
       message: { role: 'assistant', content: bodyText, refusal: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'send', arguments: '{"to":"jane.doe@acme.io"}' } }] },

@@ -131,7 +131,10 @@ const bodyClean = scanWhole(ruleSet, bodyText).text
 
 t.test('body: output text, function call arguments; a cut makes it incomplete', async (t) => {
   const body = {
-    id: 'resp_1', object: 'response', status: 'completed', incomplete_details: null,
+    id: 'resp_1',
+    object: 'response',
+    status: 'completed',
+    incomplete_details: null,
     output: [
       { id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: bodyText, annotations: [] }] },
       { id: 'fc_1', type: 'function_call', name: 'send', arguments: '{"to":"jane.doe@acme.io"}', call_id: 'c' }

@@ -304,7 +304,8 @@ t.test('serves health, readiness and metrics', async (t) => {
   t.equal(ready.statusCode, 200)
   await ready.body.text()
   await request(url + '/v1/chat/completions', {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-demo-answer': 'email' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-demo-answer': 'email' },
     body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] })
   }).then((r) => r.body.text())
   const metrics = await request(url + '/metrics')
@@ -391,7 +392,8 @@ t.test('picks up edited rule files for new requests without a restart', async (t
   t.teardown(() => app.close())
   const ask = async (): Promise<string> => {
     const res = await request(url + '/v1/chat/completions', {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-demo-answer': 'email' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-demo-answer': 'email' },
       body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] })
     })
     return (await res.body.json() as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content ?? ''

@@ -299,6 +299,7 @@ t.test('a body over maxBodySize is a coded 502, and the proxy serves the next re
   assertClean(t, res.body, 'too large')
   // The upstream body was destroyed: the endless answer's connection closes.
   const until = Date.now() + 5000
+  // eslint-disable-next-line no-unmodified-loop-condition -- set by a callback
   while (!closed && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
   t.ok(closed, 'the upstream request was aborted')
   // A gzip bomb is capped by its decoded size.

@@ -43,7 +43,11 @@ t.test('retries a 500 before the first byte and then streams the answer', async 
   let retries = 0
   const upstream = client(t, url, { metrics: { countRetry: () => { retries++ }, countUpstreamError: () => {} } })
   const res = await upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: new AbortController().signal,
     headers: { 'x-fault': 'status-500', 'x-fault-count': '1' }
   })
   t.equal(res.status, 200)
@@ -57,7 +61,11 @@ t.test('gives up after the configured retries and returns the last 5xx', async (
   const { demo, url } = await startUpstream(t)
   const upstream = client(t, url, { retries: 2 })
   const res = await upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: new AbortController().signal,
     headers: { 'x-fault': 'status-500' }
   })
   t.equal(res.status, 500)
@@ -70,7 +78,11 @@ t.test('moves to the next upstream key on a 429 and never forwards client creden
   const { demo, url } = await startUpstream(t)
   const upstream = client(t, url, { upstreamKeys: ['key-one', 'key-two'] })
   const res = await upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: new AbortController().signal,
     headers: { 'x-fault': 'status-429', 'x-fault-count': '1', authorization: 'Bearer client-secret', cookie: 'c=1' }
   })
   t.equal(res.status, 200)
@@ -109,7 +121,11 @@ t.test('fails with a coded timeout when headers are late, without retrying', asy
   const { demo, url } = await startUpstream(t)
   const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, headersMs: 100 } })
   await t.rejects(upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: new AbortController().signal,
     headers: { 'x-fault': 'slow-headers', 'x-fault-delay': '2000' }
   }), { code: 'SLUICE_UPSTREAM_TIMEOUT', statusCode: 504 })
   t.equal(demo.stats.requests, 1)
@@ -119,7 +135,11 @@ t.test('ends the body with a coded timeout when the upstream stalls mid-stream',
   const { url } = await startUpstream(t)
   const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, idleMs: 150 } })
   const res = await upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: new AbortController().signal,
     headers: { 'x-fault': 'stall' }
   })
   t.equal(res.status, 200)
@@ -134,7 +154,11 @@ t.test('an upstream that keeps sending is never idle, however long the stream la
   t.teardown(() => demo.close())
   const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, idleMs: 150 } })
   const res = await upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: new AbortController().signal,
     headers: { 'x-demo-chunk': '40-40' }
   })
   const body = await text(res.body)
@@ -147,15 +171,19 @@ t.test('a reader that stops reading is not taken for a silent upstream', async (
   const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, idleMs: 100 } })
   const controller = new AbortController()
   const res = await upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: controller.signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: controller.signal,
     headers: { 'x-fault': 'never-ends' }
   })
   let failed: unknown
   res.body.once('error', (err) => { failed = err })
   // Nobody reads: the buffer fills, the upstream is paused; wait well past the idle limit.
-  for (let i = 0; i < 100 && res.body.readableLength < res.body.readableHighWaterMark; i++) await new Promise((r) => setTimeout(r, 10))
+  for (let i = 0; i < 100 && res.body.readableLength < res.body.readableHighWaterMark; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   t.ok(res.body.readableLength >= res.body.readableHighWaterMark, 'the reader fell behind')
-  await new Promise((r) => setTimeout(r, 400))
+  await new Promise((resolve) => setTimeout(resolve, 400))
   t.equal(failed, undefined, 'no idle timeout while the reader was full')
   let read = 0
   for await (const chunk of res.body) {
@@ -165,7 +193,7 @@ t.test('a reader that stops reading is not taken for a silent upstream', async (
   t.ok(read > 4 * res.body.readableHighWaterMark, 'the upstream went on once the reader read again')
   t.equal(failed, undefined)
   controller.abort()
-  for (let i = 0; i < 100 && demo.stats.activeStreams > 0; i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 100 && demo.stats.activeStreams > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(demo.stats.activeStreams, 0)
 })
 
@@ -173,7 +201,11 @@ t.test('caps the whole exchange with the total timeout', async (t) => {
   const { url } = await startUpstream(t)
   const upstream = client(t, url, { timeouts: { ...defaultProxyConfig.timeouts, totalMs: 200 } })
   const res = await upstream.forward({
-    method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: new AbortController().signal,
+    method: 'POST',
+    path: '/v1/chat/completions',
+    body: chat,
+    authStyle: 'bearer',
+    signal: new AbortController().signal,
     headers: { 'x-fault': 'never-ends' }
   })
   await t.rejects(text(res.body), { code: 'SLUICE_UPSTREAM_TIMEOUT', message: /exceeded 200 ms/ })
@@ -198,11 +230,12 @@ t.test('closes the upstream connection when the caller aborts mid-stream', async
   const res = await upstream.forward({
     method: 'POST', path: '/v1/chat/completions', body: chat, authStyle: 'bearer', signal: controller.signal, headers: { 'x-fault': 'never-ends' }
   })
+  // eslint-disable-next-line no-unreachable-loop -- reads one chunk, then leaves
   for await (const _ of res.body) {
     controller.abort()
     break
   }
-  for (let i = 0; i < 100 && demo.stats.abortedStreams === 0; i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 100 && demo.stats.abortedStreams === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(demo.stats.abortedStreams, 1)
   t.equal(demo.stats.activeStreams, 0)
 })
@@ -228,7 +261,7 @@ t.test('a Canceller stops the exchange like an AbortController, before the call 
   res.body.resume()
   cancel.abort()
   t.equal((await failed).code, 'UND_ERR_ABORTED')
-  for (let i = 0; i < 100 && demo.stats.abortedStreams === 0; i++) await new Promise((r) => setTimeout(r, 20))
+  for (let i = 0; i < 100 && demo.stats.abortedStreams === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(demo.stats.abortedStreams, 1)
   t.equal(demo.stats.activeStreams, 0)
 })

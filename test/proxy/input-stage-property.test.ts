@@ -6,7 +6,6 @@
  * in a URL, base64 in a data URL), never comes out; nothing else in the
  * body changes; and a body without it comes back as the very same object.
  */
-import { Buffer } from 'node:buffer'
 import fc from 'fast-check'
 import t from 'tap'
 import { createInputStage } from '../../src/proxy/input-stage.js'
@@ -23,7 +22,6 @@ const kCanary = 'canary.leak@northwind.io'
 const kLocal = 'canary.leak'
 
 const kSpellings = canarySpellings(kCanary)
-
 
 function parentOf (root: unknown, path: Array<string | number>): Record<string | number, unknown> {
   let node = root as Record<string | number, unknown>

@@ -59,7 +59,6 @@ async function post (url: string, body: unknown): Promise<{ status: number, json
   return { status: res.statusCode, json: await res.body.json() as Json }
 }
 
-
 t.test('the upstream never receives a canary placed in any string or key of any route, in any spelling', async (t) => {
   const upstream = await startRecorder(t)
   const { url } = await startProxy(t, upstream.url, ['--retries', '0'])

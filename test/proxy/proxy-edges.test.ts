@@ -32,7 +32,10 @@ interface Recorder {
 }
 
 const chatAnswer = JSON.stringify({
-  id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm',
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model: 'm',
   choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop' }]
 })
 
@@ -203,7 +206,7 @@ t.test('connections', async (t) => {
     const app = await createProxy(config)
     const url = await app.listen({ host: '127.0.0.1', port: 0 })
     t.teardown(() => app.close())
-    const req = `GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`
+    const req = 'GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n'
     const answer = await rawExchange(url, req + req + req)
     t.equal(answer.match(/HTTP\/1\.1 200/g)?.length, 2, 'two answers, then the socket is closed')
     t.match(answer, /connection: close/i)
@@ -224,9 +227,18 @@ t.test('headers', async (t) => {
     const url = await app.listen({ host: '127.0.0.1', port: 0 })
     t.teardown(() => app.close())
     const sent = {
-      'openai-organization': 'org-victim', 'openai-project': 'proj-x', 'anthropic-beta': 'beta-x', 'x-goog-user-project': 'p',
-      'x-real-ip': '10.0.0.1', 'x-custom': 'c', cookie: 'k=v', 'x-stainless-os': 'Linux',
-      'user-agent': 'OpenAI/JS 5.0', accept: 'application/json', 'idempotency-key': 'idem-1', 'openai-beta': 'assistants=v2'
+      'openai-organization': 'org-victim',
+      'openai-project': 'proj-x',
+      'anthropic-beta': 'beta-x',
+      'x-goog-user-project': 'p',
+      'x-real-ip': '10.0.0.1',
+      'x-custom': 'c',
+      cookie: 'k=v',
+      'x-stainless-os': 'Linux',
+      'user-agent': 'OpenAI/JS 5.0',
+      accept: 'application/json',
+      'idempotency-key': 'idem-1',
+      'openai-beta': 'assistants=v2'
     }
     t.equal((await post(url, { ...sent, authorization: 'Bearer other-team' })).status, 200)
     const first = up.seen[0]?.headers ?? {}

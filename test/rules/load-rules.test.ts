@@ -43,7 +43,7 @@ t.test('a YAML syntax error names file, line and column', async (t) => {
 })
 
 t.test('an unknown field names file, line, column and rule', async (t) => {
-  const msg = await problemsOf(t, { 'a.yaml': good.replace("    action: redact\n", "    action: redact\n    colour: blue\n") })
+  const msg = await problemsOf(t, { 'a.yaml': good.replace('    action: redact\n', '    action: redact\n    colour: blue\n') })
   t.match(msg, '<dir>/a.yaml:7:5: rule t.email: unknown field "colour"')
 })
 
@@ -68,7 +68,7 @@ t.test('an unbounded pattern needs maxLength, and gets bounded by it', async (t)
   const dir = t.testdir({ 'a.yaml': unbounded.replace('    action: redact\n', '    action: redact\n    maxLength: 50\n') })
   const set = await loadRuleSet(dir)
   t.equal(set.rules[0]?.source, '[a-z]{1,50}@[a-z]{1,50}\\.[a-z]{2,6}')
-  t.equal(set.rules[0]?.maxLength, 108, "50 + 1 + 50 + 1 + 6")
+  t.equal(set.rules[0]?.maxLength, 108, '50 + 1 + 50 + 1 + 6')
 })
 
 t.test('duplicate ids across files name both places; nothing is half-loaded', async (t) => {

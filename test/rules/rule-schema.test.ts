@@ -32,6 +32,7 @@ async function loadAjv (): Promise<Validate | undefined> {
   const specifier = 'ajv'
   const mod = await import(specifier).catch(() => undefined) as { default?: new (opts: object) => AjvLike } | undefined
   if (mod?.default === undefined) return undefined
+  // eslint-disable-next-line new-cap -- the default export of an optional import
   const check = new mod.default({ allErrors: true, strict: true }).compile(JSON.parse(shipped))
   return (data) => check(data) ? [] : (check.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`)
 }

@@ -67,6 +67,7 @@ export const kInvisibles: readonly string[] = [
   '\u200E', '\u200F', '\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069'
 ]
 
+// eslint-disable-next-line no-misleading-character-class -- the invisible characters are the point
 const kInvisibleRun = /[\u200B-\u200F\u2060-\u2064\u00AD\uFEFF\u180E\uFE00-\uFE0F\u202A-\u202E\u2066-\u2069]/g
 
 // A reader's view ----------------------------------------------------------------
@@ -77,13 +78,61 @@ const kInvisibleRun = /[\u200B-\u200F\u2060-\u2064\u00AD\uFEFF\u180E\uFE00-\uFE0
  * `&hyphen;` and `&dash;` are U+2010, which `readerView` reads as '-'.
  */
 const kNamedReferences: Readonly<Record<string, string>> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00A0', shy: '\u00AD', zwj: '\u200D', zwnj: '\u200C',
-  ZeroWidthSpace: '\u200B', NoBreak: '\u2060', lrm: '\u200E', rlm: '\u200F',
-  commat: '@', period: '.', hyphen: '\u2010', dash: '\u2010', minus: '\u2212', ndash: '\u2013', mdash: '\u2014',
-  lowbar: '_', UnderBar: '_', num: '#', colon: ':', semi: ';', excl: '!', dollar: '$', percnt: '%', plus: '+',
-  comma: ',', sol: '/', bsol: '\\', lpar: '(', rpar: ')', ast: '*', midast: '*', equals: '=', quest: '?',
-  lsqb: '[', rsqb: ']', lbrack: '[', rbrack: ']', lcub: '{', rcub: '}', lbrace: '{', rbrace: '}', Hat: '^',
-  grave: '`', verbar: '|', vert: '|', tilde: '~', hellip: '\u2026', copy: '\u00A9', reg: '\u00AE', trade: '\u2122'
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00A0',
+  shy: '\u00AD',
+  zwj: '\u200D',
+  zwnj: '\u200C',
+  ZeroWidthSpace: '\u200B',
+  NoBreak: '\u2060',
+  lrm: '\u200E',
+  rlm: '\u200F',
+  commat: '@',
+  period: '.',
+  hyphen: '\u2010',
+  dash: '\u2010',
+  minus: '\u2212',
+  ndash: '\u2013',
+  mdash: '\u2014',
+  lowbar: '_',
+  UnderBar: '_',
+  num: '#',
+  colon: ':',
+  semi: ';',
+  excl: '!',
+  dollar: '$',
+  percnt: '%',
+  plus: '+',
+  comma: ',',
+  sol: '/',
+  bsol: '\\',
+  lpar: '(',
+  rpar: ')',
+  ast: '*',
+  midast: '*',
+  equals: '=',
+  quest: '?',
+  lsqb: '[',
+  rsqb: ']',
+  lbrack: '[',
+  rbrack: ']',
+  lcub: '{',
+  rcub: '}',
+  lbrace: '{',
+  rbrace: '}',
+  Hat: '^',
+  grave: '`',
+  verbar: '|',
+  vert: '|',
+  tilde: '~',
+  hellip: '\u2026',
+  copy: '\u00A9',
+  reg: '\u00AE',
+  trade: '\u2122'
 }
 
 function decodeReferences (text: string): string {
