@@ -49,7 +49,10 @@ import { isMain, runAsScript } from './lib/main.js'
 import { procStats, scrapeEventLoopLag, startContender, startLoadGen, startUpstream } from './lib/procs.js'
 import { fmt, summarize, table } from './lib/stats.js'
 
-/** ns the main thread of `pid` has waited on a run queue (runnable, no CPU free), or NaN. */
+/**
+ * ns the main thread of `pid` has waited on a run queue (runnable, no CPU free), or NaN.
+ * @param {number | undefined} pid
+ */
 function runQueueWaitNs (pid) {
   try {
     return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1])
@@ -58,12 +61,20 @@ function runQueueWaitNs (pid) {
   }
 }
 
+/** @typedef {{ target: number, upstream: number, loadGen: number }} PerProcess */
+
+/** @param {PerProcess} pids */
+const runQueueWaits = (pids) => ({ target: runQueueWaitNs(pids.target), upstream: runQueueWaitNs(pids.upstream), loadGen: runQueueWaitNs(pids.loadGen) })
+
+/** @param {import('./lib/procs.js').EventLoopLag | undefined} lag */
 const lagText = (lag) => lag === undefined || Number.isNaN(lag.p99) ? 'n/a' : `${fmt(lag.p50, 1)}/${fmt(lag.p99, 1)}/${fmt(lag.max, 0)}`
 
+/** @param {import('./lib/main.js').BenchOptions} [options] */
 export async function run ({ quick = false, log = () => {} } = {}) {
   const streams = quick ? 200 : 1000
   const upstream = await startUpstream(['--rate', '50'])
   const loadGen = await startLoadGen()
+  /** @type {Record<string, object>} */
   const results = {}
   for (const name of ['sluice', 'raw']) {
     const target = await startContender(name, upstream.url)
@@ -74,8 +85,9 @@ export async function run ({ quick = false, log = () => {} } = {}) {
     const idle = procStats(target.pid)
     // The scrape resets Sluice's lag histogram: the next one covers the run.
     if (name === 'sluice') await scrapeEventLoopLag(target.url)
-    const pids = { target: target.pid, upstream: upstream.pid, loadGen: loadGen.pid }
-    const wait0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, runQueueWaitNs(pid)]))
+    /** @type {PerProcess} */
+    const pids = { target: target.pid ?? NaN, upstream: upstream.pid ?? NaN, loadGen: loadGen.pid ?? NaN }
+    const wait0 = runQueueWaits(pids)
     const t0 = process.hrtime.bigint()
     let peak = idle
     const sampler = setInterval(() => {
@@ -96,7 +108,9 @@ export async function run ({ quick = false, log = () => {} } = {}) {
       tag: `cancel-${name}`
     })
     const runNs = Number(process.hrtime.bigint() - t0)
-    const runQueueWait = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (runQueueWaitNs(pid) - wait0[k]) / runNs]))
+    const wait1 = runQueueWaits(pids)
+    /** @type {PerProcess} */
+    const runQueueWait = { target: (wait1.target - wait0.target) / runNs, upstream: (wait1.upstream - wait0.upstream) / runNs, loadGen: (wait1.loadGen - wait0.loadGen) / runNs }
     const targetLag = name === 'sluice' ? await scrapeEventLoopLag(target.url) : res.targetLag
     // Back to idle: poll until the open handles are back to the idle count (+2), at most 8 s.
     // Idle keep-alive sockets to the upstream count as handles until the upstream's 5 s keep-alive timeout closes them.
@@ -117,7 +131,7 @@ export async function run ({ quick = false, log = () => {} } = {}) {
       if (close === undefined || close.t - abortedAt > 3000) leaked++
       else delays.push(close.t - abortedAt)
     }
-    results[name] = {
+    const r = {
       streams,
       aborted: Object.keys(res.aborts).length,
       errors: res.errors,
@@ -133,7 +147,7 @@ export async function run ({ quick = false, log = () => {} } = {}) {
       peak: { rssKiB: Math.max(peak.rssKiB, idle.rssKiB), fds: peak.fds },
       after: { rssKiB: after.rssKiB, fds: after.fds }
     }
-    const r = results[name]
+    results[name] = r
     log(`  cancel ${name}: ${r.aborted}/${streams} aborted, abort→upstream close p50 ${fmt(r.delay.p50)} p99 ${fmt(r.delay.p99)} max ${fmt(r.delay.max)} ms, leaked ${leaked}; upstream active ${r.upstreamActive}, aborted ${r.upstreamAborted}; fds ${idle.fds} → ${peak.fds} → ${after.fds} (back to idle ${fmt(idleAgainMs / 1000, 1)} s after the last abort); rss ${fmt(idle.rssKiB / 1024, 1)} → ${fmt(after.rssKiB / 1024, 1)} MiB${res.errors ? `; ${res.errors} errors (${res.firstError})` : ''}`)
     log(`    event-loop lag p50/p99/max ms: ${name} ${lagText(r.lag.target)}, upstream ${lagText(r.lag.upstream)}, load generator ${lagText(r.lag.loadGen)}; waiting for a CPU: ${name} ${fmt(100 * runQueueWait.target, 0)}%, upstream ${fmt(100 * runQueueWait.upstream, 0)}%, load generator ${fmt(100 * runQueueWait.loadGen, 0)}% of the run`)
     await target.stop()

@@ -56,8 +56,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { chatBody, cleanProse, mixedProse } from './lib/fixtures.js'
 import { isMain, runAsScript } from './lib/main.js'
 import { procStats, startContender, startLoadGen, startUpstream } from './lib/procs.js'
-import { fmt, median, summarize, table } from './lib/stats.js'
+import { fmt, median, rotate, summarize, table } from './lib/stats.js'
 
+/** @typedef {'direct' | 'raw' | 'parse' | 'sluice'} Target */
+/** @type {Target[]} */
 export const targets = ['direct', 'raw', 'parse', 'sluice']
 const PATH = '/v1/chat/completions'
 const PACED_RATE = 50
@@ -78,10 +80,17 @@ const PACED_RATE = 50
  *              character had not arrived when the next chunk was written
  *   anomalies  arrivals with more characters than the upstream had written by
  *              then (would mean the clocks disagree; expected 0)
+ * @param {Record<string, Array<[number, number]>>} upTraces
+ * @param {Record<string, Array<[number, number]>>} clientTraces
+ * @param {Record<string, string>} texts
+ * @param {string} expected
  */
 export function latencyFigures (upTraces, clientTraces, texts, expected) {
+  /** @type {number[]} */
   const hold = []
+  /** @type {number[]} */
   const proc = []
+  /** @type {number[]} */
   const ttftProc = []
   let chunks = 0
   let held = 0
@@ -91,10 +100,9 @@ export function latencyFigures (upTraces, clientTraces, texts, expected) {
     const sent = upTraces[id]
     if (sent === undefined || sent.length === 0 || texts[id] !== expected) { skipped++; continue }
     let j = 0
-    for (let k = 0; k < sent.length; k++) {
-      const [end, t] = sent[k]
-      while (j < points.length && points[j][0] < end) j++
-      const arrived = points[j]
+    for (const [k, [end, t]] of sent.entries()) {
+      let arrived = points[j]
+      while (arrived !== undefined && arrived[0] < end) arrived = points[++j]
       if (arrived === undefined) break
       hold.push(arrived[1] - t)
       const next = sent[k + 1]
@@ -104,9 +112,8 @@ export function latencyFigures (upTraces, clientTraces, texts, expected) {
       }
     }
     let w = -1
-    for (let i = 0; i < points.length; i++) {
-      const [cum, arrival] = points[i]
-      while (w + 1 < sent.length && sent[w + 1][1] <= arrival) w++
+    for (const [i, [cum, arrival]] of points.entries()) {
+      for (let next = sent[w + 1]; next !== undefined && next[1] <= arrival; next = sent[w + 1]) w++
       const latest = sent[w]
       if (latest === undefined || latest[0] < cum) { anomalies++; continue }
       proc.push(arrival - latest[1])
@@ -116,6 +123,38 @@ export function latencyFigures (upTraces, clientTraces, texts, expected) {
   return { hold, proc, ttftProc, chunks, held, skipped, anomalies }
 }
 
+/**
+ * The figures of one target in one round at one concurrency (ms, per second, KiB).
+ * @typedef {object} RoundFigures
+ * @property {number} chunksPerSec
+ * @property {number} cpuCores
+ * @property {number} cpuUsPerChunk
+ * @property {number} upstreamCores
+ * @property {number} loadGenCores
+ * @property {number} loadAvg
+ * @property {number} errors
+ * @property {string | null} firstError
+ * @property {number} latHoldP50
+ * @property {number} latHoldP99
+ * @property {number} latProcP50
+ * @property {number} latProcP99
+ * @property {number} latN
+ * @property {number} procN
+ * @property {number} procOverHalfInterval
+ * @property {number} heldShare
+ * @property {number} anomalies
+ * @property {number} skipped
+ * @property {number} ttftP50
+ * @property {number} ttftP99
+ * @property {number} ttftProcP50
+ * @property {number} ttftProcP99
+ * @property {number} memPerStreamKiB
+ * @property {number} rssKiB
+ */
+
+/** @typedef {Record<number, Record<Target, RoundFigures[]>>} Runs runs[C][target]: one entry per round */
+
+/** @param {import('./lib/main.js').BenchOptions} [options] */
 export async function run ({ quick = false, log = () => {} } = {}) {
   const concurrencies = quick ? [1, 100] : [1, 100, 1000]
   const rounds = quick ? 2 : 3
@@ -123,13 +162,13 @@ export async function run ({ quick = false, log = () => {} } = {}) {
   const pacedText = quick ? cleanProse.slice(0, 220) : cleanProse
   const upstream = await startUpstream(['--rate', '0', '--chunk', '1-8'])
   const loadGen = await startLoadGen()
-  const urls = { direct: upstream.url }
-  const pids = { direct: upstream.pid }
-  for (const name of targets.slice(1)) {
-    const c = await startContender(name, upstream.url)
-    urls[name] = c.url
-    pids[name] = c.pid
-  }
+  const raw = await startContender('raw', upstream.url)
+  const parse = await startContender('parse', upstream.url)
+  const sluice = await startContender('sluice', upstream.url)
+  /** @type {Record<Target, string>} */
+  const urls = { direct: upstream.url, raw: raw.url, parse: parse.url, sluice: sluice.url }
+  /** @type {Record<Target, number | undefined>} */
+  const pids = { direct: upstream.pid, raw: raw.pid, parse: parse.pid, sluice: sluice.pid }
 
   // Calibration: upstream content chunks per stream of the saturation text.
   await loadGen.run({ url: upstream.url, path: PATH, body: chatBody(mixedProse), concurrency: 20, trace: 20, parse: true, tag: 'cal' })
@@ -148,20 +187,25 @@ export async function run ({ quick = false, log = () => {} } = {}) {
   }
   await upstream.take()
 
-  const runs = {} // runs[C][target] = [{...per round}]
+  /** @type {Runs} */
+  const runs = {}
   for (const C of concurrencies) {
-    runs[C] = Object.fromEntries(targets.map((t) => [t, []]))
+    /** @type {Record<Target, RoundFigures[]>} */
+    const byTarget = { direct: [], raw: [], parse: [], sluice: [] }
+    runs[C] = byTarget
     for (let round = 0; round < rounds; round++) {
       // Alternate the order too: each round starts one target later.
-      const order = targets.map((_, i) => targets[(i + round) % targets.length])
+      const order = rotate(targets, round)
       for (const name of order) {
         const pid = pids[name]
         // Saturation.
         const before = procStats(pid)
-        const others = [procStats(upstream.pid).cpu, procStats(loadGen.pid).cpu]
+        const upstreamCpu0 = procStats(upstream.pid).cpu
+        const loadGenCpu0 = procStats(loadGen.pid).cpu
         const sat = await loadGen.run({ url: urls[name], path: PATH, body: chatBody(mixedProse), concurrency: C, durationMs: saturationMs, parse: false, tag: `s${C}-${round}-${name}`, maxMs: saturationMs + 30_000 })
         const after = procStats(pid)
-        const othersCpu = [procStats(upstream.pid).cpu - others[0], procStats(loadGen.pid).cpu - others[1]]
+        const upstreamCpu = procStats(upstream.pid).cpu - upstreamCpu0
+        const loadGenCpu = procStats(loadGen.pid).cpu - loadGenCpu0
         await upstream.take()
         const chunks = sat.completed * chunksPerStream
         const cpu = after.cpu - before.cpu
@@ -179,13 +223,14 @@ export async function run ({ quick = false, log = () => {} } = {}) {
         const proc = summarize(figures.proc)
         const ttft = summarize(paced.ttfts)
         const ttftProc = summarize(figures.ttftProc)
-        runs[C][name].push({
+        /** @type {RoundFigures} */
+        const r = {
           chunksPerSec: chunks / (sat.elapsedMs / 1000),
           cpuCores: cpu / (sat.elapsedMs / 1000),
           cpuUsPerChunk: (cpu * 1e6) / chunks,
-          upstreamCores: othersCpu[0] / (sat.elapsedMs / 1000),
-          loadGenCores: othersCpu[1] / (sat.elapsedMs / 1000),
-          loadAvg: loadavg()[0],
+          upstreamCores: upstreamCpu / (sat.elapsedMs / 1000),
+          loadGenCores: loadGenCpu / (sat.elapsedMs / 1000),
+          loadAvg: loadavg()[0] ?? NaN,
           errors: sat.errors + paced.errors,
           firstError: sat.firstError ?? paced.firstError,
           latHoldP50: hold.p50,
@@ -205,8 +250,8 @@ export async function run ({ quick = false, log = () => {} } = {}) {
           ttftProcP99: ttftProc.p99,
           memPerStreamKiB: (open.rssKiB - idle.rssKiB) / C,
           rssKiB: open.rssKiB
-        })
-        const r = runs[C][name].at(-1)
+        }
+        byTarget[name].push(r)
         log(`  C=${C} round ${round + 1} ${name.padEnd(6)} ${fmt(r.chunksPerSec, 0)} chunks/s, cpu ${fmt(r.cpuCores)} cores (upstream ${fmt(r.upstreamCores)}, load gen ${fmt(r.loadGenCores)}, loadavg ${fmt(r.loadAvg, 1)}), chunk latency incl. hold p50 ${fmt(r.latHoldP50)} p99 ${fmt(r.latHoldP99)} ms (n=${r.latN}), processing p50 ${fmt(r.latProcP50)} p99 ${fmt(r.latProcP99)} ms (n=${r.procN}), held ${fmt(r.heldShare * 100, 1)}%, ttft p50 ${fmt(r.ttftP50)} p99 ${fmt(r.ttftP99)} ms, ttft processing p50 ${fmt(r.ttftProcP50)} p99 ${fmt(r.ttftProcP99)} ms, ${fmt(r.memPerStreamKiB, 1)} KiB/stream${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}${r.anomalies ? `, ${r.anomalies} arrivals ahead of their writes (clock?)` : ''}${r.skipped ? `, ${r.skipped} traced streams skipped (text differs)` : ''}`)
       }
     }
@@ -214,15 +259,31 @@ export async function run ({ quick = false, log = () => {} } = {}) {
   return { quick, rounds, saturationMs, chunksPerStream, pacedChunks, pacedRate: PACED_RATE, concurrencies, runs, summary: summarizeRuns(runs) }
 }
 
-/** Medians over rounds, and "added" figures against direct (target's median percentile − direct's). */
+/** @typedef {{ [K in keyof RoundFigures]: RoundFigures[K] extends number ? K : never }[keyof RoundFigures]} NumericFigure */
+
+/**
+ * Medians over rounds, and "added" figures against direct (target's median percentile − direct's).
+ * @param {Runs} runs
+ */
 export function summarizeRuns (runs) {
+  /** @type {Record<string, Record<string, Record<string, number>>>} */
   const out = {}
   for (const [C, byTarget] of Object.entries(runs)) {
-    out[C] = {}
+    /** @type {Record<string, Record<string, number>>} */
+    const perTarget = {}
+    out[C] = perTarget
+    /**
+     * @param {Target} name
+     * @param {NumericFigure} key
+     */
     const med = (name, key) => median(byTarget[name].map((r) => r[key]))
+    /**
+     * @param {Target} name
+     * @param {NumericFigure} key
+     */
     const added = (name, key) => med(name, key) - med('direct', key)
     for (const name of targets) {
-      out[C][name] = {
+      perTarget[name] = {
         chunksPerSec: med(name, 'chunksPerSec'),
         cpuCores: med(name, 'cpuCores'),
         cpuUsPerChunk: med(name, 'cpuUsPerChunk'),

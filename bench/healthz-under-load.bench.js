@@ -70,34 +70,63 @@ function textArg () {
   return kind
 }
 
-/** The streamed text: digit runs (the bench), or `--text prose` to tell a digit-specific cost from load alone. */
+/**
+ * The streamed text: digit runs (the bench), or `--text prose` to tell a digit-specific cost from load alone.
+ * @param {'digits' | 'prose'} kind
+ */
 function streamText (kind) {
   if (kind === 'prose') return cleanProse.repeat(Math.ceil(TEXT_CHARS / (cleanProse.length + 1))).slice(0, TEXT_CHARS)
   return randomRuns(digitAlphabet, TEXT_CHARS, 20)
 }
 
+/**
+ * The figures of one contender in one round (ms, per second).
+ * @typedef {object} RoundFigures
+ * @property {number} p50
+ * @property {number} p99
+ * @property {number} max
+ * @property {number} tickP50
+ * @property {number} tickP99
+ * @property {number} polls
+ * @property {number} pollErrors
+ * @property {number} unansweredAtEnd
+ * @property {number} over1s
+ * @property {string | null} pollFirstError
+ * @property {number} chunksPerSec
+ * @property {number} charsPerSec
+ * @property {number} cpuCores
+ * @property {number} lagP99
+ * @property {number} lagMax
+ * @property {number} streamsCompleted
+ * @property {number} streamsAborted
+ * @property {number} streamErrors
+ * @property {string | null} streamFirstError
+ */
+
+/** @param {import('./lib/main.js').BenchOptions & { textKind?: 'digits' | 'prose' }} [options] */
 export async function run ({ quick = false, baseline, textKind = textArg(), log = () => {} } = {}) {
   const durationMs = quick ? 10_000 : 30_000
   const tailMs = quick ? 3_000 : 5_000
   const rounds = quick ? 2 : 3
   const text = streamText(textKind)
-  const loadAvgAtStart = loadavg()[0]
+  const loadAvgAtStart = loadavg()[0] ?? NaN
   const body = chatBody(text)
 
   const upstream = await startUpstream(['--rate', '0', '--chunk', '1-8'])
   const loadGen = await startLoadGen()
   const poller = await startHealthzPoller()
+  /** @type {Array<{ name: string, root: string, url: string, pid: number | undefined, rounds: RoundFigures[] }>} */
   const contenders = []
-  if (baseline !== undefined) contenders.push({ name: 'baseline', root: baseline })
-  contenders.push({ name: 'current', root: rootDir })
-  for (const c of contenders) {
-    const started = await startContender('sluice', upstream.url, { root: c.root, label: `sluice-${c.name}` })
-    c.url = started.url
-    c.pid = started.pid
+  const builds = [{ name: 'current', root: rootDir }]
+  if (baseline !== undefined) builds.unshift({ name: 'baseline', root: baseline })
+  for (const { name, root } of builds) {
+    const started = await startContender('sluice', upstream.url, { root, label: `sluice-${name}` })
+    contenders.push({ name, root, url: started.url, pid: started.pid, rounds: [] })
   }
   log(`healthz-under-load: ${contenders.map((c) => `${c.name} ${c.root} (pid ${c.pid})`).join(', ')}; ${CONCURRENCY} streams of ${TEXT_CHARS.toLocaleString('en-US')} chars (${textKind}), ${durationMs / 1000} s per run, ${rounds} rounds`)
 
   // Text check: one parsed stream per contender.
+  /** @type {Record<string, boolean>} */
   const intact = {}
   for (const c of contenders) {
     const r = await loadGen.run({ url: c.url, path: PATH, body, concurrency: 1, trace: 1, parse: true, tag: `check-${c.name}`, maxMs: 60_000 })
@@ -107,6 +136,7 @@ export async function run ({ quick = false, baseline, textKind = textArg(), log 
   }
 
   // Idle reference and warm-up.
+  /** @type {Record<string, ReturnType<typeof summarize>>} */
   const idle = {}
   for (const c of contenders) {
     await poller.start(`${c.url}/healthz`, POLL_MS)
@@ -117,7 +147,6 @@ export async function run ({ quick = false, baseline, textKind = textArg(), log 
   }
   await upstream.take()
 
-  const perRound = Object.fromEntries(contenders.map((c) => [c.name, []]))
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? contenders : [...contenders].reverse()
     for (const c of order) {
@@ -135,6 +164,7 @@ export async function run ({ quick = false, baseline, textKind = textArg(), log 
       const lag = await scrapeEventLoopLag(c.url)
       const lat = summarize(polls.latencies)
       const tick = summarize(polls.perTick)
+      /** @type {RoundFigures} */
       const figures = {
         p50: lat.p50,
         p99: lat.p99,
@@ -156,15 +186,17 @@ export async function run ({ quick = false, baseline, textKind = textArg(), log 
         streamErrors: result.errors,
         streamFirstError: result.firstError
       }
-      perRound[c.name].push(figures)
+      c.rounds.push(figures)
       log(`  round ${round + 1} ${c.name}: /healthz per tick p50 ${fmt(figures.tickP50)} p99 ${fmt(figures.tickP99)}, per poll p50 ${fmt(figures.p50)} p99 ${fmt(figures.p99)} max ${fmt(figures.max)} ms over ${figures.polls} polls; loop lag max ${fmt(figures.lagMax, 0)} ms; ${fmt(figures.chunksPerSec, 0)} chunks/s; ${result.completed} streams done, ${result.aborted} cut at the tail, ${result.errors} errors`)
       await sleep(500)
     }
   }
 
+  /** @type {Record<string, object>} */
   const summary = {}
   for (const c of contenders) {
-    const rs = perRound[c.name]
+    const rs = c.rounds
+    /** @param {'p50' | 'p99' | 'tickP50' | 'tickP99' | 'max' | 'chunksPerSec' | 'charsPerSec' | 'cpuCores' | 'lagP99'} key */
     const med = (key) => median(rs.map((r) => r[key]))
     summary[c.name] = {
       p50: med('p50'),
@@ -190,7 +222,7 @@ export async function run ({ quick = false, baseline, textKind = textArg(), log 
       textIntact: intact[c.name]
     }
   }
-  return { quick, rounds, loadAvg: [loadAvgAtStart, loadavg()[0]].map((x) => +x.toFixed(2)), durationMs, concurrency: CONCURRENCY, pollMs: POLL_MS, textChars: TEXT_CHARS, textKind, targetP99Ms, contenders: contenders.map((c) => ({ name: c.name, root: c.root })), perRound, summary }
+  return { quick, rounds, loadAvg: [loadAvgAtStart, loadavg()[0] ?? NaN].map((x) => +x.toFixed(2)), durationMs, concurrency: CONCURRENCY, pollMs: POLL_MS, textChars: TEXT_CHARS, textKind, targetP99Ms, contenders: contenders.map((c) => ({ name: c.name, root: c.root })), perRound: Object.fromEntries(contenders.map((c) => [c.name, c.rounds])), summary }
 }
 
 export function report (r) {

@@ -61,13 +61,20 @@ const kMaxCodeLine = 500
 const kMaxCodeFile = 200_000
 const kSyntheticChars = 200_000
 export const targets = { heldP50: 3, heldP99: 40, heldMax: 512, costP99Us: 5 }
+/** @typedef {'prose' | 'code' | 'base64' | 'digits'} Kind */
+/** @type {Kind[]} */
 const kinds = ['prose', 'code', 'base64', 'digits']
 const heldTargeted = new Set(['prose', 'code'])
 
 const modulesDir = join(rootDir, 'node_modules')
 
+/** @typedef {{ name: string, text: string }} SourceFile */
+/** @typedef {SourceFile & { pieces: string[] }} CorpusFile */
+/** @typedef {{ files: CorpusFile[], chars: number, writes: number }} Corpus */
+
 /** Package directories under node_modules, sorted: `name` and `@scope/name`. */
 function packageDirs () {
+  /** @type {string[]} */
   const dirs = []
   for (const name of readdirSync(modulesDir).sort()) {
     if (name.startsWith('.')) continue
@@ -77,7 +84,12 @@ function packageDirs () {
   return dirs.filter((d) => { try { return statSync(d).isDirectory() } catch { return false } })
 }
 
+/**
+ * @param {string[]} dirs
+ * @param {number} budget
+ */
 function proseCorpus (dirs, budget) {
+  /** @type {SourceFile[]} */
   const files = []
   let chars = 0
   for (const dir of dirs) {
@@ -95,7 +107,11 @@ function proseCorpus (dirs, budget) {
   return files
 }
 
-/** A package's own source files (no nested node_modules), sorted paths. */
+/**
+ * A package's own source files (no nested node_modules), sorted paths.
+ * @param {string} dir
+ * @param {string[]} [out]
+ */
 function codeFiles (dir, out = []) {
   let entries
   try { entries = readdirSync(dir, { withFileTypes: true }) } catch { return out }
@@ -108,8 +124,13 @@ function codeFiles (dir, out = []) {
   return out
 }
 
+/**
+ * @param {string[]} dirs
+ * @param {number} budget
+ */
 function codeCorpus (dirs, budget) {
   const queues = dirs.map((d) => codeFiles(d))
+  /** @type {SourceFile[]} */
   const files = []
   let chars = 0
   for (let round = 0; chars < budget; round++) {
@@ -117,8 +138,7 @@ function codeCorpus (dirs, budget) {
     for (const queue of queues) {
       if (chars >= budget) break
       // The package's next eligible file, if any is left.
-      while (queue.length > 0) {
-        const path = queue.shift()
+      for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
         any = true
         if (statSync(path).size > kMaxCodeFile) continue
         const text = readFileSync(path, 'utf8')
@@ -133,7 +153,12 @@ function codeCorpus (dirs, budget) {
   return files
 }
 
+/**
+ * @param {string} text
+ * @param {() => number} random
+ */
 function cutPieces (text, random) {
+  /** @type {string[]} */
   const out = []
   for (let i = 0; i < text.length;) {
     const n = 1 + Math.floor(random() * 8)
@@ -143,6 +168,10 @@ function cutPieces (text, random) {
   return out
 }
 
+/**
+ * @param {boolean} quick
+ * @returns {Record<Kind, Corpus>}
+ */
 function buildCorpora (quick) {
   const budget = quick ? 1 << 20 : 2 << 20
   const dirs = packageDirs()
@@ -152,7 +181,7 @@ function buildCorpora (quick) {
     base64: [{ name: 'base64 (synthetic)', text: randomRuns(base64Alphabet, kSyntheticChars, 64) }],
     digits: [{ name: 'digits (synthetic)', text: randomRuns(digitAlphabet, kSyntheticChars, 10) }]
   }
-  const corpora = {}
+  const corpora = /** @type {Record<Kind, Corpus>} */ ({})
   kinds.forEach((kind, i) => {
     const random = rng(42 + i)
     const files = sources[kind].map((f) => ({ ...f, pieces: cutPieces(f.text, random) }))
@@ -165,12 +194,17 @@ function buildCorpora (quick) {
   return corpora
 }
 
-/** Delay in pieces of each piece's last character, given the released input length after each write. */
+/**
+ * Delay in pieces of each piece's last character, given the released input length after each write.
+ * @param {Float64Array} ends
+ * @param {Float64Array} releasedAfter
+ * @param {number[]} out
+ */
 function delays (ends, releasedAfter, out) {
   let j = 0
-  for (let k = 0; k < ends.length; k++) {
+  for (const [k, end] of ends.entries()) {
     if (j < k) j = k
-    while (j < ends.length && releasedAfter[j] < ends[k]) j++
+    while (j < ends.length && /** @type {number} */ (releasedAfter[j]) < end) j++
     out.push(j - k) // j === ends.length: released by end(), after the last piece
   }
 }
@@ -211,15 +245,20 @@ export function excerpt (text, max = 80) {
 /**
  * One pass of one build over one kind: cost of each write; with `observe`,
  * also held after each write, delays, the max held and where, cuts.
+ * @param {Build} build
+ * @param {Corpus} corpus
+ * @param {boolean} observe
+ * @param {number} maxPassMs
  */
 async function pass (build, corpus, observe, maxPassMs) {
   const times = new Float64Array(corpus.writes)
-  const held = observe ? new Float64Array(corpus.writes) : undefined
-  const delay = observe ? [] : undefined
-  const fixedHeld = observe ? new Float64Array(corpus.writes) : undefined
-  const fixedDelay = observe ? [] : undefined
+  // Held after each write and delays in pieces, for the scanner and for the fixed window.
+  /** @type {{ held: Float64Array, delay: number[], fixedHeld: Float64Array, fixedDelay: number[] } | undefined} */
+  const obs = observe ? { held: new Float64Array(corpus.writes), delay: [], fixedHeld: new Float64Array(corpus.writes), fixedDelay: [] } : undefined
   const W = build.window
+  /** @type {Array<{ file: string, offset: number, rule: string }>} */
   const cuts = []
+  /** @type {{ held: number, file?: string, offset?: number, excerpt?: string }} */
   let max = { held: -1 }
   let w = 0
   const deadline = process.hrtime.bigint() + BigInt(maxPassMs) * 1_000_000n
@@ -227,12 +266,10 @@ async function pass (build, corpus, observe, maxPassMs) {
   for (const file of corpus.files) {
     if (partial) break
     let scanner = build.api.createScanner(build.ruleSet, { hmacKey: 'bench' })
-    const ends = observe ? new Float64Array(file.pieces.length) : undefined
-    const released = observe ? new Float64Array(file.pieces.length) : undefined
-    const releasedFixed = observe ? new Float64Array(file.pieces.length) : undefined
+    // Per piece of this file: the input length after its write, and what was released by then.
+    const fileObs = obs && { ends: new Float64Array(file.pieces.length), released: new Float64Array(file.pieces.length), releasedFixed: new Float64Array(file.pieces.length) }
     let end = 0
-    for (let k = 0; k < file.pieces.length; k++) {
-      const piece = file.pieces[k]
+    for (const [k, piece] of file.pieces.entries()) {
       const t0 = process.hrtime.bigint()
       scanner.write(piece)
       const t1 = process.hrtime.bigint()
@@ -245,12 +282,12 @@ async function pass (build, corpus, observe, maxPassMs) {
         scanner = build.api.createScanner(build.ruleSet, { hmacKey: 'bench' })
         h = 0
       }
-      if (observe) {
-        held[w] = h
-        ends[k] = end
-        released[k] = end - h
-        releasedFixed[k] = Math.max(0, end - W)
-        fixedHeld[w] = Math.min(end, W)
+      if (obs && fileObs) {
+        obs.held[w] = h
+        fileObs.ends[k] = end
+        fileObs.released[k] = end - h
+        fileObs.releasedFixed[k] = Math.max(0, end - W)
+        obs.fixedHeld[w] = Math.min(end, W)
         if (h > max.held) max = { held: h, file: file.name, offset: end, excerpt: excerpt(file.text.slice(end - h, end)) }
       }
       w++
@@ -260,27 +297,35 @@ async function pass (build, corpus, observe, maxPassMs) {
     scanner.end()
     // Between files: let a signal (Ctrl-C) through; the bench is otherwise one synchronous loop.
     await new Promise(setImmediate)
-    if (observe) {
+    if (obs && fileObs) {
+      const { ends, released, releasedFixed } = fileObs
       const done = partial ? ends.findIndex((e) => e === 0) : -1
       const n = done === -1 ? ends.length : done
-      delays(ends.subarray(0, n), released.subarray(0, n), delay)
-      delays(ends.subarray(0, n), releasedFixed.subarray(0, n), fixedDelay)
+      delays(ends.subarray(0, n), released.subarray(0, n), obs.delay)
+      delays(ends.subarray(0, n), releasedFixed.subarray(0, n), obs.fixedDelay)
     }
   }
   const writes = w
   const cost = quantiles(times.subarray(0, writes))
-  if (!observe) return { cost, writes }
+  if (!obs) return { cost, writes }
+  /** @param {number[]} d */
   const once = (d) => d.filter((x) => x === 0).length / d.length
   return {
     cost,
     writes,
-    held: { ...quantiles(held.subarray(0, writes)), at: max },
-    delay: { ...quantiles(delay), releasedAtOnce: once(delay) },
-    fixed: { held: quantiles(fixedHeld.subarray(0, writes)), delay: { ...quantiles(fixedDelay), releasedAtOnce: once(fixedDelay) } },
+    held: { ...quantiles(obs.held.subarray(0, writes)), at: max },
+    delay: { ...quantiles(obs.delay), releasedAtOnce: once(obs.delay) },
+    fixed: { held: quantiles(obs.fixedHeld.subarray(0, writes)), delay: { ...quantiles(obs.fixedDelay), releasedAtOnce: once(obs.fixedDelay) } },
     cuts
   }
 }
 
+/** @typedef {Awaited<ReturnType<typeof loadBuild>>} Build */
+
+/**
+ * @param {string} name
+ * @param {string} root
+ */
 async function loadBuild (name, root) {
   const api = await import(pathToFileURL(join(root, 'dist', 'index.js')).href)
   const ruleSet = await api.loadRuleSet()
@@ -306,10 +351,11 @@ async function warmUp (build, corpora) {
   }
 }
 
+/** @param {import('./lib/main.js').BenchOptions} [options] */
 export async function run ({ quick = false, baseline, log = () => {} } = {}) {
   const rounds = quick ? 2 : 3
   const maxPassMs = quick ? 20_000 : 60_000
-  const loadAvgAtStart = loadavg()[0]
+  const loadAvgAtStart = loadavg()[0] ?? NaN
   const builds = []
   if (baseline !== undefined) builds.push(await loadBuild('baseline', baseline))
   builds.push(await loadBuild('current', rootDir))
@@ -361,7 +407,7 @@ export async function run ({ quick = false, baseline, log = () => {} } = {}) {
     rounds,
     targets,
     maxPassMs,
-    loadAvg: [loadAvgAtStart, loadavg()[0]].map((x) => +x.toFixed(2)),
+    loadAvg: [loadAvgAtStart, loadavg()[0] ?? NaN].map((x) => +x.toFixed(2)),
     builds: builds.map((b) => ({ name: b.name, root: b.root, builtAt: b.builtAt, rules: b.rules, window: b.window })),
     corpora: Object.fromEntries(kinds.map((k) => [k, { files: corpora[k].files.length, chars: corpora[k].chars, writes: corpora[k].writes }])),
     figures

@@ -20,11 +20,18 @@
 import autocannon from 'autocannon'
 import { isMain, runAsScript } from './lib/main.js'
 import { procStats, startContender, startUpstream } from './lib/procs.js'
-import { fmt, median, table } from './lib/stats.js'
+import { fmt, median, rotate, table } from './lib/stats.js'
 
+/** @typedef {'direct' | 'raw' | 'sluice'} Target */
+/** @type {Target[]} */
 const targets = ['direct', 'raw', 'sluice']
 const answer = 'Your account manager is Maria; write to maria.keller@northwind-traders.com and she will answer within a day.'
 
+/**
+ * @param {string} url
+ * @param {number} connections
+ * @param {number} seconds
+ */
 function cannon (url, connections, seconds) {
   return autocannon({
     url: `${url}/v1/chat/completions`,
@@ -36,23 +43,26 @@ function cannon (url, connections, seconds) {
   })
 }
 
+/** @typedef {{ rps: number, p50: number, p99: number, cpuUs: number, bad: number }} RunFigures */
+
+/** @param {import('./lib/main.js').BenchOptions} [options] */
 export async function run ({ quick = false, log = () => {} } = {}) {
   const rounds = quick ? 2 : 3
   const seconds = quick ? 1.5 : 5
   const connections = quick ? 10 : 50
   const upstream = await startUpstream(['--rate', '0'])
-  const urls = { direct: upstream.url }
-  const pids = { direct: upstream.pid }
-  for (const name of targets.slice(1)) {
-    const c = await startContender(name, upstream.url)
-    urls[name] = c.url
-    pids[name] = c.pid
-  }
+  const raw = await startContender('raw', upstream.url)
+  const sluice = await startContender('sluice', upstream.url)
+  /** @type {Record<Target, string>} */
+  const urls = { direct: upstream.url, raw: raw.url, sluice: sluice.url }
+  /** @type {Record<Target, number | undefined>} */
+  const pids = { direct: upstream.pid, raw: raw.pid, sluice: sluice.pid }
   for (const name of targets) await cannon(urls[name], connections, quick ? 0.5 : 2)
-  const runs = Object.fromEntries(targets.map((t) => [t, []]))
+  /** @type {Record<Target, RunFigures[]>} */
+  const runs = { direct: [], raw: [], sluice: [] }
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < targets.length; i++) {
-      const name = targets[(i + round) % targets.length]
+    // Each round starts one target later.
+    for (const name of rotate(targets, round)) {
       const cpu0 = procStats(pids[name]).cpu
       const r = await cannon(urls[name], connections, seconds)
       const cpuUs = (procStats(pids[name]).cpu - cpu0) * 1e6 / Math.max(1, r.requests.total)

@@ -39,6 +39,7 @@ import { rootDir, stopAll } from './lib/procs.js'
 const quick = process.argv.includes('--quick')
 // Another checkout's root with its own dist/: holdback and healthz-under-load measure it next to this one.
 const baseline = baselineArg()
+/** @param {string} line */
 const log = (line) => console.log(line)
 
 if (!existsSync(`${rootDir}dist/index.js`)) {
@@ -57,6 +58,7 @@ const machine = {
 }
 console.log(`sluice bench (${quick ? 'quick' : 'full'}) on ${machine.nproc} × ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadAvgAtStart.join(' ')}`)
 
+/** @type {{ quick: boolean, baseline: string | null, machine: typeof machine & { loadAvgAtEnd?: number[] }, seconds?: number, [section: string]: unknown }} */
 const results = { quick, baseline: baseline ?? null, machine }
 try {
   // The micro-benchmarks take minutes (the fixed-window contender of scanner.bench re-scans a
@@ -71,10 +73,13 @@ try {
       results[micro] = out
     } catch (err) {
       // Not ours to fix here; report it and go on with the end-to-end benches.
-      console.log(`${micro} failed or timed out: ${String(err.stderr ?? err.message).split('\n').slice(0, 3).join(' ')}`)
+      const failure = /** @type {Error & { stderr?: string }} */ (err)
+      console.log(`${micro} failed or timed out: ${String(failure.stderr ?? failure.message).split('\n').slice(0, 3).join(' ')}`)
     }
   }
-  for (const [name, bench] of [['e2e-stream', e2e], ['nonstream', nonstream], ['slow-clients', slowClients], ['cancel', cancel], ['healthz-under-load', healthz], ['holdback', holdback]]) {
+  /** @type {Array<[string, import('./lib/main.js').Bench<any>]>} */
+  const sections = [['e2e-stream', e2e], ['nonstream', nonstream], ['slow-clients', slowClients], ['cancel', cancel], ['healthz-under-load', healthz], ['holdback', holdback]]
+  for (const [name, bench] of sections) {
     console.log(`\n== ${name}`)
     const sectionStart = Date.now()
     const result = await bench.run({ quick, log, baseline })
@@ -83,7 +88,7 @@ try {
     console.log(`(${name}: ${((Date.now() - sectionStart) / 1000).toFixed(0)} s)`)
     results[name] = result
   }
-  const r = results['e2e-stream']
+  const r = /** @type {Awaited<ReturnType<typeof e2e.run>>} */ (results['e2e-stream'])
   const caption = `${quick ? 'quick' : 'full'} run, medians of ${r.rounds} rounds; ${machine.nproc} cores shared by upstream, load generator and contender; load average at start ${machine.loadAvgAtStart[0]}`
   // A quick run never replaces the chart of the recorded full run.
   const chartPath = quick ? '/tmp/sluice-bench-chart-quick.svg' : fileURLToPath(new URL('chart.svg', import.meta.url))
@@ -93,7 +98,7 @@ try {
   writeFileSync('/tmp/sluice-bench-results.json', JSON.stringify(results, null, 2))
   console.log(`\nwrote ${quick ? chartPath : 'bench/chart.svg'} and /tmp/sluice-bench-results.json; ${results.seconds.toFixed(0)} s; load average at end ${machine.loadAvgAtEnd.join(' ')}`)
 } catch (err) {
-  console.error(err?.stack ?? err)
+  console.error(/** @type {Error | undefined} */ (err)?.stack ?? err)
   process.exitCode = 1
 } finally {
   await stopAll()

@@ -100,9 +100,11 @@ export const netnsSettings = { mtu: 1500, sysctls: { 'ipv4/tcp_wmem': '4096 8192
 /** Streams, run length, spread of the first requests, sampling interval, what each client consumes (content chars/s). */
 export const quickPlan = { streams: 200, seconds: 10, staggerMs: 1000, intervalMs: 1000, charsPerSec: 25, targets: ['sluice', 'raw'] }
 export const fullPlan = { streams: 1000, seconds: 120, staggerMs: 2500, intervalMs: 6000, charsPerSec: 25, targets: ['sluice', 'raw'] }
+/** @typedef {typeof quickPlan} Plan */
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
+/** @param {string} file */
 function readText (file) {
   try { return readFileSync(file, 'utf8').trim().replace(/\s+/g, ' ') } catch { return 'n/a' }
 }
@@ -116,7 +118,10 @@ function loopbackMtu () {
   }
 }
 
-/** The socket settings the run actually had (read back, inside the namespace when there is one). */
+/**
+ * The socket settings the run actually had (read back, inside the namespace when there is one).
+ * @param {boolean} privateNetns
+ */
 function socketSettings (privateNetns) {
   return {
     privateNetns,
@@ -126,7 +131,10 @@ function socketSettings (privateNetns) {
   }
 }
 
-/** Runs the bench here, in whatever network namespace this process is in. */
+/**
+ * Runs the bench here, in whatever network namespace this process is in.
+ * @param {{ quick?: boolean, log?: (line: string) => void, privateNetns?: boolean } & Partial<Plan>} [options]
+ */
 export async function measure ({ quick = false, log = () => {}, privateNetns = false, ...overrides } = {}) {
   const { streams, seconds, staggerMs, intervalMs, charsPerSec, targets } = { ...(quick ? quickPlan : fullPlan), ...overrides }
   const sockets = socketSettings(privateNetns)
@@ -249,6 +257,7 @@ export async function measure ({ quick = false, log = () => {}, privateNetns = f
  * Runs the bench in a private network namespace with small socket buffers
  * (see the method above); falls back to this host's namespace when none can
  * be made, or with SLUICE_BENCH_NETNS=0.
+ * @param {import('./lib/main.js').BenchOptions & { plan?: Partial<Plan> }} [options]
  */
 export async function run ({ quick = false, log = () => {}, plan = {} } = {}) {
   if (process.env.SLUICE_BENCH_NETNS !== '0') {
@@ -271,8 +280,12 @@ export async function run ({ quick = false, log = () => {}, plan = {} } = {}) {
   return measure({ quick, log, privateNetns: false, ...plan })
 }
 
-/** Plan overrides from the command line: --streams N, --seconds S (for a longer or smaller run by hand). */
+/**
+ * Plan overrides from the command line: --streams N, --seconds S (for a longer or smaller run by hand).
+ * @param {string[]} argv
+ */
 function planFromArgs (argv) {
+  /** @type {Partial<Plan>} */
   const plan = {}
   for (const key of ['streams', 'seconds']) {
     const at = argv.indexOf(`--${key}`)
@@ -328,11 +341,12 @@ if (isMain(import.meta.url)) {
   if (process.argv.includes('--netns-inner')) {
     // The child side of run(): measure inside the namespace, hand the result back as one line.
     try {
-      const plan = JSON.parse(process.argv[process.argv.indexOf('--netns-inner') + 1])
+      // run() passes the plan as the argument after the flag.
+      const plan = JSON.parse(/** @type {string} */ (process.argv[process.argv.indexOf('--netns-inner') + 1]))
       const result = await measure({ quick: process.argv.includes('--quick'), log: (line) => console.log(line), privateNetns: true, ...plan })
       console.log(RESULT_MARK + JSON.stringify(result))
     } catch (err) {
-      console.error(err?.stack ?? err)
+      console.error(/** @type {Error | undefined} */ (err)?.stack ?? err)
       process.exitCode = 1
     } finally {
       await stopAll()

@@ -32,7 +32,7 @@ if (!onPath('redis-server')) {
       const [command, ...args] = [...sudo, 'service', 'redis-server', 'stop']
       spawnSync(command, args, { stdio: 'ignore' })
     } catch (err) {
-      console.error(`could not install redis-server (${err.message}); the Redis tests will fail. Install it, e.g.: ${kInstall}`)
+      console.error(`could not install redis-server (${/** @type {Error} */ (err).message}); the Redis tests will fail. Install it, e.g.: ${kInstall}`)
     }
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes the generated reference pages from their single sources:
 //   docs/rules-reference.md      ← the shipped rule files (rules/*.yaml)
-//   docs/proxy-configuration.md  ← the settings table (src/proxy/proxy-settings.ts, built to dist/)
+//   docs/proxy-configuration.md  ← the settings table (src/proxy/settings/table.ts, built to dist/)
 //   docs/cli.md                  ← each command's --help (bin/sluice.js)
 // `--check` writes nothing: it exits 1 naming each page that differs from
 // what would be generated (a test runs it, so the pages cannot drift).
@@ -64,7 +64,7 @@ function rulesReference () {
 }
 
 async function proxyConfiguration () {
-  const { proxySettings } = await import(new URL('../dist/proxy/proxy-settings.js', import.meta.url).href)
+  const { proxySettingsReference } = await import(new URL('../dist/proxy/settings/reference.js', import.meta.url).href)
   return [
     '# Proxy configuration',
     '',
@@ -72,11 +72,13 @@ async function proxyConfiguration () {
     '',
     'Layers, highest first: command-line flags, environment variables, the config file (`--config FILE`,',
     'YAML, or JSON by its `.json` extension), defaults. An unknown field in the config file is an error, and',
-    'every error names the flag, variable or file field at fault. `npx sluice proxy --help` prints the flags.',
+    'every error names the flag, variable or file field at fault. `npx sluice proxy --help` prints the flags',
+    'with their variables. A config-file key `a.b` is `b` inside `a`: `timeouts.idleMs` is written',
+    '`timeouts: { idleMs: 30000 }`. Durations are in milliseconds; sizes in bytes.',
     '',
     '| setting | flag | env | config file key | default |',
     '|---|---|---|---|---|',
-    ...proxySettings.map((s) => `| ${cell(s.doc)} | ${cell(s.flag ?? '—')} | ${cell(s.env ?? '—')} | ${cell(s.file ?? '—')} | ${cell(s.default)} |`),
+    ...proxySettingsReference().map((s) => `| ${cell(s.setting)} | ${cell(s.flag)} | ${cell(s.env)} | ${cell(s.file)} | ${cell(s.default)} |`),
     '',
     '`SLUICE_HMAC_KEY` sets the key for finding digests and pseudonyms; give every instance the same one.',
     ''
@@ -84,7 +86,7 @@ async function proxyConfiguration () {
 }
 
 function cliReference () {
-  const commands = [[], ['scan'], ['rules', 'test'], ['rules', 'list'], ['rules', 'schema'], ['audit', 'verify'], ['proxy'], ['demo']]
+  const commands = [[], ['scan'], ['rules', 'test'], ['rules', 'list'], ['rules', 'schema'], ['audit', 'verify'], ['proxy'], ['demo'], ['playground']]
   const out = [
     '# Command line',
     '',

@@ -4,13 +4,19 @@
 import { readFileSync } from 'node:fs'
 
 const [file, rcText] = process.argv.slice(2)
+if (file === undefined) {
+  console.error('usage: node scripts/test-summary.js TAP_OUTPUT_FILE [EXIT_CODE]')
+  process.exit(2)
+}
 const text = readFileSync(file, 'utf8')
 const m = /# \{ total: (\d+)(.*)\}/.exec(text)
 let passed = 0
 let failed = 0
 if (m) {
-  const total = Number(m[1])
-  const field = (name) => Number((new RegExp(`${name}: (\\d+)`).exec(m[2]) ?? [])[1] ?? 0)
+  const [, totalText, counts = ''] = m
+  const total = Number(totalText)
+  /** @param {string} name */
+  const field = (name) => Number(new RegExp(`${name}: (\\d+)`).exec(counts)?.[1] ?? 0)
   passed = field('pass')
   failed = field('fail') + field('todo') + field('skip')
   if (passed + failed === 0 && total > 0) failed = total

@@ -25,6 +25,8 @@ export interface CommandOption {
 export interface CommandSpec {
   /** As typed after `sluice`: `scan`, `rules test`. */
   name: string
+  /** Options the command cannot run without, before `[options]` in the usage line: `--upstream URL`. */
+  required?: string
   /** After the options in the usage line: `FILE...`, `[PATH...]`, `< input`. */
   operands?: string
   /** What the command does, one or more lines. */
@@ -44,7 +46,7 @@ export interface ParsedCommand {
 /** The usage text of a command, built from its table. */
 export function commandUsage (spec: CommandSpec): string {
   const hasOptions = Object.keys(spec.options).length > 0
-  const line = `Usage: sluice ${spec.name}${hasOptions ? ' [options]' : ''}${spec.operands === undefined ? '' : ' ' + spec.operands}`
+  const line = `Usage: sluice ${spec.name}${spec.required === undefined ? '' : ' ' + spec.required}${hasOptions ? ' [options]' : ''}${spec.operands === undefined ? '' : ' ' + spec.operands}`
   const flags: Array<[string, string]> = Object.entries(spec.options).map(([name, o]) => [`--${name}${o.value === undefined ? '' : ' ' + o.value}`, o.help + (o.multiple === true ? ', repeatable' : '')])
   flags.push(['-h, --help', 'print this help'])
   const width = Math.max(...flags.map(([flag]) => flag.length))
@@ -56,6 +58,35 @@ export function commandUsage (spec: CommandSpec): string {
 /** A usage problem, as the CLI reports it (exit code 2). */
 export function usageError (problem: string): Error {
   return new InvalidOptionsError(problem)
+}
+
+export interface IntegerBounds {
+  /** Smallest value allowed (default 1: a count, a size, a duration). */
+  min?: number
+  /** Largest value allowed (default: the largest safe integer). */
+  max?: number
+}
+
+/** The range an integer option takes, as its error message says it: "a positive integer", "an integer from 0 to 65535". */
+function integerRange ({ min = 1, max = Number.MAX_SAFE_INTEGER }: IntegerBounds = {}): string {
+  if (max < Number.MAX_SAFE_INTEGER) return `an integer from ${min} to ${max}`
+  return min === 1 ? 'a positive integer' : `an integer of ${min} or more`
+}
+
+/**
+ * An integer option's value (`--chunk 3`, `SLUICE_PORT=8080`): decimal
+ * digits only (no sign, exponent, hex or fraction), within the bounds.
+ * Anything else is a usage error naming the option and what it takes.
+ *
+ * @example
+ * integerArgument('--port', '8080', { min: 0, max: 65535 }) // 8080
+ * integerArgument('--chunk', '0') // throws: --chunk must be a positive integer, got "0"
+ */
+export function integerArgument (name: string, text: string, bounds: IntegerBounds = {}): number {
+  const { min = 1, max = Number.MAX_SAFE_INTEGER } = bounds
+  const value = Number(text)
+  if (/^\d+$/.test(text) && Number.isSafeInteger(value) && value >= min && value <= max) return value
+  throw usageError(`${name} must be ${integerRange(bounds)}, got "${text}"`)
 }
 
 /** Whether `err` is a usage problem (bad flag, argument, value or config) rather than a failure to do the work. */

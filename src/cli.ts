@@ -9,9 +9,11 @@ import { listRotatedFiles, sortAuditSeries } from './audit/rotated-files.js'
 import { verifyAuditLog } from './audit/verify-audit-log.js'
 import { commandUsage, isUsageError, parseCommand, usageError, usageProblem, wantsHelp } from './cli-args.js'
 import type { CommandOption, CommandSpec, ParsedCommand } from './cli-args.js'
+import { createDiskRuleCache } from './disk-rule-cache.js'
 import { composeRulePaths, loadRuleSet } from './rules/load-rules.js'
 import { RuleFileSchema } from './rules/rule-schema.js'
-import { testRuleExamples } from './rules/test-rules.js'
+import type { RuleSet } from './rules/rule-set.js'
+import { testRuleExamples } from './rules-test.js'
 import { createScanner } from './scanner/create-scanner.js'
 import type { Finding } from './scanner/types.js'
 
@@ -32,6 +34,7 @@ Commands:
   audit verify   check audit log files: hash chain and checkpoints
   proxy          run the compliance proxy in front of a provider
   demo           run the proxy in front of the built-in demo upstream
+  playground     edit rules in the browser and watch them work on a stream
   version        print the version
 
 Options:
@@ -71,6 +74,11 @@ function rulePathsOf (paths: readonly string[] | undefined, values: ParsedComman
   const defaultRules = values['no-default-rules'] !== true
   if (!defaultRules && (paths === undefined || paths.length === 0)) throw usageError(`--no-default-rules needs ${flag}: there would be no rules`)
   return composeRulePaths(paths, defaultRules)
+}
+
+/** Loads the rules a command names, its automata cached on disk (disk-rule-cache.ts). */
+async function loadRules (paths: readonly string[]): Promise<RuleSet> {
+  return loadRuleSet(paths, { cache: createDiskRuleCache() })
 }
 
 const scanSpec: CommandSpec = {
@@ -132,6 +140,23 @@ const auditVerifySpec: CommandSpec = {
     '3  every record verifies, but the end of the log is not sealed',
     '2  usage error'
   ]
+}
+
+const playgroundSpec: CommandSpec = {
+  name: 'playground',
+  summary: 'Serves the rule playground: a page to edit a rule file (checked as you type,\n' +
+    'its examples run beside it), stream a sample answer through the rules at a\n' +
+    'chosen pace and see what is released, held back, redacted or cut, run the\n' +
+    'rules over a folder of samples, and save (FILE.bak kept; a proxy watching the\n' +
+    'file reloads it). Only the rule paths and the sample folder given are read.',
+  options: {
+    port: { type: 'string', value: 'N', help: 'port to listen on (default 8787; 0 picks a free one)' },
+    host: { type: 'string', value: 'HOST', help: 'address to listen on (default 127.0.0.1; any other needs the printed token)' },
+    rules: { ...rulesOption, help: 'rule file or directory to edit, loaded after the shipped rules' },
+    'no-default-rules': noDefaultRulesOption,
+    samples: { type: 'string', value: 'DIR', help: 'folder of sample texts to pick from and run the rules over' }
+  },
+  exitCodes: ['0  shut down cleanly after SIGINT or SIGTERM', '1  could not start (rule path or sample folder missing, port in use)', '2  usage error']
 }
 
 type Out = (line: string) => void
@@ -203,7 +228,7 @@ async function scanCommand (args: string[], io: CliIo): Promise<number> {
   return runCommand(scanSpec, args, io, async ({ values }) => {
     const chunk = typeof values.chunk === 'string' ? positiveInteger('--chunk', values.chunk) : Infinity
     const rules = Array.isArray(values.rules) ? values.rules : undefined
-    const ruleSet = await loadRuleSet(rulePathsOf(rules, values, '--rules PATH'))
+    const ruleSet = await loadRules(rulePathsOf(rules, values, '--rules PATH'))
     const scanner = createScanner(ruleSet)
     const findings: Finding[] = []
     let out = ''
@@ -263,7 +288,7 @@ async function rulesCommand (args: string[], io: CliIo): Promise<number> {
   }
   if (sub === 'list') {
     return runCommand(rulesListSpec, rest, io, async ({ values, positionals }) => {
-      const ruleSet = await loadRuleSet(rulePathsOf(positionals, values, 'a PATH'))
+      const ruleSet = await loadRules(rulePathsOf(positionals, values, 'a PATH'))
       const changed = (o: { file: string, line: number }): string => `${o.file}:${o.line}`
       const rows = ruleSet.rules.map((r) => [r.id, r.category, r.action, r.severity,
         `${r.enabled ? '' : `(disabled${r.origin.disabledAt === undefined ? '' : ` at ${changed(r.origin.disabledAt)}`}) `}` +
@@ -276,7 +301,7 @@ async function rulesCommand (args: string[], io: CliIo): Promise<number> {
     })
   }
   return runCommand(rulesTestSpec, rest, io, async ({ values, positionals }) => {
-    const ruleSet = await loadRuleSet(rulePathsOf(positionals, values, 'a PATH'))
+    const ruleSet = await loadRules(rulePathsOf(positionals, values, 'a PATH'))
     const report = testRuleExamples(ruleSet)
     for (const f of report.failures) {
       io.stderr(`${f.file}:${f.line}: ${f.ruleId}: ${f.kind} example ${JSON.stringify(f.text)}: ${f.reason}`)
@@ -342,6 +367,26 @@ async function auditVerify (values: ParsedCommand['values'], positionals: string
   return kExit.ok
 }
 
+/** `sluice playground`: the page and its API on their own server (playground/run-playground.ts), until a signal. */
+async function playgroundCommand (args: string[], io: CliIo): Promise<number> {
+  return runCommand(playgroundSpec, args, io, async ({ values }) => {
+    const portText = typeof values.port === 'string' ? values.port : '8787'
+    const port = Number(portText)
+    if (!/^\d+$/.test(portText) || port > 65535) throw usageError(`--port must be an integer from 0 to 65535, got "${portText}"`)
+    const rules = Array.isArray(values.rules) ? values.rules : []
+    if (values['no-default-rules'] === true && rules.length === 0) throw usageError('--no-default-rules needs --rules PATH: there would be no rules')
+    // Fastify is loaded only when asked, as for the proxy.
+    const { runPlayground } = await import('./playground/run-playground.js')
+    return runPlayground({
+      host: typeof values.host === 'string' ? values.host : '127.0.0.1',
+      port,
+      rules,
+      defaultRules: values['no-default-rules'] !== true,
+      samples: typeof values.samples === 'string' ? values.samples : undefined
+    }, io)
+  })
+}
+
 /** `sluice help [COMMAND [SUBCOMMAND]]`: the usage of a command, as its own `--help` prints it. */
 async function helpCommand (args: string[], io: CliIo): Promise<number> {
   const [first] = args
@@ -363,6 +408,7 @@ export async function main (argv: string[], io: CliIo = defaultIo): Promise<numb
       // The proxy pulls in fastify, undici and prom-client: load it only when asked.
       case 'proxy': return await (await import('./proxy/run-proxy.js')).runProxy(rest)
       case 'demo': return await (await import('./proxy/run-proxy.js')).runDemo(rest)
+      case 'playground': return await playgroundCommand(rest, io)
       case 'version':
       case '--version':
       case '-v':

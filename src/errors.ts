@@ -2,7 +2,8 @@
  * @module errors
  * The one catalogue of Sluice's coded errors (as fastify's lib/errors.js).
  * Every error Sluice throws or sends is made here, so codes are unique,
- * documented in README ("Error codes"), and tested in test/errors.test.ts.
+ * documented in docs/errors.md ("Error codes"), and tested in
+ * test/errors.test.ts.
  */
 import createError from '@fastify/error'
 
@@ -11,8 +12,6 @@ import createError from '@fastify/error'
 export const RuleFileError = createError('SLUICE_RULE_FILE', '%s', 500)
 /** No rule files were found where rules were asked for. */
 export const NoRulesError = createError('SLUICE_NO_RULES', 'No rule files found in %s', 500)
-/** An unknown validator name in a rule. */
-export const UnknownValidatorError = createError('SLUICE_UNKNOWN_VALIDATOR', 'Unknown validator "%s"', 500)
 /** A replacement template that cannot be rendered. */
 export const ReplacementTemplateError = createError('SLUICE_REPLACEMENT_TEMPLATE', 'Invalid replacement template: %s', 500)
 
@@ -40,10 +39,6 @@ export const UnscannableBodyError = createError('SLUICE_UNSCANNABLE_BODY', 'Resp
 /** Invalid options given to the plugin, the proxy or the CLI. */
 export const InvalidOptionsError = createError('SLUICE_INVALID_OPTIONS', 'Invalid options: %s', 500)
 
-// Audit ----------------------------------------------------------------------
-/** `sluice audit verify` found a broken hash chain. */
-export const AuditChainError = createError('SLUICE_AUDIT_CHAIN', 'Audit chain broken at line %d: %s', 500)
-
 // Proxy requests (OpenAI error shape on the wire) ----------------------------
 export const BadRequestError = createError('SLUICE_BAD_REQUEST', '%s', 400)
 export const UnauthorizedError = createError('SLUICE_UNAUTHORIZED', 'Missing or invalid API key', 401)
@@ -66,3 +61,13 @@ export const RateLimitedError = createError('SLUICE_RATE_LIMITED', 'Rate limit e
 // Proxy internals ----------------------------------------------------------------
 /** An unexpected failure inside the proxy; sent as a 500 without details (they are logged). */
 export const ProxyInternalError = createError('SLUICE_INTERNAL', 'Internal error in the Sluice proxy', 500)
+
+// Pseudonyms ---------------------------------------------------------------------
+/** A pseudonym setting that cannot work (a placeholder template the restorer could not find back, a missing vault key). */
+export const PseudonymConfigError = createError('SLUICE_PSEUDONYM_CONFIG', 'Invalid pseudonym settings: %s', 500)
+/** The vault could not be read or written (Redis down): the request is not forwarded with values in clear. */
+export const PseudonymVaultError = createError('SLUICE_PSEUDONYM_VAULT', 'Pseudonym vault unavailable: %s', 503)
+
+// Budgets ------------------------------------------------------------------------
+/** A client key's token or cost budget for the period is spent. */
+export const BudgetExceededError = createError('SLUICE_BUDGET_EXCEEDED', 'Budget exceeded for this key: %s', 429)

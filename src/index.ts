@@ -8,6 +8,8 @@
 // The pure scanner and rule API, also published on its own as 'sluice/scanner'
 // (no HTTP stack in its import graph).
 export * from './scanner/index.js'
+// The on-disk cache of what building rule sets derives (the scanner entry does no I/O).
+export { createDiskRuleCache } from './disk-rule-cache.js'
 
 export { createSanitizeStream, sanitizeJsonResponse } from './stream/create-sanitize-stream.js'
 export { createAuditLog } from './audit/create-audit-log.js'
@@ -16,7 +18,7 @@ export { verifyAuditLog } from './audit/verify-audit-log.js'
 export type { VerifyOptions, VerifyResult, VerifyOk, VerifyFailure, ResumePoint, VerifiedFile } from './audit/verify-audit-log.js'
 export { listRotatedFiles, sortAuditSeries } from './audit/rotated-files.js'
 
-export { sluice, sluice as default } from './plugin.js'
-export type { SluicePluginOptions, SluiceRouteConfig, SluiceDecorator, StreamOutcome } from './plugin-options.js'
+export { sluice, sluice as default } from './plugin/index.js'
+export type { SluicePluginOptions, SluiceRouteConfig, SluiceDecorator, StreamOutcome } from './plugin/index.js'
 
 export * as errors from './errors.js'

@@ -5,7 +5,7 @@
  * The CLI around it runs in child processes in cli.test.ts.
  */
 import t from 'tap'
-import { commandUsage, isUsageError, parseCommand, usageError, usageProblem, wantsHelp } from '../src/cli-args.js'
+import { commandUsage, integerArgument, isUsageError, parseCommand, usageError, usageProblem, wantsHelp } from '../src/cli-args.js'
 import type { CommandSpec } from '../src/cli-args.js'
 
 const spec: CommandSpec = {
@@ -82,4 +82,27 @@ t.test('a usage error is a coded InvalidOptionsError; its problem reads without 
   t.ok(isUsageError(err))
   t.notOk(isUsageError(new Error('ENOENT')))
   t.notOk(isUsageError(null))
+})
+
+t.test('an integer option takes decimal digits within its bounds, and names itself otherwise', async (t) => {
+  t.equal(integerArgument('--chunk', '3'), 3)
+  t.equal(integerArgument('--port', '0', { min: 0, max: 65535 }), 0)
+  const problem = (fn: () => unknown): string => {
+    try {
+      fn()
+      return 'accepted'
+    } catch (err) {
+      return usageProblem(err as Error)
+    }
+  }
+  t.equal(problem(() => integerArgument('--chunk', '0')), '--chunk must be a positive integer, got "0"', 'positive by default: 0 is refused')
+  t.equal(problem(() => integerArgument('--port', '70000', { min: 0, max: 65535 })), '--port must be an integer from 0 to 65535, got "70000"')
+  t.equal(problem(() => integerArgument('SLUICE_GRACE', '-1', { min: 0 })), 'SLUICE_GRACE must be an integer of 0 or more, got "-1"')
+  for (const text of ['', ' 5', '1e3', '0x10', '2.5', '9007199254740993']) {
+    t.match(problem(() => integerArgument('--n', text)), /^--n must be a positive integer/, JSON.stringify(text))
+  }
+})
+
+t.test('options a command cannot run without come before [options] in the usage line', async (t) => {
+  t.match(commandUsage({ name: 'proxy', required: '--upstream URL', summary: 's', options: { port: { type: 'string', value: 'N', help: 'port' } } }), /^Usage: sluice proxy --upstream URL \[options\]\n/)
 })

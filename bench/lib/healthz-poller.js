@@ -21,11 +21,33 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 const kPollTimeoutMs = 10_000
 const kStopped = new Error('still waiting when polling stopped')
 
-/** The poll in flight, so that `stop` can end it. */
+/**
+ * What `stop` answers (ms).
+ * @typedef {object} PollResult
+ * @property {number[]} latencies one per poll
+ * @property {number[]} perTick one per tick of the interval, corrected for coordinated omission
+ * @property {number} errors failed polls
+ * @property {string | null} firstError
+ * @property {number} unansweredAtStop polls still waiting at `stop`
+ */
+
+/** @typedef {{ cmd: 'start', url: string, intervalMs: number } | { cmd: 'stop' }} PollerCommand */
+
+/** @param {object} msg */
+function send (msg) {
+  if (process.send === undefined) throw new Error('bench/lib/healthz-poller.js runs as a forked child (IPC)')
+  process.send(msg)
+}
+
+/**
+ * The poll in flight, so that `stop` can end it.
+ * @type {import('node:http').ClientRequest | undefined}
+ */
 let inFlight
 
+/** @param {string} url */
 function poll (url) {
-  return new Promise((resolve, reject) => {
+  return /** @type {Promise<void>} */ (new Promise((resolve, reject) => {
     const req = inFlight = http.get(url, { agent: false, headers: { connection: 'close' }, timeout: kPollTimeoutMs }, (res) => {
       res.resume()
       res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))))
@@ -33,10 +55,11 @@ function poll (url) {
     })
     req.once('timeout', () => req.destroy(new Error(`no answer within ${kPollTimeoutMs} ms`)))
     req.once('error', reject)
-  })
+  }))
 }
 
 let running = false
+/** @type {Promise<PollResult> | undefined} */
 let loop
 
 /**
@@ -45,6 +68,9 @@ let loop
  * waited `ms` less per interval elapsed (HdrHistogram's correction for
  * coordinated omission, recordValueWithExpectedInterval). Without it a 10 s
  * stall is one sample among hundreds of quick ones.
+ * @param {PollResult} result
+ * @param {number} ms
+ * @param {number} intervalMs
  */
 function recordPoll (result, ms, intervalMs) {
   result.latencies.push(ms)
@@ -52,7 +78,12 @@ function recordPoll (result, ms, intervalMs) {
   for (let missed = ms - intervalMs; missed > 0; missed -= intervalMs) result.perTick.push(missed)
 }
 
+/**
+ * @param {string} url
+ * @param {number} intervalMs
+ */
 async function pollLoop (url, intervalMs) {
+  /** @type {PollResult} */
   const result = { latencies: [], perTick: [], errors: 0, firstError: null, unansweredAtStop: 0 }
   let next = nowMs()
   // eslint-disable-next-line no-unmodified-loop-condition -- set by a callback
@@ -68,7 +99,7 @@ async function pollLoop (url, intervalMs) {
       if (err === kStopped) result.unansweredAtStop++
       else {
         result.errors++
-        result.firstError ??= String(err?.message ?? err)
+        result.firstError ??= String(/** @type {Error | undefined} */ (err)?.message ?? err)
       }
     } finally {
       inFlight = undefined
@@ -81,15 +112,17 @@ async function pollLoop (url, intervalMs) {
   return result
 }
 
-process.on('message', (msg) => {
+process.on('message', (message) => {
+  const msg = /** @type {PollerCommand | undefined} */ (message)
   if (msg?.cmd === 'start') {
     running = true
     loop = pollLoop(msg.url, msg.intervalMs)
-    process.send({ type: 'started' })
+    send({ type: 'started' })
   } else if (msg?.cmd === 'stop') {
     running = false
     inFlight?.destroy(kStopped)
-    loop.then((result) => process.send({ type: 'result', result }))
+    if (loop === undefined) throw new Error('healthz-poller: stop before start')
+    loop.then((result) => send({ type: 'result', result }))
   }
 })
-process.send({ type: 'ready' })
+send({ type: 'ready' })

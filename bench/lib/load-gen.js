@@ -39,6 +39,60 @@ import { rng } from './stats.js'
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
 /**
+ * A job (the fields are described at the top of this file).
+ * @typedef {object} Job
+ * @property {string} url
+ * @property {string} path
+ * @property {Record<string, string>} [headers]
+ * @property {string} body
+ * @property {number} concurrency
+ * @property {number} [durationMs]
+ * @property {number} [staggerMs]
+ * @property {boolean} [parse]
+ * @property {number} [trace]
+ * @property {number} [readCharsPerSec]
+ * @property {number} [readBufferBytes]
+ * @property {[number, number]} [abortAfterMs]
+ * @property {number} [maxMs]
+ * @property {number} [seed] of the generator that draws the abort moments
+ * @property {string} [tag] prefix of the streams' x-bench-id
+ */
+
+/**
+ * A job's result (times in ms on the process.hrtime clock).
+ * @typedef {object} JobResult
+ * @property {number} started
+ * @property {number} completed
+ * @property {number} errors
+ * @property {number} aborted
+ * @property {number} bytes
+ * @property {number} chars content characters (slow clients)
+ * @property {number[]} headersMs per slow-client stream: request → response headers
+ * @property {number[]} ttfts per parsed stream: request → first content character
+ * @property {Record<string, Array<[number, number]>>} traces per traced stream id: [cumulative content characters, arrival time]
+ * @property {Record<string, string>} texts per traced stream id: its content
+ * @property {Record<string, number>} aborts per aborted stream id: when it was aborted
+ * @property {string | null} firstError
+ * @property {number} elapsedMs the job's wall time
+ * @property {number} start when it started
+ * @property {import('./procs.js').EventLoopLag} [lag] the load generator's event-loop lag, when a wrapper reports it (this one does not)
+ * @property {import('./procs.js').EventLoopLag} [targetLag] the target's, likewise
+ */
+
+/**
+ * The answer to `peek`: the running job's counts so far.
+ * @typedef {{ type: 'peek', t: number, running: boolean, bytes: number, chars: number, started: number, completed: number, errors: number, aborted: number }} Peek
+ */
+
+/** @typedef {{ cmd: 'run', job: Job } | { cmd: 'peek' } | { cmd: 'stop' }} LoadGenCommand */
+
+/** @param {object} msg */
+function send (msg) {
+  if (process.send === undefined) throw new Error('bench/lib/load-gen.js runs as a forked child (IPC)')
+  process.send(msg)
+}
+
+/**
  * One streaming POST on a bare TCP socket, read slowly, paced in content
  * characters. Why not undici: a paused undici body still takes ~230 KB off
  * its socket (its parser and stream buffers read ahead, whatever the
@@ -51,6 +105,17 @@ const nowMs = () => Number(process.hrtime.bigint()) / 1e6
  * `choices[0].delta.content` (or a Responses/Anthropic text delta) is counted.
  * Resolves with { status, socketBytes, chars, headersMs }; rejects on a socket
  * error or a non-200 status; resolves early (aborted) when `signal` fires.
+ * @param {object} options
+ * @param {string} options.url
+ * @param {string} options.path
+ * @param {Record<string, string>} options.headers
+ * @param {string} options.body
+ * @param {number} options.charsPerSec
+ * @param {number} [options.readBufferBytes]
+ * @param {AbortSignal} [options.signal]
+ * @param {(n: number) => void} [options.onBytes]
+ * @param {(n: number) => void} [options.onChars]
+ * @returns {Promise<{ status: number, socketBytes: number, chars: number, headersMs: number, aborted: boolean }>}
  */
 function slowStream ({ url, path, headers, body, charsPerSec, readBufferBytes = 1024, signal, onBytes, onChars }) {
   return new Promise((resolve, reject) => {
@@ -66,7 +131,9 @@ function slowStream ({ url, path, headers, body, charsPerSec, readBufferBytes = 
     let skipCrlf = 0
     const decoder = new TextDecoder()
     let sse = ''
+    /** @type {NodeJS.Timeout | undefined} */
     let resumeTimer
+    /** @param {unknown} [err] */
     const finish = (err) => {
       clearTimeout(resumeTimer)
       signal?.removeEventListener('abort', onAbort)
@@ -91,6 +158,7 @@ function slowStream ({ url, path, headers, body, charsPerSec, readBufferBytes = 
       }
       return chars
     }
+    /** @param {Buffer} buf */
     const bodyBytes = (buf) => {
       if (!chunked) { sse += decoder.decode(buf, { stream: true }); return }
       let i = 0
@@ -123,7 +191,8 @@ function slowStream ({ url, path, headers, body, charsPerSec, readBufferBytes = 
         callback (n, buf) {
           out.socketBytes += n
           onBytes?.(n)
-          let data = buf.subarray(0, n)
+          // `buf` is the Buffer given as `buffer` above.
+          let data = /** @type {Buffer} */ (buf).subarray(0, n)
           try {
             if (!inBody) {
               head += data.toString('latin1')
@@ -166,13 +235,21 @@ function slowStream ({ url, path, headers, body, charsPerSec, readBufferBytes = 
   })
 }
 
-/** The running job's result object (null between jobs), for `peek`. */
+/**
+ * The running job's result object (null between jobs), for `peek`.
+ * @type {JobResult | null}
+ */
 let current = null
 
+/**
+ * @param {Job} job
+ * @returns {Promise<JobResult>}
+ */
 async function runJob (job) {
   const pool = new Pool(job.url, { connections: job.concurrency, keepAliveTimeout: 30_000, bodyTimeout: 0, headersTimeout: 0 })
   const random = rng(job.seed ?? 1)
-  const result = { started: 0, completed: 0, errors: 0, aborted: 0, bytes: 0, chars: 0, headersMs: [], ttfts: [], traces: {}, texts: {}, aborts: {}, firstError: null }
+  /** @type {JobResult} */
+  const result = { started: 0, completed: 0, errors: 0, aborted: 0, bytes: 0, chars: 0, headersMs: [], ttfts: [], traces: {}, texts: {}, aborts: {}, firstError: null, elapsedMs: NaN, start: NaN }
   current = result
   const start = nowMs()
   const deadline = job.durationMs === undefined ? Infinity : start + job.durationMs
@@ -181,6 +258,7 @@ async function runJob (job) {
   const hardTimer = setTimeout(() => hardController.abort(), job.maxMs ?? 60_000)
   let seq = 0
 
+  /** @param {number} client */
   async function oneStream (client) {
     const id = `${job.tag ?? 'j'}-${seq++}`
     const traced = client < (job.trace ?? 0)
@@ -191,6 +269,7 @@ async function runJob (job) {
     const abortAt = job.abortAfterMs === undefined ? undefined : job.abortAfterMs[0] + random() * (job.abortAfterMs[1] - job.abortAfterMs[0])
     result.started++
     const t0 = nowMs()
+    /** @type {NodeJS.Timeout | undefined} */
     let abortTimer
     if (job.readCharsPerSec !== undefined) {
       try {
@@ -210,7 +289,7 @@ async function runJob (job) {
         else result.completed++
       } catch (err) {
         result.errors++
-        result.firstError ??= String(err?.message ?? err)
+        result.firstError ??= String(/** @type {Error | undefined} */ (err)?.message ?? err)
       } finally {
         hardController.signal.removeEventListener('abort', onHard)
       }
@@ -234,6 +313,7 @@ async function runJob (job) {
       let cum = 0
       let first = true
       let done = false
+      /** @type {Array<[number, number]> | undefined} */
       const points = traced ? [] : undefined
       for await (const chunk of body) {
         result.bytes += chunk.length
@@ -272,7 +352,7 @@ async function runJob (job) {
       if (controller.signal.aborted) result.aborted++
       else {
         result.errors++
-        result.firstError ??= String(err?.message ?? err)
+        result.firstError ??= String(/** @type {Error | undefined} */ (err)?.message ?? err)
       }
     } finally {
       clearTimeout(abortTimer)
@@ -280,6 +360,7 @@ async function runJob (job) {
     }
   }
 
+  /** @param {number} i */
   async function client (i) {
     if (job.staggerMs) await sleep((i * job.staggerMs) / job.concurrency)
     do {
@@ -296,17 +377,20 @@ async function runJob (job) {
   return result
 }
 
-process.on('message', (msg) => {
+process.on('message', (message) => {
+  const msg = /** @type {LoadGenCommand | undefined} */ (message)
   if (msg?.cmd === 'run') {
     runJob(msg.job).then(
-      (result) => process.send({ type: 'result', result }),
-      (err) => process.send({ type: 'error', message: String(err?.stack ?? err) })
+      (result) => send({ type: 'result', result }),
+      (err) => send({ type: 'error', message: String(err?.stack ?? err) })
     )
   } else if (msg?.cmd === 'peek') {
     const r = current
-    process.send({ type: 'peek', t: nowMs(), running: r !== null, bytes: r?.bytes ?? 0, chars: r?.chars ?? 0, started: r?.started ?? 0, completed: r?.completed ?? 0, errors: r?.errors ?? 0, aborted: r?.aborted ?? 0 })
+    /** @type {Peek} */
+    const peek = { type: 'peek', t: nowMs(), running: r !== null, bytes: r?.bytes ?? 0, chars: r?.chars ?? 0, started: r?.started ?? 0, completed: r?.completed ?? 0, errors: r?.errors ?? 0, aborted: r?.aborted ?? 0 }
+    send(peek)
   } else if (msg?.cmd === 'stop') {
     process.disconnect()
   }
 })
-process.send({ type: 'ready' })
+send({ type: 'ready' })

@@ -11,12 +11,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 
+/** @param {string} file */
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 export const rootDir = fileURLToPath(new URL('../../', import.meta.url))
+/** @typedef {import('node:child_process').ChildProcess & { benchName?: string }} Child */
+/** @type {Set<Child>} */
 const children = new Set()
 
 /** Where child stdout/stderr go (so a crash can be read after the run). */
 export const logFile = '/tmp/sluice-bench-children.log'
+/** @type {number | undefined} */
 let logFd
 function logOut () {
   logFd ??= openSync(logFile, 'a')
@@ -67,11 +71,12 @@ export function tcpQueues (port) {
     let text = ''
     try { text = readFileSync(file, 'utf8') } catch { continue }
     for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/)
-      if (f.length < 5 || f[3] === '0A') continue
-      const local = f[1].endsWith(hex)
-      if (!local && !f[2].endsWith(hex)) continue
-      const [tx, rx] = f[4].split(':').map((h) => parseInt(h, 16))
+      // sl, local_address, rem_address, st, tx_queue:rx_queue, …
+      const [, localAddress, remoteAddress, state, queues] = line.trim().split(/\s+/)
+      if (localAddress === undefined || remoteAddress === undefined || queues === undefined || state === '0A') continue
+      const local = localAddress.endsWith(hex)
+      if (!local && !remoteAddress.endsWith(hex)) continue
+      const [tx = NaN, rx = NaN] = queues.split(':').map((h) => parseInt(h, 16))
       queued += tx + rx
       if (local) connections++
     }
@@ -79,6 +84,12 @@ export function tcpQueues (port) {
   return { queued, connections }
 }
 
+/**
+ * @template {Child} C
+ * @param {C} child
+ * @param {string} name
+ * @returns {C}
+ */
 function track (child, name) {
   children.add(child)
   child.once('exit', () => children.delete(child))
@@ -91,24 +102,34 @@ export async function freePort () {
   const server = net.createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
-  const { port } = server.address()
+  const { port } = /** @type {net.AddressInfo} */ (server.address())
   server.close()
   await once(server, 'close')
   return port
 }
 
+/**
+ * The next IPC message of `type` from `child` (rejects on an `error` message, an exit or the timeout).
+ * @param {Child} child
+ * @param {string} type
+ * @returns {Promise<any>}
+ */
 function waitForMessage (child, type, timeoutMs = 15_000) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { cleanup(); reject(new Error(`${child.benchName}: no '${type}' message within ${timeoutMs} ms (see ${logFile})`)) }, timeoutMs)
+    /** @param {any} msg */
     const onMessage = (msg) => {
       if (msg?.type === type) { cleanup(); resolve(msg) } else if (msg?.type === 'error') { cleanup(); reject(new Error(`${child.benchName}: ${msg.message}`)) }
     }
+    /** @param {number | null} code */
     const onExit = (code) => { cleanup(); reject(new Error(`${child.benchName} exited (${code}) (see ${logFile})`)) }
     const cleanup = () => { clearTimeout(timer); child.off('message', onMessage); child.off('exit', onExit) }
     child.on('message', onMessage)
     child.once('exit', onExit)
   })
 }
+
+/** @typedef {import('./upstream.js').Taken} UpstreamTaken */
 
 /** The instrumented demo upstream (bench/lib/upstream.js) in its own process. */
 export async function startUpstream (args = ['--rate', '0', '--chunk', '1-8']) {
@@ -117,6 +138,7 @@ export async function startUpstream (args = ['--rate', '0', '--chunk', '1-8']) {
   return {
     url,
     pid: child.pid,
+    /** @returns {Promise<UpstreamTaken>} */
     async take () {
       const reply = waitForMessage(child, 'taken', 30_000)
       child.send({ cmd: 'take' })
@@ -138,11 +160,16 @@ export async function startHealthzPoller () {
   await waitForMessage(child, 'ready')
   return {
     pid: child.pid,
+    /**
+     * @param {string} url
+     * @param {number} intervalMs
+     */
     async start (url, intervalMs) {
       const reply = waitForMessage(child, 'started')
       child.send({ cmd: 'start', url, intervalMs })
       await reply
     },
+    /** @returns {Promise<import('./healthz-poller.js').PollResult>} */
     async finish () {
       const reply = waitForMessage(child, 'result', 30_000)
       child.send({ cmd: 'stop' })
@@ -158,10 +185,17 @@ export async function startHealthzPoller () {
  * when the scrape fails. monitorEventLoopDelay records the whole interval
  * between two samples, so prom-client's 10 ms sampling interval is taken off.
  */
+/** @typedef {{ p50: number, p99: number, max: number }} EventLoopLag */
+
+/**
+ * @param {string} url
+ * @returns {Promise<EventLoopLag | undefined>}
+ */
 export async function scrapeEventLoopLag (url) {
   const resolutionMs = 10
   try {
     const text = await (await fetch(`${url}/metrics`)).text()
+    /** @param {string} name */
     const get = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) * 1000 - resolutionMs
     return { p50: get('nodejs_eventloop_lag_p50_seconds'), p99: get('nodejs_eventloop_lag_p99_seconds'), max: get('nodejs_eventloop_lag_max_seconds') }
   } catch {
@@ -175,12 +209,19 @@ export async function startLoadGen () {
   await waitForMessage(child, 'ready')
   return {
     pid: child.pid,
+    /**
+     * @param {import('./load-gen.js').Job} job
+     * @returns {Promise<import('./load-gen.js').JobResult>}
+     */
     async run (job) {
       const reply = waitForMessage(child, 'result', (job.maxMs ?? 60_000) + 30_000)
       child.send({ cmd: 'run', job })
       return (await reply).result
     },
-    /** The running job's counts so far (bytes and content characters the clients read, streams started/completed/failed). */
+    /**
+     * The running job's counts so far (bytes and content characters the clients read, streams started/completed/failed).
+     * @returns {Promise<import('./load-gen.js').Peek>}
+     */
     async peek () {
       const reply = waitForMessage(child, 'peek', 10_000)
       child.send({ cmd: 'peek' })
@@ -190,6 +231,10 @@ export async function startLoadGen () {
   }
 }
 
+/**
+ * @param {string} url
+ * @param {Child} child
+ */
 async function waitHealthy (url, child, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -211,9 +256,13 @@ async function waitHealthy (url, child, timeoutMs = 20_000) {
  * relays do not write, are not part of the comparison). `root` runs another
  * checkout's `bin/sluice.js` (its own dist/ and rules/), e.g. a baseline
  * build; `label` names the child in messages.
+ * @param {string} name 'raw', 'parse' or 'sluice'
+ * @param {string} upstreamUrl
+ * @param {{ root?: string, label?: string }} [options]
  */
 export async function startContender (name, upstreamUrl, { root = rootDir, label = name } = {}) {
   const port = await freePort()
+  /** @type {Child} */
   let child
   if (name === 'sluice') {
     // The demo upstream's control headers (pace, faults) go through; by env,
@@ -241,6 +290,13 @@ export async function startContender (name, upstreamUrl, { root = rootDir, label
  * Resolves with { code, ready }: `ready` is false when the namespace could not
  * be set up (no unshare or ip, user namespaces disabled, a sysctl refused), in
  * which case the script never ran. The child is tracked: stopAll() stops it.
+ * @param {object} options
+ * @param {string} options.script
+ * @param {string[]} [options.args]
+ * @param {number} [options.mtu]
+ * @param {Record<string, string | number>} [options.sysctls]
+ * @param {(line: string) => void} [options.onLine]
+ * @returns {Promise<{ code: number | null, ready: boolean }>}
  */
 export async function runInNetns ({ script, args = [], mtu, sysctls = {}, onLine = () => {} }) {
   const marker = 'SLUICE_BENCH_NETNS_READY'
@@ -275,6 +331,7 @@ export async function runInNetns ({ script, args = [], mtu, sysctls = {}, onLine
       else onLine(line)
     }
   })
+  /** @type {number | null} */
   const code = await new Promise((resolve) => {
     // 'close', not 'exit': the last line (a bench's result) may still be in the pipe at 'exit'.
     child.once('close', (exitCode) => resolve(exitCode))
@@ -284,7 +341,10 @@ export async function runInNetns ({ script, args = [], mtu, sysctls = {}, onLine
   return { code, ready }
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child is gone. */
+/**
+ * SIGTERM, then SIGKILL after `graceMs`; resolves when the child is gone.
+ * @param {Child} child
+ */
 export async function stopChild (child, graceMs = 3000) {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')

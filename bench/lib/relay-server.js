@@ -14,6 +14,10 @@ import { Pool } from 'undici'
 
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length', 'upgrade', 'te', 'trailer', 'proxy-connection'])
 
+/**
+ * @param {string} name
+ * @param {(headers: import('node:http').IncomingHttpHeaders) => import('node:stream').Transform | null} transformFor
+ */
 export async function runRelay (name, transformFor) {
   const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' } } })
   if (values.upstream === undefined) throw new Error(`${name}: --upstream URL is required`)
@@ -21,21 +25,25 @@ export async function runRelay (name, transformFor) {
   const pool = new Pool(origin, { keepAliveTimeout: 30_000, bodyTimeout: 0 })
 
   const server = http.createServer(async function relayRequest (req, res) {
+    /** @type {Buffer[]} */
     const parts = []
     for await (const chunk of req) parts.push(chunk)
+    /** @type {Record<string, string | string[]>} */
     const headers = {}
     for (const [k, v] of Object.entries(req.headers)) if (!hopByHop.has(k) && v !== undefined) headers[k] = v
     const controller = new AbortController()
     res.once('close', () => { if (!res.writableFinished) controller.abort() })
     try {
       const up = await pool.request({
-        method: req.method,
-        path: req.url,
+        // A server's request always has both.
+        method: /** @type {import('undici').Dispatcher.HttpMethod} */ (req.method),
+        path: /** @type {string} */ (req.url),
         headers,
-        body: parts.length === 0 ? undefined : Buffer.concat(parts),
+        ...(parts.length === 0 ? {} : { body: Buffer.concat(parts) }),
         signal: controller.signal
       })
       const transform = transformFor(up.headers)
+      /** @type {import('node:http').OutgoingHttpHeaders} */
       const out = {}
       for (const [k, v] of Object.entries(up.headers)) {
         // A re-framed body changes length; an untouched one keeps it.
@@ -56,8 +64,8 @@ export async function runRelay (name, transformFor) {
   })
   server.keepAliveTimeout = 30_000
   // The same accept queue as Sluice's proxy (src/proxy/run-proxy.ts kListenBacklog), so connects compare alike.
-  await new Promise((resolve) => server.listen({ port: Number(values.port), host: '127.0.0.1', backlog: 4096 }, resolve))
-  process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`)
+  await new Promise((resolve) => server.listen({ port: Number(values.port), host: '127.0.0.1', backlog: 4096 }, () => resolve(undefined)))
+  process.stdout.write(`listening on http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}\n`)
   process.once('SIGTERM', () => {
     server.close()
     server.closeAllConnections()

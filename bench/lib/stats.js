@@ -31,6 +31,19 @@ export function table (rows) {
   return rows.map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')).join('\n')
 }
 
+/**
+ * `xs` rotated left by `by` places: the order of round `by` when each round
+ * starts one contender later.
+ * @template T
+ * @param {readonly T[]} xs
+ * @param {number} by
+ * @returns {T[]}
+ */
+export function rotate (xs, by) {
+  const k = xs.length === 0 ? 0 : by % xs.length
+  return [...xs.slice(k), ...xs.slice(0, k)]
+}
+
 export function rng (seed) {
   let s = seed >>> 0
   return () => {

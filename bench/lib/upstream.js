@@ -30,6 +30,27 @@ import { parseUpstreamArgs } from '../../dist/demo/upstream-main.js'
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6
 
+/**
+ * The answer to `take`: what the instruments recorded since the last one.
+ * @typedef {object} Taken
+ * @property {Record<string, Array<[number, number]>>} traces per x-bench-id: [cumulative content characters, write time ms]
+ * @property {Record<string, { t: number, finished: boolean }>} closes per x-bench-id: when the response closed
+ * @property {number} bytes body bytes written to x-bench-count responses
+ * @property {number} chars content characters in them
+ * @property {number} frames writes that carried content
+ * @property {number} pending bytes still in Node's writable buffers of open x-bench-count responses
+ * @property {Omit<import('../../dist/demo/create-demo-upstream.js').DemoUpstreamStats, 'responses' | 'lastRequest'>} stats the demo's counters
+ * @property {import('./procs.js').EventLoopLag} [lag] event-loop lag, when a wrapper reports it (this one does not)
+ */
+
+/**
+ * @param {object} msg
+ */
+function send (msg) {
+  if (process.send === undefined) throw new Error('bench/lib/upstream.js runs as a forked child (IPC)')
+  process.send(msg)
+}
+
 const kContentKey = '"delta":{"content":'
 /**
  * The content characters of one chat frame, without parsing the whole frame
@@ -37,6 +58,7 @@ const kContentKey = '"delta":{"content":'
  * `…"delta":{"content":"TEXT"},"logprobs"…`, and an unescaped `},"` cannot
  * occur inside the JSON string. Other frames: a full parse.
  */
+/** @param {string} text */
 function contentChars (text) {
   const at = text.indexOf(kContentKey)
   if (at === -1) return 0
@@ -49,12 +71,15 @@ function contentChars (text) {
 
 const args = parseUpstreamArgs(process.argv.slice(2))
 const upstream = createDemoUpstream(args.options)
+/** @type {Taken['traces']} */
 let traces = {}
+/** @type {Taken['closes']} */
 let closes = {}
 let bytes = 0
 let chars = 0
 let frames = 0
 /** Open responses counted with x-bench-count, for their unflushed bytes. */
+/** @type {Set<import('node:http').ServerResponse>} */
 const counted = new Set()
 
 upstream.server.on('request', function benchInstruments (req, res) {
@@ -67,8 +92,14 @@ upstream.server.on('request', function benchInstruments (req, res) {
   }
   if (trace || count) {
     const write = res.write
+    /** @type {Array<[number, number]> | undefined} */
     const points = trace ? (traces[id] = []) : undefined
     let cum = 0
+    /**
+     * @this {import('node:http').ServerResponse}
+     * @param {string | Buffer} data
+     * @param {any[]} rest
+     */
     res.write = function instrumentedWrite (data, ...rest) {
       if (count) {
         bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length
@@ -86,7 +117,7 @@ upstream.server.on('request', function benchInstruments (req, res) {
           }
         }
       }
-      return write.call(this, data, ...rest)
+      return Reflect.apply(write, this, [data, ...rest])
     }
   }
   if (typeof id === 'string') {
@@ -94,12 +125,15 @@ upstream.server.on('request', function benchInstruments (req, res) {
   }
 })
 
-process.on('message', (msg) => {
+process.on('message', (message) => {
+  const msg = /** @type {{ cmd?: 'take' | 'stop' } | undefined} */ (message)
   if (msg?.cmd === 'take') {
     const { responses, lastRequest, ...stats } = upstream.stats
     let pending = 0
     for (const res of counted) pending += res.writableLength
-    process.send({ type: 'taken', traces, closes, bytes, chars, frames, pending, stats })
+    /** @type {Taken & { type: 'taken' }} */
+    const taken = { type: 'taken', traces, closes, bytes, chars, frames, pending, stats }
+    send(taken)
     traces = {}
     closes = {}
     bytes = 0
@@ -112,4 +146,4 @@ process.on('message', (msg) => {
 process.once('SIGTERM', () => { upstream.close().finally(() => { if (process.connected) process.disconnect() }) })
 
 const url = await upstream.listen(args.port, args.host)
-process.send({ type: 'listening', url })
+send({ type: 'listening', url })

@@ -63,6 +63,7 @@ import type { DestinationStream } from 'pino'
 import type { RuleAction, Severity } from '../rules/types.js'
 import type { Finding } from '../scanner/types.js'
 import { AuditRotateError, InvalidOptionsError } from '../errors.js'
+import { isJsonObject } from '../json/json-object.js'
 import { createCheckpointSigner, isFinalCheckpoint } from './checkpoint.js'
 import type { CheckpointReason } from './checkpoint.js'
 import { createFileSink } from './file-sink.js'
@@ -283,7 +284,7 @@ function isPositive (value: unknown): value is number {
 function checkOptions (options: AuditLogOptions): void {
   const { base, prev, chainKey, checkpointKey, checkpointEvery, rotate } = options
   if (base !== undefined) {
-    if (base === null || typeof base !== 'object' || Array.isArray(base)) {
+    if (!isJsonObject(base)) {
       throw new InvalidOptionsError('audit "base" must be an object')
     }
     for (const key of RESERVED_BASE_KEYS) {

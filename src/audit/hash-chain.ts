@@ -47,6 +47,7 @@
  * bytes are what was signed.
  */
 import { createHash, createHmac } from 'node:crypto'
+import { isJsonObject } from '../json/json-object.js'
 
 /** The `prev` of the first record of a chain. */
 export const GENESIS = '0'.repeat(64)
@@ -181,10 +182,8 @@ export function checkRecordLine (line: string | Uint8Array, hasher: ChainHasher)
   } catch {
     return { ok: false, reason: 'not valid JSON' }
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { ok: false, reason: 'not a JSON object' }
-  }
-  const record = parsed as Record<string, unknown>
+  if (!isJsonObject(parsed)) return { ok: false, reason: 'not a JSON object' }
+  const record = parsed
   const { hash, ...rest } = record
   const prev = rest.prev
   if (!isChainHash(hash) || !isChainHash(prev)) {

@@ -5,6 +5,7 @@
  * keys, an abusive line, an injected instruction, a markdown image that leaks
  * data). Pure data plus the pure rule that picks one for a prompt; no I/O.
  */
+import { createSeededRandom } from '../json/seeded-random.js'
 
 /** One answer the demo upstream can stream. */
 export interface CannedAnswer {
@@ -24,17 +25,9 @@ export interface CannedAnswer {
  * every run of the demo still streams the very same text.
  */
 function fakeToken (alphabet: string, length: number, seed: number): string {
-  // mulberry32: small, fast, good enough for looking random.
-  let state = seed >>> 0
+  const next = createSeededRandom(seed)
   let out = ''
-  for (let i = 0; i < length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    const r = ((x ^ (x >>> 14)) >>> 0) / 4294967296
-    out += alphabet[Math.floor(r * alphabet.length)]
-  }
+  for (let i = 0; i < length; i++) out += alphabet[Math.floor(next() * alphabet.length)]
   return out
 }
 

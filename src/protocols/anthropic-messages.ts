@@ -37,9 +37,10 @@
  * `stop_sequence: null`, as the stream's cut ends.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createBodyScan, scanStringLeaves } from './body-scan.js'
-import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { forEachRecord, indexOf, isText, parseTypedEvent } from './json-frame.js'
 import type {
   ChannelInfo, CodecContext, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec, TextField
 } from './types.js'
@@ -75,15 +76,15 @@ const kDeltaKinds: Readonly<Record<string, BlockKind>> = {
  * rest (see generic-json.ts).
  */
 function ownsPath (frame: JsonValue, path: JsonPath): boolean {
-  if (path.length !== 2 || !isRecord(frame)) return false
+  if (path.length !== 2 || !isJsonObject(frame)) return false
   if (frame.type === 'content_block_delta' && path[0] === 'delta') {
     const delta = frame.delta
-    const kind = isRecord(delta) && typeof delta.type === 'string' ? kDeltaKinds[delta.type] : undefined
+    const kind = isJsonObject(delta) && typeof delta.type === 'string' ? kDeltaKinds[delta.type] : undefined
     return kind !== undefined && kind.property === path[1]
   }
   if (frame.type === 'content_block_start' && path[0] === 'content_block') {
     const block = frame.content_block
-    const kind = isRecord(block) && typeof block.type === 'string' ? kBlockKinds[block.type] : undefined
+    const kind = isJsonObject(block) && typeof block.type === 'string' ? kBlockKinds[block.type] : undefined
     return kind !== undefined && kind !== kToolBlock && kind.property === path[1]
   }
   return false
@@ -91,7 +92,7 @@ function ownsPath (frame: JsonValue, path: JsonPath): boolean {
 
 /** `message_start` carries a snapshot of the message: its strings are values, not deltas. */
 function snapshotPath (frame: JsonValue, path: JsonPath): boolean {
-  return isRecord(frame) && frame.type === 'message_start' && path[0] === 'message'
+  return isJsonObject(frame) && frame.type === 'message_start' && path[0] === 'message'
 }
 
 function channelOf (index: number, kind: BlockKind): ChannelInfo {
@@ -122,24 +123,24 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
   }
 
   function noteUsage (usage: unknown): void {
-    if (isRecord(usage) && typeof usage.output_tokens === 'number') outputTokens = usage.output_tokens
+    if (isJsonObject(usage) && typeof usage.output_tokens === 'number') outputTokens = usage.output_tokens
   }
 
   /** Handles one event; returns whether it changed, or 'drop'. */
   function handle (type: string, obj: JsonObject): boolean | 'drop' {
     switch (type) {
       case 'message_start': {
-        if (isRecord(obj.message)) noteUsage(obj.message.usage)
+        if (isJsonObject(obj.message)) noteUsage(obj.message.usage)
         return false
       }
       case 'content_block_start': {
         const index = indexOf(obj.index, 0)
         const block = obj.content_block
-        const kind = isRecord(block) && typeof block.type === 'string' ? kBlockKinds[block.type] : undefined
+        const kind = isJsonObject(block) && typeof block.type === 'string' ? kBlockKinds[block.type] : undefined
         openBlocks.set(index, kind)
         // Tool input starts as an (empty) object, not text; text and
         // thinking blocks start empty, but scan them if they do not.
-        if (kind === undefined || kind === kToolBlock || !isRecord(block)) return false
+        if (kind === undefined || kind === kToolBlock || !isJsonObject(block)) return false
         const text = block[kind.property]
         if (!isText(text)) return false
         const released = channels.scan(channelOf(index, kind), text)
@@ -150,7 +151,7 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
       case 'content_block_delta': {
         const index = indexOf(obj.index, 0)
         const delta = obj.delta
-        if (!isRecord(delta) || typeof delta.type !== 'string') return false
+        if (!isJsonObject(delta) || typeof delta.type !== 'string') return false
         const kind = kDeltaKinds[delta.type]
         if (kind === undefined) return false
         if (!openBlocks.has(index) || openBlocks.get(index) === undefined) openBlocks.set(index, kind)
@@ -171,7 +172,7 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
       case 'message_delta': {
         noteUsage(obj.usage)
         const delta = obj.delta
-        if (isRecord(delta) && typeof delta.stop_reason === 'string') {
+        if (isJsonObject(delta) && typeof delta.stop_reason === 'string') {
           ctx.upstreamFinish(delta.stop_reason)
           flushAll()
         }
@@ -220,11 +221,11 @@ export function createAnthropicMessagesCodec (ctx: CodecContext): ProtocolCodec 
 export function sanitizeAnthropicMessagesBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   const scan = createBodyScan(input, newScanner, options)
   const body = scan.body
-  if (!isRecord(body)) return scan.result(undefined)
+  if (!isJsonObject(body)) return scan.result(undefined)
   forEachRecord(body.content, (block, i) => {
     if (block.type === 'text') scan.scanField(block, 'text', channelOf(i, kTextBlock))
     else if (block.type === 'thinking') scan.scanField(block, 'thinking', channelOf(i, kThinkingBlock))
-    else if (isRecord(block.input)) {
+    else if (isJsonObject(block.input)) {
       const info = channelOf(i, kToolBlock)
       if (scanStringLeaves(block.input, (text) => scan.whole(info, text)).changed) scan.changed = true
     }

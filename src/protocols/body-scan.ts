@@ -13,8 +13,8 @@
  * scanner's whole output is recorded as it ends.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
+import type { JsonObject } from '../json/json-object.js'
 import { isText } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
 import { sanitizeJsonValue } from './sanitize-json-value.js'
 import { createTextChannels } from './text-channels.js'
 import type { TextChannels } from './text-channels.js'

@@ -31,9 +31,10 @@
  * same way with its own message.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createBodyScan } from './body-scan.js'
-import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { forEachRecord, indexOf, isText, parseTypedEvent } from './json-frame.js'
 import type { ChannelInfo, CodecContext, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec } from './types.js'
 
 export const kCohereCutReason = 'ERROR'
@@ -63,23 +64,23 @@ const kPlanChannel: ChannelInfo = { key: 'plan', choice: 0, field: 'reasoning' }
 /** `delta.message`, if the event has one. */
 function messageOf (obj: JsonObject): JsonObject | undefined {
   const delta = obj.delta
-  return isRecord(delta) && isRecord(delta.message) ? delta.message : undefined
+  return isJsonObject(delta) && isJsonObject(delta.message) ? delta.message : undefined
 }
 
 /** The object holding a content event's text (`text`, or `thinking` for a reasoning model). */
 function contentOf (obj: JsonObject): JsonObject | undefined {
   const content = messageOf(obj)?.content
-  return isRecord(content) ? content : undefined
+  return isJsonObject(content) ? content : undefined
 }
 
 /** The `function` object of a tool call event. */
 function toolFunctionOf (obj: JsonObject): JsonObject | undefined {
   const calls = messageOf(obj)?.tool_calls
-  return isRecord(calls) && isRecord(calls.function) ? calls.function : undefined
+  return isJsonObject(calls) && isJsonObject(calls.function) ? calls.function : undefined
 }
 
 function ownsCoherePath (frame: JsonValue, path: JsonPath): boolean {
-  if (!isRecord(frame) || path[0] !== 'delta' || path[1] !== 'message') return false
+  if (!isJsonObject(frame) || path[0] !== 'delta' || path[1] !== 'message') return false
   switch (frame.type) {
     case 'content-start':
     case 'content-delta':
@@ -188,7 +189,7 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
         return undefined
       case 'message-end': {
         const delta = obj.delta
-        if (isRecord(delta) && typeof delta.finish_reason === 'string') ctx.upstreamFinish(delta.finish_reason)
+        if (isJsonObject(delta) && typeof delta.finish_reason === 'string') ctx.upstreamFinish(delta.finish_reason)
         flushAll()
         return undefined
       }
@@ -230,7 +231,7 @@ export function createCohereCodec (ctx: CodecContext): ProtocolCodec {
 
 /** Whether a JSON body is a Cohere v2 chat answer (`id`, `finish_reason`, `message` with `role`). */
 export function isCohereBody (body: unknown): boolean {
-  return isRecord(body) && typeof body.finish_reason === 'string' && isRecord(body.message) &&
+  return isJsonObject(body) && typeof body.finish_reason === 'string' && isJsonObject(body.message) &&
     typeof body.message.role === 'string' && body.done === undefined && body.choices === undefined
 }
 
@@ -242,7 +243,7 @@ export function isCohereBody (body: unknown): boolean {
 export function sanitizeCohereBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   const scan = createBodyScan(input, newScanner, options)
   const body = scan.body
-  if (isRecord(body) && isRecord(body.message)) {
+  if (isJsonObject(body) && isJsonObject(body.message)) {
     const message = body.message
     scan.scanField(message, 'tool_plan', kPlanChannel, scan.whole)
     forEachRecord(message.content, (part, i) => {
@@ -250,7 +251,7 @@ export function sanitizeCohereBody (input: unknown, newScanner: () => Scanner, o
       scan.scanField(part, 'text', contentChannel(i, 'text'), scan.whole)
     })
     forEachRecord(message.tool_calls, (call, i) => {
-      if (isRecord(call.function)) scan.scanField(call.function, 'arguments', toolChannel(i))
+      if (isJsonObject(call.function)) scan.scanField(call.function, 'arguments', toolChannel(i))
     })
     if (scan.channels.cutFinding() !== undefined) body.finish_reason = kCohereCutReason
   }

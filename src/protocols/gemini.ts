@@ -30,9 +30,10 @@
  * told in Google's error shape, `{ error: { code, message, status } }`.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createBodyScan, isPosition, scanStringLeaves } from './body-scan.js'
-import { indexOf, isRecord, parseJsonObject } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { indexOf, parseJsonObject } from './json-frame.js'
 import type { ChannelInfo, ChannelScanner, CodecContext, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, ProtocolCodec } from './types.js'
 
 type Kind = 'thought' | 'text'
@@ -66,13 +67,13 @@ function sanitizeResponse (channels: ChannelScanner, obj: JsonObject, state: Gem
   if (!Array.isArray(candidates)) return false
   let changed = false
   candidates.forEach((candidate: unknown, k) => {
-    if (!isRecord(candidate)) return
+    if (!isJsonObject(candidate)) return
     const index = indexOf(candidate.index, k)
     const content = candidate.content
-    const parts = isRecord(content) && Array.isArray(content.parts) ? content.parts as unknown[] : undefined
+    const parts = isJsonObject(content) && Array.isArray(content.parts) ? content.parts as unknown[] : undefined
     const emptied = new Set<JsonObject>()
     for (const part of parts ?? []) {
-      if (!isRecord(part)) continue
+      if (!isJsonObject(part)) continue
       if (typeof part.text === 'string' && part.text !== '') {
         const released = channels.scan(channelOf(index, kindOf(part)), part.text)
         if (released !== part.text) {
@@ -82,7 +83,7 @@ function sanitizeResponse (channels: ChannelScanner, obj: JsonObject, state: Gem
         }
       }
       const call = part.functionCall
-      if (isRecord(call) && call.args !== undefined) {
+      if (isJsonObject(call) && call.args !== undefined) {
         const info: ChannelInfo = { key: `${index}:call:${state.calls}`, choice: index, field: 'tool_arguments', part: state.calls++ }
         const scanned = scanStringLeaves(call.args, (text) => channels.scanOnce(info, text))
         call.args = scanned.value
@@ -96,9 +97,9 @@ function sanitizeResponse (channels: ChannelScanner, obj: JsonObject, state: Gem
         const rest = channels.finish(channelOf(index, kind).key)
         if (rest === '') continue
         changed = true
-        const holder = isRecord(candidate.content) ? candidate.content : (candidate.content = { role: 'model' })
+        const holder = isJsonObject(candidate.content) ? candidate.content : (candidate.content = { role: 'model' })
         const list = Array.isArray(holder.parts) ? holder.parts as unknown[] : (holder.parts = [])
-        const last = list.findLast((part): part is JsonObject => isRecord(part) && typeof part.text === 'string' && kindOf(part) === kind)
+        const last = list.findLast((part): part is JsonObject => isJsonObject(part) && typeof part.text === 'string' && kindOf(part) === kind)
         if (last !== undefined) {
           last.text = (last.text as string) + rest
           emptied.delete(last)
@@ -109,8 +110,8 @@ function sanitizeResponse (channels: ChannelScanner, obj: JsonObject, state: Gem
         }
       }
     }
-    if (emptied.size > 0 && parts !== undefined && isRecord(content)) {
-      content.parts = parts.filter((part) => !(isRecord(part) && emptied.has(part) && isBareText(part)))
+    if (emptied.size > 0 && parts !== undefined && isJsonObject(content)) {
+      content.parts = parts.filter((part) => !(isJsonObject(part) && emptied.has(part) && isBareText(part)))
     }
   })
   return changed
@@ -119,9 +120,9 @@ function sanitizeResponse (channels: ChannelScanner, obj: JsonObject, state: Gem
 /** Whether a chunk was left with no part, no finish reason and no prompt feedback. */
 function isEmptyChunk (obj: JsonObject): boolean {
   if (obj.promptFeedback !== undefined || !Array.isArray(obj.candidates)) return false
-  return obj.candidates.every((candidate: unknown) => isRecord(candidate) &&
+  return obj.candidates.every((candidate: unknown) => isJsonObject(candidate) &&
     candidate.finishReason === undefined &&
-    isRecord(candidate.content) && Array.isArray(candidate.content.parts) && candidate.content.parts.length === 0)
+    isJsonObject(candidate.content) && Array.isArray(candidate.content.parts) && candidate.content.parts.length === 0)
 }
 
 /** Whether `path` is a text part or a string leaf of function call args (what the codec scans). */
@@ -157,7 +158,7 @@ export function createGeminiCodec (ctx: CodecContext): ProtocolCodec {
       if (typeof obj.modelVersion === 'string') modelVersion = obj.modelVersion
       if (typeof obj.responseId === 'string') responseId = obj.responseId
       if (Array.isArray(obj.candidates)) {
-        obj.candidates.forEach((candidate: unknown, k) => { if (isRecord(candidate)) seen.add(indexOf(candidate.index, k)) })
+        obj.candidates.forEach((candidate: unknown, k) => { if (isJsonObject(candidate)) seen.add(indexOf(candidate.index, k)) })
       }
       const changed = sanitizeResponse(channels, obj, state, false, (reason) => { ctx.upstreamFinish(reason) })
       // After a cut the stream ends with the cut's chunk; what this chunk released before the match still goes out.
@@ -192,13 +193,13 @@ export function createGeminiCodec (ctx: CodecContext): ProtocolCodec {
 
 /** Whether a parsed frame is a GenerateContentResponse chunk. */
 export function isGeminiChunk (value: JsonObject): boolean {
-  return Array.isArray(value.candidates) || (isRecord(value.promptFeedback) && value.object === undefined)
+  return Array.isArray(value.candidates) || (isJsonObject(value.promptFeedback) && value.object === undefined)
 }
 
 /** Whether a JSON body is a GenerateContentResponse, or the array `streamGenerateContent` answers without `alt=sse`. */
 export function isGeminiBody (body: unknown): boolean {
-  if (Array.isArray(body)) return body.length > 0 && body.every((item) => isRecord(item) && (Array.isArray(item.candidates) || isRecord(item.promptFeedback)))
-  return isRecord(body) && (Array.isArray(body.candidates) || (isRecord(body.promptFeedback) && body.usageMetadata !== undefined))
+  if (Array.isArray(body)) return body.length > 0 && body.every((item) => isJsonObject(item) && (Array.isArray(item.candidates) || isJsonObject(item.promptFeedback)))
+  return isJsonObject(body) && (Array.isArray(body.candidates) || (isJsonObject(body.promptFeedback) && body.usageMetadata !== undefined))
 }
 
 /**
@@ -213,10 +214,10 @@ export function sanitizeGeminiBody (input: unknown, newScanner: () => Scanner, o
   const chunks: unknown[] = Array.isArray(scan.body) ? scan.body : [scan.body]
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i]
-    if (!isRecord(chunk)) continue
+    if (!isJsonObject(chunk)) continue
     if (sanitizeResponse(scan.channels, chunk, state, i === chunks.length - 1)) scan.changed = true
     if (scan.channels.cutFinding() !== undefined) {
-      if (Array.isArray(chunk.candidates)) for (const candidate of chunk.candidates) if (isRecord(candidate)) candidate.finishReason = 'SAFETY'
+      if (Array.isArray(chunk.candidates)) for (const candidate of chunk.candidates) if (isJsonObject(candidate)) candidate.finishReason = 'SAFETY'
       chunks.length = i + 1
       break
     }

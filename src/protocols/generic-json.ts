@@ -33,6 +33,7 @@
  * envelope was checked here once) are passed as they are.
  */
 import { TextDecoder } from 'node:util'
+import { isJsonObject } from '../json/json-object.js'
 import type { Scanner } from '../scanner/types.js'
 import type { ChannelInfo, ChannelScanner, DataFrame, EmitFrame, JsonPath, JsonValue } from './types.js'
 
@@ -116,10 +117,6 @@ interface PathState {
   bytes?: TextDecoder | undefined
 }
 
-function isObject (value: unknown): value is Record<string, JsonValue> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /** An integer long enough to spell a card, an account or an ID number: scanned as text. */
 function isLongInteger (value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) >= 10 ** (kMinScannedDigits - 1)
@@ -146,7 +143,7 @@ export function elementAt (list: unknown, segment: string | number | undefined):
   if (typeof segment === 'number') return list[segment]
   if (typeof segment !== 'string' || !segment.startsWith('#')) return undefined
   const index = Number(segment.slice(1))
-  return list.find((e: unknown) => isObject(e) && e.index === index)
+  return list.find((e: unknown) => isJsonObject(e) && e.index === index)
 }
 
 /**
@@ -165,7 +162,7 @@ function keyOfSegment (segment: string): string {
 
 /** The path segment of array element `k`: its integer `index` when it has one. */
 export function segmentOf (element: JsonValue, k: number): string | number {
-  if (isObject(element) && typeof element.index === 'number' && Number.isInteger(element.index)) return `#${element.index}`
+  if (isJsonObject(element) && typeof element.index === 'number' && Number.isInteger(element.index)) return `#${element.index}`
   return k
 }
 
@@ -177,7 +174,7 @@ function skeleton (frame: JsonValue, path: ReadonlyArray<string | number>, text:
     const at = typeof head === 'number' ? head : frame.findIndex((e, k) => segmentOf(e, k) === head)
     return [skeleton(frame[at] ?? null, rest, text)]
   }
-  if (!isObject(frame)) return skeleton(typeof head === 'number' ? [] : {}, path, text)
+  if (!isJsonObject(frame)) return skeleton(typeof head === 'number' ? [] : {}, path, text)
   const out: Record<string, JsonValue> = {}
   const at = keyOfSegment(String(head))
   for (const [key, value] of Object.entries(frame)) {
@@ -212,7 +209,7 @@ export function isCleanEnvelope (value: JsonValue, slot: JsonPath, channels: Cha
       }
       return true
     }
-    if (!isObject(v)) return true
+    if (!isJsonObject(v)) return true
     for (const [name, child] of Object.entries(v)) {
       if (!clean(name)) return false
       path.push(keySegment(name))
@@ -337,7 +334,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
       return value
     }
     if (typeof value === 'number') return scanNumber(value)
-    if (!isObject(value)) return value
+    if (!isJsonObject(value)) return value
     let renamed: Array<[string, JsonValue]> | undefined
     for (const key of Object.keys(value)) {
       const child = value[key] as JsonValue
@@ -361,7 +358,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
   }
 
   function discriminator (value: JsonValue, event: string | undefined): string {
-    if (!isObject(value)) return event ?? ''
+    if (!isJsonObject(value)) return event ?? ''
     const type = value.type
     let disc = typeof type === 'string' && kToken.test(type) ? type : (event ?? '')
     for (const name of kDiscriminators) {
@@ -414,7 +411,7 @@ export function createJsonGuard (options: JsonGuardOptions): JsonGuard {
       const disc = discriminator(value, event)
       const scanned = walk(value, [], { frame: value }, event, disc, owner)
       const out = { event, id, data: JSON.stringify(scanned) }
-      const terminal = isObject(value) && ((typeof value.type === 'string' && kTerminalTypes.has(value.type)) || value.done === true)
+      const terminal = isJsonObject(value) && ((typeof value.type === 'string' && kTerminalTypes.has(value.type)) || value.done === true)
       return terminal ? [...flush(), out] : [out]
     },
     flush,

@@ -4,17 +4,13 @@
  * without ever echoing it (a malformed frame may carry a secret, so only
  * its size reaches logs), and narrow `unknown` safely.
  */
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import type { CodecContext, DataFrame, EmitFrame } from './types.js'
-
-export type JsonObject = Record<string, unknown>
-
-export function isRecord (value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 /** Calls `fn` with each object of `list` and its position; anything else (not an array, a non-object element) is skipped. */
 export function forEachRecord (list: unknown, fn: (item: JsonObject, index: number) => void): void {
-  if (Array.isArray(list)) list.forEach((item: unknown, index) => { if (isRecord(item)) fn(item, index) })
+  if (Array.isArray(list)) list.forEach((item: unknown, index) => { if (isJsonObject(item)) fn(item, index) })
 }
 
 /** Parses a frame's data as a JSON object; reports and returns undefined otherwise. */
@@ -26,7 +22,7 @@ export function parseJsonObject (ctx: CodecContext, data: string): JsonObject | 
     ctx.malformed(`invalid JSON (${data.length} chars)`)
     return undefined
   }
-  if (!isRecord(value)) {
+  if (!isJsonObject(value)) {
     ctx.malformed(`expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`)
     return undefined
   }

@@ -24,9 +24,10 @@
  * know for an answer stopped by a filter.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createBodyScan, isPosition, scanStringLeaves } from './body-scan.js'
-import { isRecord, parseJsonObject } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { parseJsonObject } from './json-frame.js'
 import type { ChannelInfo, ChannelScanner, CodecContext, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, ProtocolCodec } from './types.js'
 
 /** Where a channel's text sits: in `message` (chat) or at the top level (generate). */
@@ -51,7 +52,7 @@ interface OllamaState {
 
 function holderOf (obj: JsonObject, slot: Slot, create: boolean): JsonObject | undefined {
   if (!slot.inMessage) return obj
-  if (isRecord(obj.message)) return obj.message
+  if (isJsonObject(obj.message)) return obj.message
   if (!create) return undefined
   const message: JsonObject = { role: 'assistant', content: '' }
   obj.message = message
@@ -74,10 +75,10 @@ function sanitizeObject (channels: ChannelScanner, obj: JsonObject, state: Ollam
       changed = true
     }
   }
-  const calls = isRecord(obj.message) ? obj.message.tool_calls : undefined
+  const calls = isJsonObject(obj.message) ? obj.message.tool_calls : undefined
   if (Array.isArray(calls)) {
     for (const call of calls) {
-      if (!isRecord(call) || !isRecord(call.function) || call.function.arguments === undefined) continue
+      if (!isJsonObject(call) || !isJsonObject(call.function) || call.function.arguments === undefined) continue
       const info: ChannelInfo = { key: `tool:${state.calls}`, choice: 0, field: 'tool_arguments', part: state.calls++ }
       const scanned = scanStringLeaves(call.function.arguments, (text) => channels.scanOnce(info, text))
       call.function.arguments = scanned.value
@@ -132,7 +133,7 @@ export function createOllamaCodec (ctx: CodecContext): ProtocolCodec {
       if (obj === undefined) return
       if (typeof obj.model === 'string') model = obj.model
       if (typeof obj.created_at === 'string') createdAt = obj.created_at
-      if (isRecord(obj.message)) chat = true
+      if (isJsonObject(obj.message)) chat = true
       else if (typeof obj.response === 'string') chat = false
       const done = obj.done === true
       if (done && typeof obj.done_reason === 'string') ctx.upstreamFinish(obj.done_reason)
@@ -158,15 +159,15 @@ export function createOllamaCodec (ctx: CodecContext): ProtocolCodec {
 
 /** Whether a JSON value is an Ollama chat or generate line or answer (`created_at`, `done`, and `message` or `response`). */
 export function isOllamaBody (body: unknown): boolean {
-  return isRecord(body) && typeof body.done === 'boolean' && typeof body.created_at === 'string' &&
-    (isRecord(body.message) || typeof body.response === 'string')
+  return isJsonObject(body) && typeof body.done === 'boolean' && typeof body.created_at === 'string' &&
+    (isJsonObject(body.message) || typeof body.response === 'string')
 }
 
 /** Sanitizes a non-streamed (`"stream": false`) Ollama answer. Cut: `done_reason: "content_filter"`. */
 export function sanitizeOllamaBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   const scan = createBodyScan(input, newScanner, options)
   const body = scan.body
-  if (isRecord(body)) {
+  if (isJsonObject(body)) {
     scan.changed = sanitizeObject(scan.channels, body, { calls: 0 }, true)
     if (scan.channels.cutFinding() !== undefined) {
       body.done = true

@@ -17,9 +17,10 @@
  * bodies).
  */
 import type { Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { isPosition } from './body-scan.js'
-import { forEachRecord, indexOf, isRecord, isText } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { forEachRecord, indexOf, isText } from './json-frame.js'
 import { choiceTextInfo, createChoiceCodec, sanitizeChoicesBody, soleChoice } from './openai-choices.js'
 import type { ChoiceFlavor } from './openai-choices.js'
 import type { ChannelInfo, CodecContext, JsonSanitizeOptions, JsonSanitizeResult, ProtocolCodec } from './types.js'
@@ -42,13 +43,13 @@ function toolInfo (i: number, j: number): ChannelInfo {
 }
 
 function toolCallsOf (delta: JsonObject): JsonObject[] {
-  return Array.isArray(delta.tool_calls) ? delta.tool_calls.filter(isRecord) : []
+  return Array.isArray(delta.tool_calls) ? delta.tool_calls.filter(isJsonObject) : []
 }
 
 function isEmptyToolCall (call: JsonObject): boolean {
   for (const [key, value] of Object.entries(call)) {
     if (key === 'index') continue
-    if (key !== 'function' || !isRecord(value)) return false
+    if (key !== 'function' || !isJsonObject(value)) return false
     for (const [name, inner] of Object.entries(value)) {
       if (name !== 'arguments' || inner !== '') return false
     }
@@ -69,14 +70,14 @@ const chatFlavor: ChoiceFlavor = {
   },
   scanChoice (choice, i, ctx) {
     const delta = choice.delta
-    if (!isRecord(delta)) return false
+    if (!isJsonObject(delta)) return false
     let changed = scanField(ctx, delta, 'content', choiceTextInfo('content', i))
     if (scanField(ctx, delta, 'refusal', refusalInfo(i))) changed = true
     const calls = toolCallsOf(delta)
     for (let k = 0; k < calls.length; k++) {
       const call = calls[k] as JsonObject
       const fn = call.function
-      if (!isRecord(fn) || !isText(fn.arguments)) continue
+      if (!isJsonObject(fn) || !isText(fn.arguments)) continue
       const j = indexOf(call.index, k)
       const text = fn.arguments
       const released = ctx.channels.scan(toolInfo(i, j), text)
@@ -89,7 +90,7 @@ const chatFlavor: ChoiceFlavor = {
   },
   appendFlush (choice, info, text) {
     const delta = choice.delta
-    if (!isRecord(delta)) return false
+    if (!isJsonObject(delta)) return false
     if (info.field === 'content' || info.field === 'refusal') {
       const current = delta[info.field]
       if (typeof current !== 'string') return false
@@ -100,7 +101,7 @@ const chatFlavor: ChoiceFlavor = {
     for (let k = 0; k < calls.length; k++) {
       const call = calls[k] as JsonObject
       const fn = call.function
-      if (indexOf(call.index, k) === info.part && isRecord(fn) && typeof fn.arguments === 'string') {
+      if (indexOf(call.index, k) === info.part && isJsonObject(fn) && typeof fn.arguments === 'string') {
         fn.arguments += text
         return true
       }
@@ -124,7 +125,7 @@ const chatFlavor: ChoiceFlavor = {
     const choice = soleChoice(chunk, kSimpleChoiceKeys)
     if (choice === undefined) return undefined
     const delta = choice.delta
-    if (!isRecord(delta)) return undefined
+    if (!isJsonObject(delta)) return undefined
     const text = delta.content
     if (!isText(text)) return undefined
     for (const key in delta) if (key !== 'content') return undefined
@@ -134,12 +135,12 @@ const chatFlavor: ChoiceFlavor = {
   isEmptyChoice (choice) {
     if (choice.finish_reason !== null && choice.finish_reason !== undefined) return false
     const delta = choice.delta
-    if (!isRecord(delta)) return true
+    if (!isJsonObject(delta)) return true
     for (const [key, value] of Object.entries(delta)) {
       if (key === 'content' || key === 'refusal') {
         if (value !== '' && value !== null) return false
       } else if (key === 'tool_calls') {
-        if (!Array.isArray(value) || !value.every((call) => isRecord(call) && isEmptyToolCall(call))) return false
+        if (!Array.isArray(value) || !value.every((call) => isJsonObject(call) && isEmptyToolCall(call))) return false
       } else if (value !== null && value !== undefined) {
         return false
       }
@@ -161,11 +162,11 @@ export function createOpenAiChatCodec (ctx: CodecContext, options: { doneMarker?
 export function sanitizeOpenAiChatBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   return sanitizeChoicesBody(input, newScanner, options, 'openai-chat', (scan, choice, i) => {
     const message = choice.message
-    if (!isRecord(message)) return false
+    if (!isJsonObject(message)) return false
     let changed = scan.scanField(message, 'content', choiceTextInfo('content', i))
     if (scan.scanField(message, 'refusal', refusalInfo(i))) changed = true
     forEachRecord(message.tool_calls, (call, j) => {
-      if (isRecord(call.function) && scan.scanField(call.function, 'arguments', toolInfo(i, j))) changed = true
+      if (isJsonObject(call.function) && scan.scanField(call.function, 'arguments', toolInfo(i, j))) changed = true
     })
     return changed
   })

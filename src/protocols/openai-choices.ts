@@ -53,10 +53,11 @@
  * `finish_reason: "content_filter"`.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createBodyScan, isPosition } from './body-scan.js'
 import type { BodyScan } from './body-scan.js'
-import { forEachRecord, indexOf, isRecord, parseJsonObject } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { forEachRecord, indexOf, parseJsonObject } from './json-frame.js'
 import { isCleanEnvelope, segmentOf } from './generic-json.js'
 import type {
   ChannelInfo, ChannelScanner, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, Protocol, ProtocolCodec
@@ -121,10 +122,10 @@ interface ChunkTemplate {
 // A probe no upstream sends; outside a JSON string its backslash is a syntax error.
 const kProbe = '\\u0001sluice-probe\\u0002'
 const kProbeText = '\u0001sluice-probe\u0002'
-// Template rebuilds tolerated before a stream whose envelope changes every
-// chunk (a per-chunk nonce) stops trying; after that the ratio of hits must pay for them.
 /** Text a run may gather before it is scanned even in the middle of a read. */
 const kMaxRunChars = 2048
+// Template rebuilds tolerated before a stream whose envelope changes every
+// chunk (a per-chunk nonce) stops trying; after that the ratio of hits must pay for them.
 const kFreeBuilds = 4
 const kHitsPerBuild = 4
 
@@ -175,7 +176,7 @@ function buildTemplate (data: string, chunk: JsonObject, simple: { info: Channel
   } catch {
     return undefined
   }
-  if (!isRecord(probe) || (padded && probe.obfuscation !== 'pad')) return undefined
+  if (!isJsonObject(probe) || (padded && probe.obfuscation !== 'pad')) return undefined
   const found = flavor.simpleText(probe)
   if (found === undefined || found.text !== kProbeText || found.info.key !== simple.info.key) return undefined
   // Frames of this envelope bypass the generic JSON guard: its bytes must be
@@ -215,7 +216,7 @@ export function soleChoice (chunk: JsonObject, keys: ReadonlySet<string>): JsonO
   const choices = chunk.choices
   if (!Array.isArray(choices) || choices.length !== 1) return undefined
   const choice: unknown = choices[0]
-  if (!isRecord(choice) || (choice.finish_reason !== null && choice.finish_reason !== undefined)) return undefined
+  if (!isJsonObject(choice) || (choice.finish_reason !== null && choice.finish_reason !== undefined)) return undefined
   if (choice.logprobs !== null && choice.logprobs !== undefined) return undefined
   for (const key in choice) if (!keys.has(key)) return undefined
   return choice
@@ -339,7 +340,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
 
     for (let k = 0; k < choices.length; k++) {
       const choice = choices[k]
-      if (!isRecord(choice)) continue
+      if (!isJsonObject(choice)) continue
       const i = indexOf(choice.index, k)
       seen.add(i)
       let textChanged = flavor.scanChoice(choice, i, ctx)
@@ -385,7 +386,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       return
     }
     delete chunk.obfuscation
-    const kept = (choices.filter(isRecord)).filter((choice) => !flavor.isEmptyChoice(choice))
+    const kept = (choices.filter(isJsonObject)).filter((choice) => !flavor.isEmptyChoice(choice))
     if (kept.length === 0 && (chunk.usage === undefined || chunk.usage === null)) return
     chunk.choices = kept
     ctx.emit({ event: frame.event, id: frame.id, value: chunk })
@@ -398,7 +399,7 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       // Only the choices of an array are scanned (an object `choices` is
       // passed on as it came, for the generic path to scan).
       return path.length > 2 && path[0] === 'choices' && isPosition(path[1]) &&
-        isRecord(frame) && Array.isArray(frame.choices) && flavor.ownsChoicePath(path.slice(2))
+        isJsonObject(frame) && Array.isArray(frame.choices) && flavor.ownsChoicePath(path.slice(2))
     },
     takeFast,
     frame (frame) {
@@ -459,7 +460,7 @@ export function sanitizeChoicesBody (
 ): JsonSanitizeResult {
   const scan = createBodyScan(input, newScanner, options)
   const body = scan.body
-  if (!isRecord(body)) return scan.result(undefined)
+  if (!isJsonObject(body)) return scan.result(undefined)
   forEachRecord(body.choices, (choice, k) => {
     const i = typeof choice.index === 'number' ? choice.index : k
     // Token logprobs spell out the original text.

@@ -40,9 +40,10 @@
  * "incomplete"`, `incomplete_details.reason: "content_filter"`.
  */
 import type { Finding, Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createBodyScan } from './body-scan.js'
-import { forEachRecord, indexOf, isRecord, isText, parseTypedEvent } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { forEachRecord, indexOf, isText, parseTypedEvent } from './json-frame.js'
 import { elementAt } from './generic-json.js'
 import type {
   ChannelInfo, CodecContext, DataFrame, EmitFrame, FailureInfo, JsonPath, JsonSanitizeOptions, JsonSanitizeResult, JsonValue, ProtocolCodec, TextField
@@ -82,7 +83,7 @@ const kItemEvents = new Set(['response.output_item.added', 'response.output_item
 
 /** Whether `name` of a content or summary part is the text `sanitizePart` scans. */
 function ownsPartField (part: unknown, name: unknown, summary: boolean): boolean {
-  if (!isRecord(part)) return false
+  if (!isJsonObject(part)) return false
   if (part.type === 'output_text') return name === 'text'
   if (part.type === 'refusal') return name === 'refusal'
   if (part.type === 'summary_text' || part.type === 'reasoning_text' || summary) return name === 'text'
@@ -91,7 +92,7 @@ function ownsPartField (part: unknown, name: unknown, summary: boolean): boolean
 
 /** Whether the path inside an output item is a text `sanitizeItem` scans. */
 function ownsItemPath (item: unknown, rest: JsonPath): boolean {
-  if (!isRecord(item)) return false
+  if (!isJsonObject(item)) return false
   if (rest.length === 1) return (item.type === 'function_call' && rest[0] === 'arguments') || (item.type === 'custom_tool_call' && rest[0] === 'input')
   if (rest.length !== 3 || (rest[0] !== 'content' && rest[0] !== 'summary')) return false
   return ownsPartField(elementAt(item[rest[0]], rest[1]), rest[2], rest[0] === 'summary')
@@ -103,7 +104,7 @@ function ownsItemPath (item: unknown, rest: JsonPath): boolean {
  * response snapshots.
  */
 function ownsPath (frame: JsonValue, path: JsonPath): boolean {
-  if (!isRecord(frame) || typeof frame.type !== 'string') return false
+  if (!isJsonObject(frame) || typeof frame.type !== 'string') return false
   const type = frame.type
   if (kDeltaKinds[type] !== undefined) return path.length === 1 && path[0] === 'delta'
   const done = kDoneKinds[type]
@@ -112,7 +113,7 @@ function ownsPath (frame: JsonValue, path: JsonPath): boolean {
   // another type was never scanned by the codec.
   if (path[0] === 'part') return kPartEvents.has(type) && path.length === 2 && ownsPartField(frame.part, path[1], type.startsWith('response.reasoning_summary_part.'))
   if (path[0] === 'item') return kItemEvents.has(type) && ownsItemPath(frame.item, path.slice(1))
-  if (path[0] === 'response' && path[1] === 'output' && (kFinalEvents.has(type) || kSnapshotEvents.has(type)) && isRecord(frame.response)) {
+  if (path[0] === 'response' && path[1] === 'output' && (kFinalEvents.has(type) || kSnapshotEvents.has(type)) && isJsonObject(frame.response)) {
     return ownsItemPath(elementAt(frame.response.output, path[2]), path.slice(3))
   }
   return false
@@ -227,12 +228,12 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
     let changed = false
     if (Array.isArray(item.content)) {
       item.content.forEach((part, ci) => {
-        if (isRecord(part) && sanitizePart(part, oi, ci, textOf)) changed = true
+        if (isJsonObject(part) && sanitizePart(part, oi, ci, textOf)) changed = true
       })
     }
     if (Array.isArray(item.summary)) {
       item.summary.forEach((part, si) => {
-        if (isRecord(part) && sanitizePart(part, oi, si, textOf, true)) changed = true
+        if (isJsonObject(part) && sanitizePart(part, oi, si, textOf, true)) changed = true
       })
     }
     if (item.type === 'function_call' && replace(item, 'arguments', channelOf('response.function_call_arguments.delta', oi, 0), textOf)) changed = true
@@ -244,7 +245,7 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
     if (!Array.isArray(response.output)) return false
     let changed = false
     response.output.forEach((item, oi) => {
-      if (isRecord(item) && sanitizeItem(item, oi, textOf)) changed = true
+      if (isJsonObject(item) && sanitizeItem(item, oi, textOf)) changed = true
     })
     return changed
   }
@@ -275,11 +276,11 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
     if (type === 'response.content_part.done' || type === 'response.reasoning_summary_part.done') {
       const part = obj.part
       const sub = type === 'response.content_part.done' ? obj.content_index : obj.summary_index
-      return isRecord(part) && sanitizePart(part, oi, indexOf(sub, 0), (i, t) => finalText(i, t, obj), type !== 'response.content_part.done')
+      return isJsonObject(part) && sanitizePart(part, oi, indexOf(sub, 0), (i, t) => finalText(i, t, obj), type !== 'response.content_part.done')
     }
     if (type === 'response.content_part.added' || type === 'response.reasoning_summary_part.added') {
       const part = obj.part
-      if (!isRecord(part)) return false
+      if (!isJsonObject(part)) return false
       const sub = indexOf(type === 'response.content_part.added' ? obj.content_index : obj.summary_index, 0)
       const changed = sanitizePart(part, oi, sub, snapshotText, type !== 'response.content_part.added')
       const item = items.get(oi)
@@ -289,18 +290,18 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
     }
     if (type === 'response.output_item.added' || type === 'response.output_item.done') {
       const item = obj.item
-      if (!isRecord(item)) return false
+      if (!isJsonObject(item)) return false
       const changed = sanitizeItem(item, oi, type === 'response.output_item.done' ? (i, t) => finalText(i, t, obj) : snapshotText)
       items.set(oi, structuredClone(item))
       return changed
     }
     if (kFinalEvents.has(type) || kSnapshotEvents.has(type)) {
       const response = obj.response
-      if (!isRecord(response)) return false
+      if (!isJsonObject(response)) return false
       if (kFinalEvents.has(type)) {
         for (const info of channels.openChannels()) flushChannel(info.key, obj)
         const details = response.incomplete_details
-        const reason = type === 'response.incomplete' && isRecord(details) && typeof details.reason === 'string'
+        const reason = type === 'response.incomplete' && isJsonObject(details) && typeof details.reason === 'string'
           ? details.reason
           : response.status
         if (typeof reason === 'string') ctx.upstreamFinish(reason)
@@ -378,7 +379,7 @@ export function createOpenAiResponsesCodec (ctx: CodecContext): ProtocolCodec {
 export function sanitizeOpenAiResponsesBody (input: unknown, newScanner: () => Scanner, options: JsonSanitizeOptions = {}): JsonSanitizeResult {
   const scan = createBodyScan(input, newScanner, options)
   const body = scan.body
-  if (!isRecord(body)) return scan.result(undefined)
+  if (!isJsonObject(body)) return scan.result(undefined)
   forEachRecord(body.output, (item, oi) => {
     forEachRecord(item.content, (part, ci) => {
       if (part.type === 'output_text') scan.scanField(part, 'text', channelOf('response.output_text.delta', oi, ci))

@@ -18,11 +18,11 @@
  * protocol's way (each sanitizer's doc says how).
  */
 import type { Scanner } from '../scanner/types.js'
+import { isJsonObject } from '../json/json-object.js'
 import { sanitizeAnthropicMessagesBody } from './anthropic-messages.js'
 import { createBodyScan } from './body-scan.js'
 import { isCohereBody, sanitizeCohereBody } from './cohere.js'
 import { isGeminiBody, sanitizeGeminiBody } from './gemini.js'
-import { isRecord } from './json-frame.js'
 import { isOllamaBody, sanitizeOllamaBody } from './ollama.js'
 import { sanitizeOpenAiChatBody } from './openai-chat.js'
 import { sanitizeOpenAiCompletionsBody } from './openai-completions.js'
@@ -33,7 +33,7 @@ import type { JsonSanitizeOptions, JsonSanitizeResult, Protocol } from './types.
 export function sniffJsonProtocol (body: unknown): Protocol | undefined {
   // Gemini's `streamGenerateContent` without `alt=sse` answers a JSON array.
   if (isGeminiBody(body)) return 'gemini'
-  if (!isRecord(body)) return undefined
+  if (!isJsonObject(body)) return undefined
   if (body.object === 'chat.completion') return 'openai-chat'
   if (body.object === 'text_completion') return 'openai-completions'
   if (body.object === 'response') return 'openai-responses'

@@ -44,11 +44,11 @@
  */
 import { UnsupportedProtocolError } from '../errors.js'
 import { kNdjsonTypes, mediaTypeOf } from '../http/media-types.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createAnthropicMessagesCodec } from './anthropic-messages.js'
 import { createCohereCodec, kCohereEventTypes } from './cohere.js'
 import { createGeminiCodec, isGeminiChunk } from './gemini.js'
-import { isRecord } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
 import { createOpenAiChatCodec } from './openai-chat.js'
 import { createOpenAiCompletionsCodec } from './openai-completions.js'
 import { createOllamaCodec, isOllamaBody } from './ollama.js'
@@ -118,7 +118,7 @@ function parseObject (data: string): JsonObject | undefined {
   if (data.charCodeAt(0) !== 0x7b /* { */ && data.trimStart()[0] !== '{') return undefined
   try {
     const value: unknown = JSON.parse(data)
-    return isRecord(value) ? value : undefined
+    return isJsonObject(value) ? value : undefined
   } catch {
     return undefined
   }

@@ -8,7 +8,7 @@
  * Node Transform (stream/create-sanitize-stream.ts) only wires them up.
  */
 import type { Finding } from '../scanner/types.js'
-import type { JsonObject } from './json-frame.js'
+import type { JsonObject } from '../json/json-object.js'
 
 /** The LLM stream protocols Sluice understands. */
 export type Protocol =

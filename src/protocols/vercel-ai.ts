@@ -28,8 +28,9 @@
  * strictly).
  */
 import type { Finding } from '../scanner/types.js'
-import { isRecord, isText, parseJsonObject } from './json-frame.js'
-import type { JsonObject } from './json-frame.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
+import { isText, parseJsonObject } from './json-frame.js'
 import type { ChannelInfo, CodecContext, EmitFrame, FailureInfo, JsonPath, JsonValue, ProtocolCodec, TextField } from './types.js'
 
 export const kVercelCutReason = 'content-filter'
@@ -68,7 +69,7 @@ export function isVercelPart (value: JsonObject): boolean {
 }
 
 function ownsVercelPath (frame: JsonValue, path: JsonPath): boolean {
-  if (!isRecord(frame) || path.length !== 1 || typeof frame.type !== 'string') return false
+  if (!isJsonObject(frame) || path.length !== 1 || typeof frame.type !== 'string') return false
   const stream = kByDelta[frame.type]
   // Without a string id the codec scans nothing in the part (see handle).
   return stream !== undefined && path[0] === stream.textProperty && typeof frame[stream.idProperty] === 'string'

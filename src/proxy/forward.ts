@@ -14,15 +14,18 @@
  * protocol's own shape (fastify's rule: once headers are out, a mid-stream
  * error is ended in-band, never by changing the status).
  */
-import { EventEmitter } from 'node:events'
-import { Readable } from 'node:stream'
-import { Pool, errors as undiciErrors } from 'undici'
+import type { Readable } from 'node:stream'
+import { Pool } from 'undici'
 import type { Dispatcher } from 'undici'
-import { UpstreamError, UpstreamTimeoutError } from '../errors.js'
+import { UpstreamTimeoutError } from '../errors.js'
 import { contentCodings, decodeContent } from '../http/content-encoding.js'
 import { allowedResponseHeaders } from '../http/response-headers.js'
+import { createCanceller, onCancel, pause } from './cancel.js'
+import type { CancelSignal, CancellerSignal } from './cancel.js'
 import type { ProxyTimeouts } from './proxy-config.js'
 import { forwardedRequestHeaders } from './request-headers.js'
+import { guardBody } from './upstream-body.js'
+import { attemptFailure, backoffDelay, isRetryableStatus, retryWaitMs } from './upstream-failures.js'
 
 const kNone: ReadonlySet<string> = new Set()
 
@@ -77,81 +80,6 @@ export interface ForwardRequest {
   signal: CancelSignal
 }
 
-/**
- * What stops an exchange: an `AbortSignal`, or the cheaper `Canceller`
- * signal (an EventEmitter with `aborted` and `reason` that emits 'abort',
- * which undici accepts as a request signal too).
- */
-export type CancelSignal = AbortSignal | CancellerSignal
-
-export interface CancellerSignal extends EventEmitter {
-  readonly aborted: boolean
-  readonly reason: unknown
-}
-
-export interface Canceller {
-  readonly signal: CancellerSignal
-  /** Aborts once; later calls do nothing. */
-  abort: (reason?: unknown) => void
-}
-
-class CancellerEmitter extends EventEmitter implements CancellerSignal {
-  aborted = false
-  reason: unknown = undefined
-}
-
-/**
- * An AbortController for one request, at a fraction of the cost: in Node 20
- * making an AbortController and listening to it costs ~6.6 µs, an
- * EventEmitter ~0.3 µs (and `AbortSignal.any` over two ~29 µs). Every
- * proxied request makes two of them.
- *
- * @example
- * const cancel = createCanceller()
- * onClientGone(reply.raw, () => { cancel.abort() })
- * await upstream.forward({ ..., signal: cancel.signal })
- */
-export function createCanceller (): Canceller {
-  const signal = new CancellerEmitter()
-  return {
-    signal,
-    abort: function abort (reason?: unknown) {
-      if (signal.aborted) return
-      signal.aborted = true
-      signal.reason = reason
-      signal.emit('abort')
-    }
-  }
-}
-
-/** Calls `fn` once when `signal` aborts (at once if it has); returns a function that stops listening. */
-function onCancel (signal: CancelSignal, fn: () => void): () => void {
-  if (signal.aborted) {
-    fn()
-    return () => {}
-  }
-  if (signal instanceof EventEmitter) {
-    signal.once('abort', fn)
-    return () => { signal.removeListener('abort', fn) }
-  }
-  signal.addEventListener('abort', fn, { once: true })
-  return () => { signal.removeEventListener('abort', fn) }
-}
-
-/** Waits `ms`, or less if `signal` aborts first (the caller then sees the abort). */
-function pause (ms: number, signal: CancelSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      stop()
-      resolve()
-    }, ms)
-    const stop = onCancel(signal, () => {
-      clearTimeout(timer)
-      resolve()
-    })
-  })
-}
-
 export interface ForwardResponse {
   status: number
   /**
@@ -179,108 +107,42 @@ export interface UpstreamClient {
 /** The headers a client's key comes in (OpenAI, Anthropic, Gemini): forwarded only with `forwardClientAuth`. */
 const kAuthHeaders = ['authorization', 'x-api-key', 'x-goog-api-key'] as const
 
-/** Errors of the connection itself: nothing was answered, so another attempt is safe. */
-const connectionErrorCodes = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_CLOSED'
-])
-
-function errorCode (err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
-
-/** Equal jitter (AWS architecture blog, "Exponential Backoff and Jitter"): half fixed, half random, so retries spread out. */
-export function backoffDelay (attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** attempt)
-  return Math.round(ceiling / 2 + random() * ceiling / 2)
-}
-
-/** Seconds or an HTTP date (RFC 9110 §10.2.3), in ms; undefined when absent or unreadable. */
-function retryAfterMs (value: string | string[] | undefined): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value
-  if (text === undefined) return undefined
-  const seconds = Number(text)
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const date = Date.parse(text)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
-}
-
 /**
- * Wraps the upstream body: an idle clock that restarts on every chunk
- * (stopped while the client applies backpressure, since a slow reader is not
- * a silent upstream) and the body's own failures turned into coded errors
- * the plugin can end the stream with.
- *
- * One timer per stream, not one per chunk: a chunk only notes the time, and
- * when the timer fires it either times out or re-arms for what is left of
- * the allowed gap. (A `clearTimeout` + `setTimeout` per chunk cost ~2% of
- * the proxy's CPU at saturation, plus a Timeout object per chunk to collect.)
+ * One exchange's stop: the client's signal or the total cap, whichever
+ * comes first. (`AbortSignal.any` over two AbortControllers did the same
+ * for ~29 µs per request in Node 20; this costs well under 1 µs.)
  */
-function guardBody (body: Readable, idleMs: number, onTimeoutKind: (kind: string) => void): Readable {
-  let idleTimer: NodeJS.Timeout | undefined
-  let lastActivity = 0
-  /** True while the consumer is full: the upstream is paused, the idle clock stopped. */
-  let waiting = false
-  const onIdleTimer = (): void => {
-    idleTimer = undefined
-    if (waiting || guarded.destroyed) return
-    const quiet = performance.now() - lastActivity
-    if (quiet < idleMs) {
-      idleTimer = setTimeout(onIdleTimer, idleMs - quiet)
-      return
-    }
-    onTimeoutKind('idle')
-    guarded.destroy(new UpstreamTimeoutError(`no data from upstream for ${idleMs} ms`))
-  }
-  const startIdle = (): void => {
-    lastActivity = performance.now()
-    idleTimer ??= setTimeout(onIdleTimer, idleMs)
-  }
-  const stopIdle = (): void => {
-    if (idleTimer !== undefined) clearTimeout(idleTimer)
-    idleTimer = undefined
-  }
-  const guarded = new Readable({
-    read () {
-      if (!waiting) return
-      waiting = false
-      body.resume()
-      if (!body.readableEnded) startIdle()
-    },
-    destroy (err, callback) {
-      stopIdle()
-      body.off('data', onData)
-      // Destroying undici's body aborts the request and frees (or drops) the socket.
-      if (!body.destroyed) body.destroy()
-      callback(err)
-    }
-  })
-  const onData = (chunk: Buffer): void => {
-    lastActivity = performance.now()
-    if (!guarded.push(chunk)) {
-      waiting = true
-      body.pause()
-      stopIdle()
+interface Exchange {
+  readonly signal: CancellerSignal
+  /** True once the total cap has passed. */
+  readonly timedOut: boolean
+  /** The error of the total cap (an `UpstreamTimeoutError`). */
+  timeoutError: () => Error
+  /** Stops the clock and the listening (the body closed, or the exchange failed). */
+  done: () => void
+}
+
+function startExchange (clientSignal: CancelSignal, totalMs: number, metrics: ForwardMetrics | undefined): Exchange {
+  const cancel = createCanceller()
+  let timedOut = false
+  const timeoutError = (): Error => new UpstreamTimeoutError(`upstream exchange exceeded ${totalMs} ms`)
+  const totalTimer = totalMs > 0
+    ? setTimeout(() => {
+      timedOut = true
+      metrics?.countUpstreamError('timeout_total')
+      cancel.abort(timeoutError())
+    }, totalMs)
+    : undefined
+  const stopListening = onCancel(clientSignal, () => { cancel.abort(clientSignal.reason) })
+  return {
+    signal: cancel.signal,
+    get timedOut () { return timedOut },
+    timeoutError,
+    done () {
+      if (totalTimer !== undefined) clearTimeout(totalTimer)
+      stopListening()
     }
   }
-  body.on('data', onData)
-  body.once('end', () => {
-    stopIdle()
-    guarded.push(null)
-  })
-  body.once('error', (err) => {
-    stopIdle()
-    if (guarded.destroyed) return
-    const coded = err instanceof UpstreamTimeoutError || err instanceof UpstreamError
-      ? err
-      : errorCode(err) === 'UND_ERR_ABORTED' || err.name === 'AbortError'
-        ? err
-        : new UpstreamError(`connection closed mid-body (${errorCode(err) ?? err.message})`)
-    guarded.destroy(coded)
-  })
-  startIdle()
-  return guarded
 }
 
 /**
@@ -293,8 +155,7 @@ function guardBody (body: Readable, idleMs: number, onTimeoutKind: (kind: string
  */
 export function createUpstreamClient (options: UpstreamClientOptions): UpstreamClient {
   const base = new URL(options.upstream)
-  let prefix = base.pathname.replace(/\/+$/, '')
-  const { timeouts, metrics } = options
+  const { timeouts, metrics, upstreamKeys: keys } = options
   const pool = new Pool(base.origin, {
     connect: { timeout: timeouts.connectMs },
     headersTimeout: timeouts.headersMs,
@@ -302,6 +163,9 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     bodyTimeout: 0,
     keepAliveTimeout: 30_000
   })
+  // Normalised once so `upstreamPath` stays cheap.
+  const trimmed = base.pathname.replace(/\/+$/, '')
+  const prefix = trimmed === '/' ? '' : trimmed
   let nextKey = 0
 
   function upstreamPath (path: string): string {
@@ -311,13 +175,18 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     }
     return prefix + path
   }
-  // Normalise once so `upstreamPath` stays cheap.
-  prefix = prefix === '/' ? '' : prefix
+
+  /** Round-robin across requests; a 429 moves a request on to the next key. */
+  function firstKeyIndex (): number {
+    const index = keys.length === 0 ? 0 : nextKey++ % keys.length
+    if (nextKey >= Number.MAX_SAFE_INTEGER) nextKey = 0
+    return index
+  }
 
   function headersFor (request: ForwardRequest, key: string | undefined): Record<string, string | string[]> {
     const out: Record<string, string | string[]> = forwardedRequestHeaders(request.headers, request.forwardHeaders ?? kNone)
     // Sluice must read the body to sanitize it (RFC 9110 §12.5.3); one
-    // compressed anyway is decoded (see forward), an unknown coding refused.
+    // compressed anyway is decoded (see deliver), an unknown coding refused.
     out['accept-encoding'] = 'identity'
     if (request.body !== undefined) out['content-type'] = 'application/json'
     const clientAuth = kAuthHeaders.filter((name) => request.headers[name] !== undefined)
@@ -330,119 +199,98 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     return out
   }
 
-  async function forward (request: ForwardRequest): Promise<ForwardResponse> {
-    const keys = options.upstreamKeys
-    // Round-robin across requests; a 429 moves this request on to the next key.
-    let keyIndex = keys.length === 0 ? 0 : nextKey++ % keys.length
-    if (nextKey >= Number.MAX_SAFE_INTEGER) nextKey = 0
-    // One canceller for both reasons to stop: the client's signal and the
-    // total cap. (`AbortSignal.any` over two AbortControllers did the same
-    // for ~29 µs per request in Node 20; this costs well under 1 µs.)
-    const cancel = createCanceller()
-    const signal = cancel.signal
-    let totalTimedOut = false
-    const totalTimer = timeouts.totalMs > 0
-      ? setTimeout(() => {
-        totalTimedOut = true
-        metrics?.countUpstreamError('timeout_total')
-        cancel.abort(new UpstreamTimeoutError(`upstream exchange exceeded ${timeouts.totalMs} ms`))
-      }, timeouts.totalMs)
-      : undefined
-    const stopListening = onCancel(request.signal, () => { cancel.abort(request.signal.reason) })
-    const done = (): void => {
-      if (totalTimer !== undefined) clearTimeout(totalTimer)
-      stopListening()
-    }
-    // With client auth forwarded, a `?key=` is the client's own upstream key.
-    const path = upstreamPath(options.forwardClientAuth ? request.path : withoutKeyParam(request.path))
+  /**
+   * The wait before another attempt after `err` (no answer came), or throws
+   * the error the exchange ends with: the client's abort as it is, the total
+   * cap, or the coded failure (upstream-failures.ts).
+   */
+  function waitAfterFailure (err: unknown, request: ForwardRequest, exchange: Exchange, attempt: number): number {
+    if (request.signal.aborted) throw err
+    if (exchange.timedOut) throw exchange.timeoutError()
+    const failure = attemptFailure(err, attempt < options.retries, timeouts)
+    metrics?.countUpstreamError(failure.kind)
+    if (!failure.retry) throw failure.error
+    metrics?.countRetry()
+    return backoffDelay(attempt, options.retryBaseDelayMs, options.retryMaxDelayMs)
+  }
 
+  /**
+   * Whether an answer is final; when it is not (a 5xx or 429 while retries
+   * are left and nothing aborted the exchange), drains it and says how long
+   * to wait, and whether to move on to the next key.
+   */
+  async function retryOf (response: Dispatcher.ResponseData, attempt: number, exchange: Exchange): Promise<{ waitMs: number, nextKey: boolean } | undefined> {
+    const status = response.statusCode
+    if (!isRetryableStatus(status) || attempt >= options.retries || exchange.signal.aborted) return undefined
+    metrics?.countUpstreamError(status === 429 ? 'status_429' : 'status_5xx')
+    metrics?.countRetry()
+    // Drain, so the keep-alive socket can serve the next attempt.
+    await response.body.dump().catch(() => {})
+    // Another key has its own quota: a 429 moves on to it.
+    const nextKey = status === 429 && keys.length > 1
+    const waitMs = retryWaitMs(status, { attempt, baseMs: options.retryBaseDelayMs, maxMs: options.retryMaxDelayMs, retryAfter: response.headers['retry-after'], otherKey: nextKey })
+    return { waitMs, nextKey }
+  }
+
+  /** Attempts until an answer is final (see waitAfterFailure and retryOf). */
+  async function answerOf (request: ForwardRequest, path: string, exchange: Exchange): Promise<{ response: Dispatcher.ResponseData, attempts: number }> {
+    let keyIndex = firstKeyIndex()
     for (let attempt = 0; ; attempt++) {
       const key = keys[keyIndex % Math.max(1, keys.length)]
       let response: Dispatcher.ResponseData
       try {
-        response = await pool.request({
-          path,
-          method: request.method,
-          headers: headersFor(request, key),
-          body: request.body ?? null,
-          signal
-        })
+        response = await pool.request({ path, method: request.method, headers: headersFor(request, key), body: request.body ?? null, signal: exchange.signal })
       } catch (err) {
-        if (request.signal.aborted) {
-          done()
-          throw err
-        }
-        if (totalTimedOut) {
-          done()
-          throw new UpstreamTimeoutError(`upstream exchange exceeded ${timeouts.totalMs} ms`)
-        }
-        const code = errorCode(err)
-        if (err instanceof undiciErrors.HeadersTimeoutError) {
-          // Not retried: the provider may still be working on it, and waiting again doubles the wait.
-          done()
-          metrics?.countUpstreamError('timeout_headers')
-          throw new UpstreamTimeoutError(`no response headers within ${timeouts.headersMs} ms`)
-        }
-        if (code !== undefined && connectionErrorCodes.has(code) && attempt < options.retries) {
-          metrics?.countUpstreamError('connection')
-          metrics?.countRetry()
-          // An abort during the wait makes the next attempt fail at once, through the checks above.
-          await pause(backoffDelay(attempt, options.retryBaseDelayMs, options.retryMaxDelayMs), signal)
-          continue
-        }
-        done()
-        if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-          metrics?.countUpstreamError('timeout_connect')
-          throw new UpstreamTimeoutError(`could not connect within ${timeouts.connectMs} ms`)
-        }
-        metrics?.countUpstreamError('connection')
-        throw new UpstreamError(code ?? (err as Error).message)
-      }
-      const status = response.statusCode
-      const retryable = status >= 500 || status === 429
-      if (retryable && attempt < options.retries && !signal.aborted) {
-        metrics?.countUpstreamError(status === 429 ? 'status_429' : 'status_5xx')
-        metrics?.countRetry()
-        // Drain, so the keep-alive socket can serve the next attempt.
-        await response.body.dump().catch(() => {})
-        let wait = backoffDelay(attempt, options.retryBaseDelayMs, options.retryMaxDelayMs)
-        if (status === 429) {
-          if (keys.length > 1) {
-            // Another key has its own quota: no reason to wait.
-            keyIndex++
-            wait = 0
-          } else {
-            const after = retryAfterMs(response.headers['retry-after'])
-            if (after !== undefined) wait = Math.min(options.retryMaxDelayMs, Math.max(wait, after))
-          }
-        }
-        if (wait > 0) await pause(wait, signal)
+        // An abort during the wait makes the next attempt fail at once, through the checks of waitAfterFailure.
+        await pause(waitAfterFailure(err, request, exchange, attempt), exchange.signal)
         continue
       }
-      let codings: string[]
-      try {
-        codings = contentCodings(response.headers['content-encoding'])
-      } catch (err) {
-        // A coding Sluice cannot undo: the body could not be scanned. Refused before the first byte.
-        response.body.on('error', () => {})
-        response.body.destroy()
-        done()
-        throw err
-      }
-      const guarded = guardBody(response.body, timeouts.idleMs, (kind) => metrics?.countUpstreamError(`timeout_${kind}`))
-      guarded.once('close', done)
-      // The total cap also applies to the body: its abort destroys undici's body, which guardBody
-      // reports; replace that error with the coded timeout.
-      signal.once('abort', () => {
-        if (totalTimedOut && !guarded.destroyed) guarded.destroy(new UpstreamTimeoutError(`upstream exchange exceeded ${timeouts.totalMs} ms`))
-      })
-      return {
-        status,
-        headers: allowedResponseHeaders(response.headers),
-        // Decoded after the guard, so the idle clock watches the upstream's bytes.
-        body: decodeContent(guarded, codings),
-        attempts: attempt + 1
-      }
+      const retry = await retryOf(response, attempt, exchange)
+      if (retry === undefined) return { response, attempts: attempt + 1 }
+      if (retry.nextKey) keyIndex++
+      if (retry.waitMs > 0) await pause(retry.waitMs, exchange.signal)
+    }
+  }
+
+  /**
+   * The final answer as the client will get it: its body decoded and
+   * guarded (idle timeout; the total cap ends it with the coded timeout).
+   * A content coding Sluice cannot undo is refused before the first byte.
+   */
+  function deliver (response: Dispatcher.ResponseData, attempts: number, exchange: Exchange): ForwardResponse {
+    let codings: string[]
+    try {
+      codings = contentCodings(response.headers['content-encoding'])
+    } catch (err) {
+      response.body.on('error', () => {})
+      response.body.destroy()
+      throw err
+    }
+    const guarded = guardBody(response.body, timeouts.idleMs, (kind) => metrics?.countUpstreamError(`timeout_${kind}`))
+    guarded.once('close', exchange.done)
+    // The total cap's abort destroys undici's body, which guardBody reports: replace that error with the coded timeout.
+    exchange.signal.once('abort', () => {
+      if (exchange.timedOut && !guarded.destroyed) guarded.destroy(exchange.timeoutError())
+    })
+    return {
+      status: response.statusCode,
+      headers: allowedResponseHeaders(response.headers),
+      // Decoded after the guard, so the idle clock watches the upstream's bytes.
+      body: decodeContent(guarded, codings),
+      attempts
+    }
+  }
+
+  async function forward (request: ForwardRequest): Promise<ForwardResponse> {
+    const exchange = startExchange(request.signal, timeouts.totalMs, metrics)
+    // With client auth forwarded, a `?key=` is the client's own upstream key.
+    const path = upstreamPath(options.forwardClientAuth ? request.path : withoutKeyParam(request.path))
+    try {
+      const { response, attempts } = await answerOf(request, path, exchange)
+      return deliver(response, attempts, exchange)
+    } catch (err) {
+      exchange.done()
+      throw err
     }
   }
 

@@ -45,6 +45,9 @@
  * - `redact`: the rule's replacement rewrites the text before it leaves (a
  *   `cut` rule redacts too: a request is rewritten, never truncated);
  * - `flag`: reported and audited, the text is sent unchanged;
+ * - `pseudonymize`: the value is replaced by a typed placeholder of its
+ *   conversation (`<EMAIL_1>`, see pseudonym/) that the answer gets back as
+ *   the value; without a pseudonym session (the feature off) it is redacted;
  * - `off`: the rule does not run on requests.
  *
  * A rule's entry in `rules` wins; else its category in `reject`, then in
@@ -76,6 +79,8 @@ import type { CompiledRule, RuleAction } from '../rules/types.js'
 import { createScanner } from '../scanner/create-scanner.js'
 import { scanText } from '../scanner/scan-text.js'
 import type { Finding, ScanResult, ScannerOptions } from '../scanner/types.js'
+import type { PseudonymSession } from '../pseudonym/pseudonym-session.js'
+import { placeholderTypeOf } from '../pseudonym/pseudonym-types.js'
 import type { InputPolicy } from './proxy-config.js'
 
 /**
@@ -85,11 +90,19 @@ import type { InputPolicy } from './proxy-config.js'
 export type InputRoute = 'chat' | 'completions' | 'responses' | 'messages'
 
 /** What a rule's findings do to a request (`InputPolicy.rules`). */
-export type InputDecision = InputPolicy['rules'][string]
+export type InputDecision = InputPolicy['rules'][string] | 'pseudonymize'
+
+/** Pseudonyms on the request side: which rules' values get placeholders instead of redactions. */
+export interface InputPseudonyms {
+  /** Categories whose redact/cut rules pseudonymize instead of redacting (a rule entry in `InputPolicy.rules` wins). */
+  categories: readonly string[]
+  /** Placeholder type per rule id, over the shipped table (`pii.email` → `EMAIL`). */
+  types?: Readonly<Record<string, string>>
+}
 
 /** A finding in the request, with where it was found. */
 export interface InputFinding extends Finding {
-  /** What the input stage did: `redact`, `reject` or `flag`. */
+  /** What the input stage did: `redact`, `pseudonymize`, `reject` or `flag`. */
   decision: Exclude<InputDecision, 'off'>
   /**
    * Where: the JSON path, dot separated (`messages.2.content`); `>` goes
@@ -170,12 +183,21 @@ function percentDecode (part: string, plusIsSpace: boolean): string | undefined 
 }
 
 /** The decision of a rule under a policy (see the module header). */
-function decisionOf (rule: CompiledRule, policy: InputPolicy): InputDecision {
+function decisionOf (rule: CompiledRule, policy: InputPolicy, pseudonyms: InputPseudonyms | undefined): InputDecision {
   if (Object.hasOwn(policy.rules, rule.id)) return policy.rules[rule.id] as InputDecision
   if (policy.reject.includes(rule.category)) return 'reject'
+  if (pseudonyms?.categories.includes(rule.category) === true && rule.action !== 'flag') return 'pseudonymize'
   if (policy.redact.includes(rule.category) && rule.action !== 'flag') return 'redact'
   return 'flag'
 }
+
+/** Decisions that change the text sent upstream. */
+function rewrites (decision: InputDecision | undefined): boolean {
+  return decision === 'redact' || decision === 'pseudonymize'
+}
+
+/** The session of the request being scanned: scans are synchronous, so one slot per stage serves every request in turn. */
+interface SessionSlot { session: PseudonymSession | undefined }
 
 interface DerivedRules {
   /** Every rule the policy runs. */
@@ -189,23 +211,37 @@ interface DerivedRules {
  * so they become `flag` (never alter text, never cut it short); redacted
  * ones `redact`; `off` ones are disabled.
  */
-function deriveRules (ruleSet: RuleSet, policy: InputPolicy): DerivedRules {
+function deriveRules (ruleSet: RuleSet, policy: InputPolicy, pseudonyms: InputPseudonyms | undefined, slot: SessionSlot): DerivedRules {
   const decisions = new Map<string, Exclude<InputDecision, 'off'>>()
   const rules: CompiledRuleInternal[] = []
   for (const rule of ruleSet.rules as readonly CompiledRuleInternal[]) {
-    const decision = decisionOf(rule, policy)
+    const decision = decisionOf(rule, policy, pseudonyms)
     if (decision === 'off' || !rule.enabled) continue
     decisions.set(rule.id, decision)
+    if (decision === 'pseudonymize') {
+      const type = placeholderTypeOf(rule.id, pseudonyms?.types)
+      const render = rule.render
+      rules.push({
+        ...rule,
+        action: 'redact',
+        render: (ctx) => slot.session === undefined ? render(ctx) : slot.session.placeholderFor(type, ctx.value)
+      })
+      continue
+    }
     const action: RuleAction = decision === 'redact' ? 'redact' : 'flag'
     const derived = action === rule.action ? rule : { ...rule, action }
     rules.push(derived)
   }
-  return { ruleSet: createRuleSet(rules, ruleSet.files), decisions }
+  return { ruleSet: createRuleSet(rules, ruleSet.files, { cache: ruleSet.cache }), decisions }
 }
 
 export interface InputStage {
-  /** Scans a request body with the rule set current for this request. Throws BadRequestError for a body nested too deep to scan. */
-  run: (ruleSet: RuleSet, body: JsonObject) => InputStageResult
+  /**
+   * Scans a request body with the rule set current for this request.
+   * Throws BadRequestError for a body nested too deep to scan. With a
+   * pseudonym session, pseudonymized values get its placeholders.
+   */
+  run: (ruleSet: RuleSet, body: JsonObject, session?: PseudonymSession) => InputStageResult
   /**
    * Derives the input rule set for `ruleSet` now (at startup, after a rule
    * reload), so that no request pays for it: it compiles the rule groups
@@ -222,12 +258,13 @@ export interface InputStage {
  * const stage = createInputStage({ enabled: true, reject: [], redact: ['pii', 'secret'], rules: { 'injection.unicode_tags': 'reject' } })
  * const { body, rejected } = stage.run(ruleSet, requestBody)
  */
-export function createInputStage (policy: InputPolicy, scannerOptions: ScannerOptions = {}): InputStage {
+export function createInputStage (policy: InputPolicy, scannerOptions: ScannerOptions = {}, pseudonyms?: InputPseudonyms): InputStage {
   const cache = new WeakMap<RuleSet, DerivedRules>()
+  const slot: SessionSlot = { session: undefined }
   function derivedOf (ruleSet: RuleSet): DerivedRules {
     let derived = cache.get(ruleSet)
     if (derived === undefined) {
-      derived = deriveRules(ruleSet, policy)
+      derived = deriveRules(ruleSet, policy, pseudonyms, slot)
       cache.set(ruleSet, derived)
     }
     return derived
@@ -236,9 +273,16 @@ export function createInputStage (policy: InputPolicy, scannerOptions: ScannerOp
     prepare: function prepareInputStage (ruleSet) {
       if (policy.enabled) derivedOf(ruleSet)
     },
-    run: function runInputStage (ruleSet, original) {
+    run: function runInputStage (ruleSet, original, session) {
       if (!policy.enabled) return { body: original, findings: [], rejected: undefined }
-      const findings = scanBody(derivedOf(ruleSet), original, scannerOptions)
+      const derived = derivedOf(ruleSet)
+      slot.session = session
+      let findings: { body: JsonObject, list: InputFinding[] }
+      try {
+        findings = scanBody(derived, original, scannerOptions)
+      } finally {
+        slot.session = undefined
+      }
       const rejected = findings.list.find((f) => f.decision === 'reject')
       // A rejected request is never forwarded: the client's body is returned as it came.
       return { body: rejected === undefined ? findings.body : original, findings: findings.list, rejected }
@@ -263,7 +307,7 @@ function scanBody ({ ruleSet, decisions }: DerivedRules, original: JsonObject, s
   function record (finding: Finding, field: string): void {
     seen++
     const decision = decisions.get(finding.ruleId) ?? 'flag'
-    if (decision !== 'redact') {
+    if (!rewrites(decision)) {
       const key = `${finding.ruleId}\u0000${finding.digest}`
       for (let i = shadows.length - 1; i >= 0; i--) {
         const shadow = shadows[i] as Map<string, number>
@@ -288,7 +332,7 @@ function scanBody ({ ruleSet, decisions }: DerivedRules, original: JsonObject, s
   function shadowed<T> (raw: readonly Finding[], decode: () => T): T {
     const shadow = new Map<string, number>()
     for (const f of raw) {
-      if (decisions.get(f.ruleId) === 'redact') continue
+      if (rewrites(decisions.get(f.ruleId))) continue
       const key = `${f.ruleId}\u0000${f.digest}`
       shadow.set(key, (shadow.get(key) ?? 0) + 1)
     }
@@ -340,7 +384,7 @@ function scanBody ({ ruleSet, decisions }: DerivedRules, original: JsonObject, s
     const findings = result.findings
     for (const f of findings) record(f, field)
     // The lexer writes strings back encoded its way: taken only when it redacted something.
-    return findings.some((f) => decisions.get(f.ruleId) === 'redact') ? result.text : text
+    return findings.some((f) => rewrites(decisions.get(f.ruleId))) ? result.text : text
   }
 
   /** Each percent-encoded part of an absolute URL, scanned decoded. */

@@ -14,7 +14,7 @@
  * loaded rule files, so the number of series stays small.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { StreamOutcome } from '../plugin-options.js'
+import type { StreamOutcome } from '../plugin/options.js'
 
 export interface ProxyMetrics {
   registry: Registry

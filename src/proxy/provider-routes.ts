@@ -1,9 +1,9 @@
 /**
  * @module proxy/provider-routes
  * The native routes of providers other than OpenAI and Anthropic, as a
- * table create-proxy.ts registers beside its own: each with the checks that
- * provider makes first. The input stage needs nothing here: it reads every
- * string of any request body (proxy/input-stage.ts).
+ * table forwarding-routes.ts registers beside its own: each with the
+ * checks that provider makes first. The input stage needs nothing here: it
+ * reads every string of any request body (proxy/input-stage.ts).
  *
  * - Gemini: `POST /v1beta/models/{model}:generateContent` and
  *   `…:streamGenerateContent` (the query, `alt=sse`, goes upstream as it
@@ -17,11 +17,11 @@
  * The answers need nothing here: the plugin recognises each protocol from
  * the stream or body (protocols/select-codec.ts, sanitize-json-body.ts).
  */
-import { BadRequestError } from '../errors.js'
+import { isJsonObject } from '../json/json-object.js'
+import type { JsonObject } from '../json/json-object.js'
+import { badRequest } from './error-replies.js'
 import type { InputRoute } from './input-stage.js'
 import type { AuthStyle } from './forward.js'
-
-type JsonObject = Record<string, unknown>
 
 export interface GenerationRoute {
   /** Fastify route path. */
@@ -36,18 +36,8 @@ export interface GenerationRoute {
   query?: readonly string[]
 }
 
-function isObject (value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function badRequest (message: string, param: string | null): Error {
-  const err = new BadRequestError(message)
-  ;(err as Error & { param?: string | null }).param = param
-  return err
-}
-
 function requireObject (body: unknown): JsonObject {
-  if (!isObject(body)) throw badRequest('The request body must be a JSON object.', null)
+  if (!isJsonObject(body)) throw badRequest('The request body must be a JSON object.', null)
   return body
 }
 
@@ -62,7 +52,7 @@ function checkModel (body: JsonObject): void {
 }
 
 function checkMessages (body: JsonObject): void {
-  if (!Array.isArray(body.messages) || !body.messages.every(isObject)) {
+  if (!Array.isArray(body.messages) || !body.messages.every(isJsonObject)) {
     throw badRequest(body.messages === undefined ? "Missing required parameter: 'messages'." : "Invalid type for 'messages': expected an array of message objects.", 'messages')
   }
 }
@@ -71,12 +61,12 @@ function checkMessages (body: JsonObject): void {
 const kGeminiAction = /^[A-Za-z0-9._-]+:(?:generateContent|streamGenerateContent)$/
 
 function validateGemini (input: unknown, params: unknown): JsonObject {
-  const action = isObject(params) ? params.modelAction : undefined
+  const action = isJsonObject(params) ? params.modelAction : undefined
   if (typeof action !== 'string' || !kGeminiAction.test(action)) {
     throw badRequest('Expected models/{model}:generateContent or models/{model}:streamGenerateContent.', null)
   }
   const body = requireObject(input)
-  if (!Array.isArray(body.contents) || !body.contents.every(isObject)) {
+  if (!Array.isArray(body.contents) || !body.contents.every(isJsonObject)) {
     throw badRequest(body.contents === undefined ? "Missing required parameter: 'contents'." : "Invalid type for 'contents': expected an array of Content objects.", 'contents')
   }
   return body

@@ -107,7 +107,7 @@ export function createRuleReloader (opts: RuleReloaderOptions): RuleReloader {
     const started = Date.now()
     let next: RuleSet
     try {
-      next = await loadRuleSet(paths)
+      next = await loadRuleSet(paths, { cache: ruleSet.cache })
       validate?.(next)
     } catch (cause) {
       const err = cause instanceof Error ? cause : new Error(String(cause))

@@ -16,13 +16,13 @@
  * log line or audit record is lost (pino's advice: flush, don't exit).
  */
 import type { FastifyInstance } from 'fastify'
-import { isUsageError, usageProblem, wantsHelp } from '../cli-args.js'
-import { createDemoUpstream, demoControlHeaders } from '../demo/create-demo-upstream.js'
+import { commandUsage, isUsageError, usageProblem, wantsHelp } from '../cli-args.js'
 import type { DemoUpstream } from '../demo/create-demo-upstream.js'
 import { hmacKeyFromEnv } from '../scanner/digest.js'
 import { createProxy } from './create-proxy.js'
-import { proxyUsage, resolveProxyConfig } from './proxy-config.js'
+import { resolveProxyConfig } from './proxy-config.js'
 import type { ProxyConfig } from './proxy-config.js'
+import { proxyUsageOptions } from './settings/reference.js'
 
 /**
  * Pending connections the kernel queues before `accept` (capped by
@@ -33,17 +33,21 @@ import type { ProxyConfig } from './proxy-config.js'
  */
 export const kListenBacklog = 4096
 
-/** `sluice proxy --help`: the flags (built from the parser's table), help itself, and the exit codes. */
-const proxyHelp = `${proxyUsage.trimEnd()}
-  ${'-h, --help'.padEnd(22)} print this help
-
-Settings also come from environment variables (SLUICE_*) and a config file
-(--config); flags win over variables, variables over the file.
-
-Exit codes:
-  0  shut down cleanly after SIGTERM or SIGINT
-  1  could not start (rule files, port in use, audit file)
-  2  usage error (flag, environment variable or config file)`
+/** `sluice proxy --help`: every flag of the settings table (with its variable), help itself, and the exit codes. */
+export const proxyUsage = commandUsage({
+  name: 'proxy',
+  required: '--upstream URL',
+  summary: 'Runs the compliance proxy in front of a provider. Every flag is also an\n' +
+    'environment variable (in brackets) and a key of the config file (--config):\n' +
+    'flags win over variables, variables over the file. Client keys with their\n' +
+    'own settings (clients) are set in the config file only.',
+  options: proxyUsageOptions(),
+  exitCodes: [
+    '0  shut down cleanly after SIGTERM or SIGINT',
+    '1  could not start (rule files, port in use, audit file)',
+    '2  usage error (flag, environment variable or config file)'
+  ]
+})
 
 export interface RunIo {
   stdout: (line: string) => void
@@ -181,14 +185,14 @@ function untilSignal (app: FastifyInstance, graceMs: number, onClosed: () => Pro
  */
 export async function runProxy (argv: string[], io: RunIo = defaultIo): Promise<number> {
   if (wantsHelp(argv)) {
-    io.stdout(proxyHelp)
+    io.stdout(proxyUsage)
     return 0
   }
   let config: ProxyConfig
   try {
     config = await resolveProxyConfig({ argv, env: io.env })
   } catch (err) {
-    io.stderr(`sluice proxy: ${isUsageError(err) ? usageProblem(err) : (err as Error).message}\n\n${proxyHelp}`)
+    io.stderr(`sluice proxy: ${isUsageError(err) ? usageProblem(err) : (err as Error).message}\n\n${proxyUsage}`)
     return 2
   }
   let app: FastifyInstance | undefined
@@ -244,6 +248,8 @@ export async function runDemo (argv: string[], io: RunIo = defaultIo): Promise<n
   let app: FastifyInstance | undefined
   let config: ProxyConfig
   try {
+    // Loaded here, not imported at the top: `sluice proxy` never loads the demo upstream.
+    const { createDemoUpstream, demoControlHeaders } = await import('../demo/create-demo-upstream.js')
     demo = createDemoUpstream()
     const upstreamUrl = await demo.listen(0, '127.0.0.1')
     // The demo's own control headers (answer, pace, faults) go through to it.

@@ -11,6 +11,7 @@ import { compileWords } from './compile-words.js'
 import { compileReplacement } from './replacement.js'
 import { reverseAutomatonOf } from './reverse-automaton.js'
 import type { ReverseAutomaton } from './reverse-automaton.js'
+import type { RuleCache } from './rule-cache.js'
 import type { RenderReplacement } from './replacement.js'
 import type { CompiledRule, RuleOrigin, RuleSource } from './types.js'
 import { validators } from './validators.js'
@@ -41,7 +42,7 @@ function patternFieldProblem (field: ReadonlyArray<string | number>, source: str
 
 export interface CompiledRuleInternal extends CompiledRule {
   readonly render: RenderReplacement
-  /** Sticky twin of `regex`: matches only exactly at `lastIndex`. */
+  /** RE2 of `source`, sticky: matches only exactly at `lastIndex` (find-match.ts). */
   readonly sticky: RE2
   /** Capture groups inside `source`. */
   readonly groups: number
@@ -74,10 +75,10 @@ export interface Lookbehind {
   readonly maxLength: number
 }
 
-function compileLookbehind (field: string, source: string, flags: string, maxLength: number | undefined): Lookbehind {
+function compileLookbehind (field: string, source: string, flags: string, maxLength: number | undefined, cache: RuleCache | undefined): Lookbehind {
   try {
     const a = analyzePattern(source, flags, maxLength, { allowEmpty: true, suggestFields: false })
-    return { source: a.source, regex: new RE2(`(?:${a.source})$`, `u${flags}`), reverse: reverseAutomatonOf(a.source, flags), maxLength: a.maxLength }
+    return { source: a.source, regex: new RE2(`(?:${a.source})$`, `u${flags}`), reverse: reverseAutomatonOf(a.source, flags, cache), maxLength: a.maxLength }
   } catch (err) {
     throw patternFieldProblem([field], source, err)
   }
@@ -119,7 +120,8 @@ export function compileAllowPattern (source: string, field: ReadonlyArray<string
   }
 }
 
-export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRuleInternal {
+/** Compiles `rule`; what it derives (a lookbehind's automaton) is remembered in `cache` (rules/rule-cache.ts). */
+export function compileRule (rule: RuleSource, origin: RuleOrigin, cache?: RuleCache): CompiledRuleInternal {
   if ((rule.pattern === undefined) === (rule.words === undefined)) {
     throw new RuleProblem('a rule needs exactly one of "pattern" or "words"')
   }
@@ -130,7 +132,6 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
   const words = rule.words === undefined ? undefined : compileWords(rule.words, rule.obfuscation === true)
   const matchSource = rule.pattern ?? words?.source ?? ''
   let analysis
-  let regex: RE2
   let sticky: RE2
   let notBeforeGroup: number | undefined
   const indices = rule.group === undefined && rule.notBefore === undefined ? '' : 'd'
@@ -158,7 +159,6 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
   }
   try {
     // RE2 has the last word on what it accepts; compiled once, kept.
-    regex = new RE2(analysis.source, `gu${flags}${indices}`)
     sticky = new RE2(analysis.source, `yu${flags}${indices}`)
   } catch (err) {
     throw matchProblem(err)
@@ -173,8 +173,8 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     throw new RuleProblem('"until" needs a "pattern" to open the region', ['until'])
   }
   const until = rule.until === undefined ? undefined : compileUntil(rule.until, flags)
-  const after = rule.after === undefined ? undefined : compileLookbehind('after', rule.after, flags, rule.maxLength)
-  const notAfter = rule.notAfter === undefined ? undefined : compileLookbehind('notAfter', rule.notAfter, flags, rule.maxLength)
+  const after = rule.after === undefined ? undefined : compileLookbehind('after', rule.after, flags, rule.maxLength, cache)
+  const notAfter = rule.notAfter === undefined ? undefined : compileLookbehind('notAfter', rule.notAfter, flags, rule.maxLength, cache)
   if (rule.action !== 'redact' && rule.replacement !== undefined) {
     throw new RuleProblem(`"replacement" only applies to action "redact", not "${rule.action}"`, ['replacement'])
   }
@@ -202,7 +202,6 @@ export function compileRule (rule: RuleSource, origin: RuleOrigin): CompiledRule
     view: rule.view ?? 'normalized',
     source: analysis.source,
     flags,
-    regex,
     sticky,
     maxLength: analysis.maxLength,
     group: rule.group,

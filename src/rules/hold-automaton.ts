@@ -21,7 +21,8 @@
 import { DFA, NFA } from 'refa'
 import type { CompiledRuleInternal } from './compile-rule.js'
 import { parseForAutomata, relaxRepetitions } from './analyze-pattern.js'
-import { rememberBuilt } from './disk-cache.js'
+import { rememberBuilt } from './rule-cache.js'
+import type { RuleCache } from './rule-cache.js'
 
 /** Beyond this many states a rule keeps the relaxed RE2 prefix (bounds load time and memory). */
 const kMaxStates = 20_000
@@ -116,13 +117,13 @@ function load (s: Serialized): PrefixDfa {
   return { states: s.states, classes: s.classes, initial: s.initial, next, bmp, astral, accept }
 }
 
-function dfaOf (source: string, flags: string, relaxed: boolean): PrefixDfa | undefined {
-  return rememberBuilt([relaxed ? 'relaxed-dfa' : 'dfa', kVersion, flags, source], () => build(source, flags, relaxed), load)
+function dfaOf (source: string, flags: string, relaxed: boolean, cache: RuleCache | undefined): PrefixDfa | undefined {
+  return rememberBuilt(cache, [relaxed ? 'relaxed-dfa' : 'dfa', kVersion, flags, source], () => build(source, flags, relaxed), load)
 }
 
 /** The rule's prefix DFA, or undefined when it is too large (the rule keeps the RE2 prefix). */
-export function prefixDfaOf (rule: CompiledRuleInternal): PrefixDfa | undefined {
-  return dfaOf(rule.source, rule.flags, false)
+export function prefixDfaOf (rule: CompiledRuleInternal, cache?: RuleCache): PrefixDfa | undefined {
+  return dfaOf(rule.source, rule.flags, false, cache)
 }
 
 /**
@@ -131,8 +132,8 @@ export function prefixDfaOf (rule: CompiledRuleInternal): PrefixDfa | undefined 
  * counts (a URL's `{1,200}` characters) multiplied the lane's states by
  * hundreds. Undefined when it is too large.
  */
-export function contextDfaOf (source: string, flags: string): PrefixDfa | undefined {
-  return dfaOf(source, flags, true)
+export function contextDfaOf (source: string, flags: string, cache?: RuleCache): PrefixDfa | undefined {
+  return dfaOf(source, flags, true, cache)
 }
 
 /** Whether a match of `dfa` may start with code point `cp` (its initial state reads it). */

@@ -23,11 +23,13 @@ import { dirname, extname, join, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isMap, isScalar, isSeq } from 'yaml'
 import { InvalidOptionsError, NoRulesError, RuleFileError } from '../errors.js'
+import { isJsonObject } from '../json/json-object.js'
 import { closestName, schemaProblems } from '../schema-messages.js'
 import { formatLocation, parseLocated } from '../source-positions.js'
 import type { LocatedDocument, SourcePath } from '../source-positions.js'
 import { compileAllowPattern, compileRule, RuleProblem } from './compile-rule.js'
 import type { CompiledRuleInternal } from './compile-rule.js'
+import type { RuleCache } from './rule-cache.js'
 import { createRuleSet } from './rule-set.js'
 import type { RuleSet } from './rule-set.js'
 import { RuleFileSchema, RuleOverrideSchema, RuleSchema } from './rule-schema.js'
@@ -41,6 +43,13 @@ export interface LoadRulesOptions {
    * proxy and plugin ask for them unless told not to).
    */
   defaultRules?: boolean
+  /**
+   * Keeps what compiling the rules derives (automata, group packings)
+   * across processes (rules/rule-cache.ts). Without one, only this
+   * process's memory does: the CLI, the proxy and the plugin pass the
+   * on-disk cache (disk-rule-cache.ts).
+   */
+  cache?: RuleCache | undefined
 }
 
 /** The shipped default rules (`rules/` at the package root). */
@@ -188,7 +197,7 @@ function parseRuleFile (file: string, text: string, problems: string[]): ParsedF
       const raw = (item as { toJSON?: () => unknown } | null)?.toJSON?.() ?? item
       const id = typeof (raw as { id?: unknown } | null)?.id === 'string' ? (raw as { id: string }).id : `#${j + 1}`
       const base = ['overrides', j]
-      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.keys(raw).length === 1 && 'id' in raw) {
+      if (isJsonObject(raw) && Object.keys(raw).length === 1 && 'id' in raw) {
         problems.push(`${at(base)}: override ${id}: changes nothing: give "action", "severity", "allow" or "allowPatterns"`)
         return
       }
@@ -315,7 +324,7 @@ function composeRuleFiles (files: readonly ParsedFile[], names: readonly string[
     const effective = applyOverrides(rule, overrides.map((o) => o.override))
     const off = disabledAt !== undefined || disabled.has(rule.id)
     try {
-      compiled.push(compileRule(off ? { ...effective, enabled: false } : effective, origin))
+      compiled.push(compileRule(off ? { ...effective, enabled: false } : effective, origin, options.cache))
     } catch (err) {
       if (!(err instanceof RuleProblem)) throw err
       // A problem in a field an override set is the override's: point there.
@@ -331,7 +340,7 @@ function composeRuleFiles (files: readonly ParsedFile[], names: readonly string[
     // Each problem on its own, for structured logs (the hot reloader's).
     throw Object.assign(error, { problems: [...problems] })
   }
-  return createRuleSet(compiled, names)
+  return createRuleSet(compiled, names, { cache: options.cache })
 }
 
 /**
@@ -354,8 +363,11 @@ export async function loadRuleSet (paths: string | readonly string[] = defaultRu
   return composeRuleFiles(parsed, files, options, problems)
 }
 
-/** Builds a rule set from in-memory rule sources (tests, programmatic use); problems are located as `name:index`. */
-export function createRuleSetFromSources (rules: readonly RuleSource[], name = '<inline>'): RuleSet {
+/**
+ * Builds a rule set from in-memory rule sources (tests, programmatic use);
+ * problems are located as `name:index`. `cache` as for `loadRuleSet`.
+ */
+export function createRuleSetFromSources (rules: readonly RuleSource[], name = '<inline>', options: Pick<LoadRulesOptions, 'cache'> = {}): RuleSet {
   const problems: string[] = []
   const located: Located[] = []
   rules.forEach((rule, i) => {
@@ -363,5 +375,5 @@ export function createRuleSetFromSources (rules: readonly RuleSource[], name = '
     if (errors.length > 0) problems.push(`${name}:${i + 1}: rule ${rule.id}: ${errors.map((e) => e.message).join('; ')}`)
     else located.push({ rule, origin: { file: name, line: i + 1 }, locate: () => `${name}:${i + 1}` })
   })
-  return composeRuleFiles([{ file: name, rules: located, disable: [], overrides: [] }], [name], {}, problems)
+  return composeRuleFiles([{ file: name, rules: located, disable: [], overrides: [] }], [name], { cache: options.cache }, problems)
 }

@@ -19,18 +19,13 @@
  * measurement can only cost speed, never change a result.
  */
 import RE2 from 're2'
-import { remember } from './disk-cache.js'
+import { createSeededRandom } from '../json/seeded-random.js'
+import { remember } from './rule-cache.js'
+import type { RuleCache } from './rule-cache.js'
 
 /** Deterministic probe texts: the same on every machine and every load. */
 function createProbes (seed: number, rounds: number): Buffer[] {
-  const next = (): number => {
-    // mulberry32
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = seed
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = createSeededRandom(seed)
   const pick = (alphabet: string, n: number): string => {
     let s = ''
     for (let i = 0; i < n; i++) s += alphabet[Math.floor(next() * alphabet.length)]
@@ -69,7 +64,7 @@ function searchCost (re: RE2): number {
 
 // Packing a lane costs tens of milliseconds and rule sets are rebuilt at
 // every hot reload and in many tests: remembered per list of patterns
-// (rules/disk-cache.ts); bump the version when the packing method changes.
+// (rules/rule-cache.ts); bump the version when the packing method changes.
 const packVersion = '2'
 
 /**
@@ -99,10 +94,11 @@ function decodePacking (text: string, n: number): number[][] {
  * of indexes, each ascending. `flags` are the RE2 flags the groups are
  * compiled with. `kinds[i]`, when given, must be equal for two sources to
  * share a group (the caller keeps apart what its search treats apart).
+ * `cache` keeps packings across processes.
  */
-export function packGroups (sources: readonly string[], flags: string, kinds: readonly string[] = []): number[][] {
+export function packGroups (sources: readonly string[], flags: string, kinds: readonly string[] = [], cache?: RuleCache): number[][] {
   if (sources.length <= 1) return sources.map((_, i) => [i])
-  const packed = remember(['pack', packVersion, flags, ...sources, ...kinds], () => JSON.stringify(measure(sources, flags, kinds)), (text) => decodePacking(text, sources.length))
+  const packed = remember(cache, ['pack', packVersion, flags, ...sources, ...kinds], () => JSON.stringify(measure(sources, flags, kinds)), (text) => decodePacking(text, sources.length))
   // A copy: the remembered packing serves every later rule set.
   return packed.map((g) => [...g])
 }

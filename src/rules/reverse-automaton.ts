@@ -14,7 +14,8 @@
  */
 import { NFA } from 'refa'
 import { parseForAutomata } from './analyze-pattern.js'
-import { rememberBuilt } from './disk-cache.js'
+import { rememberBuilt } from './rule-cache.js'
+import type { RuleCache } from './rule-cache.js'
 
 /** A state of the lazy DFA: a set of NFA states. */
 export interface ReverseState {
@@ -140,6 +141,6 @@ function load (s: Serialized): ReverseAutomaton {
  * The reversed automaton of an `after` pattern, or undefined when it has
  * assertions or is too large (the `(?:after)$` regex is used then).
  */
-export function reverseAutomatonOf (source: string, flags: string): ReverseAutomaton | undefined {
-  return rememberBuilt(['reverse', kVersion, flags, source], () => build(source, flags), load)
+export function reverseAutomatonOf (source: string, flags: string, cache?: RuleCache): ReverseAutomaton | undefined {
+  return rememberBuilt(cache, ['reverse', kVersion, flags, source], () => build(source, flags), load)
 }

@@ -11,7 +11,8 @@
  */
 import RE2 from 're2'
 import { prefixPattern } from './analyze-pattern.js'
-import { remember } from './disk-cache.js'
+import { remember } from './rule-cache.js'
+import type { RuleCache } from './rule-cache.js'
 import { contextDfaOf, prefixDfaOf, startsWith } from './hold-automaton.js'
 import type { PrefixDfa } from './hold-automaton.js'
 import { createLaneAutomaton, kMaxContexts } from './lane-automaton.js'
@@ -92,11 +93,22 @@ export interface RuleSet {
   readonly rawFlag: RuleLane | undefined
   /** When the set was built, for hot-reload logs. */
   readonly loadedAt: Date
+  /**
+   * Where the set's derivations were remembered (rules/rule-cache.ts), if
+   * anywhere but memory: a set rebuilt from it (a hot reload, the proxy's
+   * input stage) passes it on.
+   */
+  readonly cache: RuleCache | undefined
+}
+
+export interface CreateRuleSetOptions {
+  /** Keeps what building the set derives across processes (rules/rule-cache.ts); memory only when absent. */
+  cache?: RuleCache | undefined
 }
 
 // Deriving a prefix automaton costs milliseconds to a second per rule, and
 // rule sets are built at every start, every hot reload and in many tests:
-// remembered by pattern (rules/disk-cache.ts); bump the version when the
+// remembered by pattern (rules/rule-cache.ts); bump the version when the
 // derivation changes.
 const derivationVersion = '1'
 
@@ -105,9 +117,9 @@ function wrapFlags (flags: string, body: string): string {
   return inline === '' ? `(?:${body})` : `(?${inline}:${body})`
 }
 
-function prefixSourceOf (rule: CompiledRuleInternal): string {
+function prefixSourceOf (rule: CompiledRuleInternal, cache: RuleCache | undefined): string {
   if (rule.prefixSource !== undefined) return wrapFlags(rule.flags, rule.prefixSource)
-  return remember(['prefix', derivationVersion, rule.flags, rule.source], () => {
+  return remember(cache, ['prefix', derivationVersion, rule.flags, rule.source], () => {
     const p = prefixPattern(rule.source, rule.flags)
     return wrapFlags(p.flags, p.source)
   }, (text) => text)
@@ -149,8 +161,8 @@ function byCategory (rules: readonly CompiledRuleInternal[]): Map<string, number
   return groups
 }
 
-function prefixGroups (rules: readonly CompiledRuleInternal[]): RE2[] {
-  return [...byCategory(rules).values()].map((members) => new RE2(members.map((i) => `${prefixSourceOf(rules[i] as CompiledRuleInternal)}$`).join('|'), 'u'))
+function prefixGroups (rules: readonly CompiledRuleInternal[], cache: RuleCache | undefined): RE2[] {
+  return [...byCategory(rules).values()].map((members) => new RE2(members.map((i) => `${prefixSourceOf(rules[i] as CompiledRuleInternal, cache)}$`).join('|'), 'u'))
 }
 
 /** Characters a context's first one may be, beyond which it is not worth running (see contextFor). */
@@ -172,14 +184,14 @@ function initialReach (dfa: PrefixDfa): number {
  * rarely under way. A broad one (a URL scheme: any letter) would be under
  * way at every word, for a rule that starts rarely anyway.
  */
-function contextFor (rule: CompiledRuleInternal, contexts: PrefixDfa[], index: Map<string, number>): number {
+function contextFor (rule: CompiledRuleInternal, contexts: PrefixDfa[], index: Map<string, number>, cache: RuleCache | undefined): number {
   const after = rule.after
   if (after === undefined) return -1
   const key = `${rule.flags}/${after.source}`
   const known = index.get(key)
   if (known !== undefined) return known
   let found = -1
-  const dfa = contexts.length < kMaxContexts ? contextDfaOf(after.source, rule.flags) : undefined
+  const dfa = contexts.length < kMaxContexts ? contextDfaOf(after.source, rule.flags, cache) : undefined
   if (dfa !== undefined && dfa.accept[dfa.initial] !== 1 && initialReach(dfa) <= kContextStarts) {
     found = contexts.length
     contexts.push(dfa)
@@ -209,7 +221,7 @@ function createPart (members: readonly number[], dfas: readonly PrefixDfa[], dfa
   }
 }
 
-function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
+function createLane (rules: CompiledRuleInternal[], cache: RuleCache | undefined): RuleLane | undefined {
   if (rules.length === 0) return undefined
   const alternatives = rules.map((rule) => wrapFlags(rule.flags, `(${rule.source})`))
   const dfas: PrefixDfa[] = []
@@ -220,7 +232,7 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
   const contextOf: number[] = []
   const contextIndex = new Map<string, number>()
   rules.forEach((rule, i) => {
-    const dfa = prefixDfaOf(rule)
+    const dfa = prefixDfaOf(rule, cache)
     if (dfa === undefined) {
       fallback.push(rule)
       return
@@ -228,7 +240,7 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
     dfas.push(dfa)
     dfaRules.push(i)
     boundaries.push(rule.boundary)
-    contextOf.push(contextFor(rule, contexts, contextIndex))
+    contextOf.push(contextFor(rule, contexts, contextIndex, cache))
   })
   // A rule that may start on any letter or digit and has many states (the
   // e-mail address: a local part at every count up to 64, at every word)
@@ -246,11 +258,11 @@ function createLane (rules: CompiledRuleInternal[]): RuleLane | undefined {
     // Rules with a start boundary pack apart from those without: a group
     // whose members all have one skips the starts it refuses (find-match.ts),
     // inside a run of digits every one of them.
-    groups: packGroups(alternatives, 'gu', rules.map((r) => r.boundary === 'none' ? 'free' : 'bounded')).map((members) => createGroup(rules, members)),
+    groups: packGroups(alternatives, 'gu', rules.map((r) => r.boundary === 'none' ? 'free' : 'bounded'), cache).map((members) => createGroup(rules, members)),
     dfas,
     parts,
     single: new Array(rules.length),
-    fallbackPrefixes: prefixGroups(fallback),
+    fallbackPrefixes: prefixGroups(fallback, cache),
     maxLength: Math.max(...rules.map((r) => r.maxLength)),
     maxAfter: Math.max(0, ...rules.map((r) => Math.max(r.after?.maxLength ?? 0, r.notAfter?.maxLength ?? 0)))
   }
@@ -266,15 +278,18 @@ export function singleGroup (lane: RuleLane, i: number): RuleGroup {
   return group
 }
 
-export function createRuleSet (rules: readonly CompiledRuleInternal[], files: readonly string[] = []): RuleSet {
+/** The set of compiled `rules` (from `files`), its lanes built. */
+export function createRuleSet (rules: readonly CompiledRuleInternal[], files: readonly string[] = [], options: CreateRuleSetOptions = {}): RuleSet {
+  const { cache } = options
   const enabled = rules.filter((r) => r.enabled)
   return {
     rules,
     files,
-    output: createLane(enabled.filter((r) => r.action !== 'flag' && r.view === 'normalized')),
-    flag: createLane(enabled.filter((r) => r.action === 'flag' && r.view === 'normalized')),
-    rawOutput: createLane(enabled.filter((r) => r.action !== 'flag' && r.view === 'raw')),
-    rawFlag: createLane(enabled.filter((r) => r.action === 'flag' && r.view === 'raw')),
-    loadedAt: new Date()
+    output: createLane(enabled.filter((r) => r.action !== 'flag' && r.view === 'normalized'), cache),
+    flag: createLane(enabled.filter((r) => r.action === 'flag' && r.view === 'normalized'), cache),
+    rawOutput: createLane(enabled.filter((r) => r.action !== 'flag' && r.view === 'raw'), cache),
+    rawFlag: createLane(enabled.filter((r) => r.action === 'flag' && r.view === 'raw'), cache),
+    loadedAt: new Date(),
+    cache
   }
 }

@@ -123,8 +123,6 @@ export interface CompiledRule {
   /** The final RE2 source (words compiled, unbounded repetitions bounded). */
   readonly source: string
   readonly flags: string
-  /** Sticky + global RE2 of `source` for searching from a position. */
-  readonly regex: RE2
   /** Longest possible match in UTF-16 code units. */
   readonly maxLength: number
   readonly group: number | undefined

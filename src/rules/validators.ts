@@ -11,6 +11,7 @@
  */
 import { isCardNumber } from './card-brands.js'
 import { allSameDigits, continuesGroupedNumber, continuesNumber } from './digit-boundaries.js'
+import { shannonEntropy } from './entropy.js'
 import { luhnValid } from './luhn.js'
 import { phoneInContext, phoneInternational, phoneNanp, phoneNational } from './phone-numbers.js'
 import { isSecretPlaceholder, refusesSecretValue, secretValidators } from './secret-checks.js'
@@ -24,27 +25,6 @@ export { luhnValid }
 function digitsOf (value: string): string {
   const stripped = value.replace(/[\s\-.]/g, '')
   return /^[0-9]+$/.test(stripped) ? stripped : ''
-}
-
-/**
- * Shannon entropy of `s` in bits per character (code point). Used by
- * `minEntropy` to tell random secrets from words and placeholders.
- * @example shannonEntropy('aaaa') === 0; shannonEntropy('abcd') === 2
- */
-export function shannonEntropy (s: string): number {
-  const counts = new Map<string, number>()
-  let n = 0
-  for (const ch of s) {
-    counts.set(ch, (counts.get(ch) ?? 0) + 1)
-    n++
-  }
-  if (n === 0) return 0
-  let bits = 0
-  for (const c of counts.values()) {
-    const p = c / n
-    bits -= p * Math.log2(p)
-  }
-  return bits
 }
 
 // Luhn (payment cards, CA SIN) -----------------------------------------------

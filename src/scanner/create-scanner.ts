@@ -223,6 +223,12 @@ function advanceRegion (state: LaneState, region: RegionEnd, final: boolean, onS
 /** Scratch list for HoldTracker.endedIn (emptied after each use). */
 const kEnded: number[] = []
 
+/**
+ * Decides as much of a lane's buffer as can be decided now (all of it when
+ * `final`): text no match can start in any more goes to `onText`, each
+ * match to `onMatch` (which returns true to stop: a cut), and region text
+ * to `onSwallow`. What is decided leaves the buffer; the rest stays held.
+ */
 function advance (
   state: LaneState,
   final: boolean,

@@ -14,8 +14,8 @@
  */
 import { touches } from '../rules/boundaries.js'
 import type { CompiledRuleInternal, Lookbehind } from '../rules/compile-rule.js'
+import { shannonEntropy } from '../rules/entropy.js'
 import type { RuleGroup, RuleLane } from '../rules/rule-set.js'
-import { shannonEntropy } from '../rules/validators.js'
 
 export interface Match {
   rule: CompiledRuleInternal

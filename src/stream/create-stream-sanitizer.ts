@@ -23,6 +23,20 @@
  * comments are dropped: they are invisible to EventSource but not to every
  * client, and nothing in them is scanned; `event:` and `id:` go out only as
  * short clean tokens.
+ *
+ * Two things are read off the frames before the codec sees them. Token
+ * usage, whatever protocol reports it (usage/read-usage.ts), for cost and
+ * budgets; the usage-only chunk the proxy asked for on the client's behalf
+ * is dropped (`stripUsageChunk`). And duplicates: an upstream that
+ * reconnects with `Last-Event-ID` resends events, a buggy one repeats a
+ * frame. By default (`dedupe: 'ids'`) an event whose SSE `id` was seen
+ * already, or a Responses event whose `sequence_number` is not past the
+ * last one, is dropped and counted: those name their place in the stream,
+ * so a repeat is a resend. A frame identical to the one before it is only
+ * dropped with `dedupe: 'frames'`: most chunks carry no position, and a
+ * model repeats tokens (`4111`, ` 1111`, ` 1111`, ` 1111` are identical
+ * consecutive deltas of a card number), so that is for upstreams known to
+ * resend whole frames.
  */
 import { createCodec, selectFraming } from '../protocols/select-codec.js'
 import { createNdjsonParser, serializeNdjsonFrame } from '../framing/ndjson.js'
@@ -35,6 +49,11 @@ import { createUtf8Decoder } from '../framing/utf8-decoder.js'
 import { MalformedFrameError } from '../errors.js'
 import type { RuleAction } from '../rules/types.js'
 import type { Finding, Scanner } from '../scanner/types.js'
+import { isUsageOnlyChunk, mergeUsage, noUsage, usageOf } from '../usage/read-usage.js'
+import type { TokenUsage } from '../usage/read-usage.js'
+
+/** A Responses event's place in its stream (top-level key: the API writes it first or second). */
+const kSequenceNumber = /^\{(?:"type":"[^"]*",)?"sequence_number":(\d{1,15})[,}]/
 
 /** Default cap on one SSE event or NDJSON line: 1 MiB. */
 export const kDefaultMaxEventSize = 1024 * 1024
@@ -64,6 +83,10 @@ export interface StreamSanitizerOptions {
   coalesce?: boolean
   /** Texts known to scan clean under these rules, shared across streams (see TextChannelsOptions.cleanTexts). */
   cleanTexts?: Set<string>
+  /** Drop the usage-only chunk (OpenAI `choices: []` with `usage`) after reading it: the client did not ask for it. */
+  stripUsageChunk?: boolean
+  /** Duplicate frames dropped: `ids` (default) repeated SSE ids and Responses sequence numbers, `frames` also identical consecutive frames, `off` none. */
+  dedupe?: 'frames' | 'ids' | 'off'
 }
 
 export type SanitizerState = 'open' | 'ended' | 'cut' | 'failed'
@@ -95,6 +118,12 @@ export interface SanitizeStats {
   maxHeld: number
   framesIn: number
   framesOut: number
+  /** Token usage the upstream reported (largest cumulative counts seen; zeros when it reported none). */
+  usage: TokenUsage
+  /** Whether the upstream reported usage at all. */
+  usageReported: boolean
+  /** Frames dropped as duplicates. */
+  duplicates: number
 }
 
 export interface StreamSanitizer {
@@ -166,6 +195,13 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
   let framesIn = 0
   let framesOut = 0
   let errorCode: string | undefined
+  let usage: TokenUsage = noUsage
+  let usageReported = false
+  let duplicates = 0
+  const dedupe = options.dedupe ?? 'ids'
+  const seenIds = new Set<string>()
+  let previous: DataFrame | undefined
+  let lastSequence = -1
 
   const channels = createTextChannels({
     newScanner: options.newScanner,
@@ -228,9 +264,51 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
     return state === 'open'
   }
 
+  function isDuplicate (frame: DataFrame): boolean {
+    if (dedupe === 'off') return false
+    if (frame.id !== undefined && frame.id !== '') {
+      if (seenIds.has(frame.id)) return true
+      // Bounded: a stream with more ids than this is checked on the recent ones only.
+      if (seenIds.size >= 65_536) seenIds.clear()
+      seenIds.add(frame.id)
+    }
+    const sequence = kSequenceNumber.exec(frame.data)
+    if (sequence !== null) {
+      const n = Number(sequence[1])
+      if (n <= lastSequence) return true
+      lastSequence = n
+    }
+    const last = previous
+    previous = frame
+    return dedupe === 'frames' && last !== undefined && last.data === frame.data && last.event === frame.event && last.id === frame.id
+  }
+
+  /** Reads usage off a frame; true when the frame is the usage-only chunk to drop. */
+  function readUsage (frame: DataFrame): boolean {
+    // Only frames that can hold usage are parsed a second time (the codec parses its own).
+    if (!frame.data.includes('usage') && !frame.data.includes('eval_count')) return false
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(frame.data)
+    } catch {
+      return false
+    }
+    const found = usageOf(parsed)
+    if (found !== undefined) {
+      usageReported = true
+      usage = mergeUsage(usage, found)
+    }
+    return options.stripUsageChunk === true && isUsageOnlyChunk(parsed)
+  }
+
   function onFrame (frame: DataFrame): void {
     if (state !== 'open') return
     framesIn++
+    if (isDuplicate(frame)) {
+      duplicates++
+      return
+    }
+    if (readUsage(frame)) return
     if (frame.event !== undefined) namedEvents = true
     codec.frame(frame)
     checkCut()
@@ -338,7 +416,10 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
         malformed,
         maxHeld: channels.stats.maxHeld,
         framesIn,
-        framesOut
+        framesOut,
+        usage,
+        usageReported,
+        duplicates
       }
     },
     cutFinding () {

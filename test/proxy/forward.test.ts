@@ -2,8 +2,10 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { createDemoUpstream, demoControlHeaders } from '../../src/demo/create-demo-upstream.js'
 import type { DemoUpstream } from '../../src/demo/create-demo-upstream.js'
-import { backoffDelay, createCanceller, createUpstreamClient } from '../../src/proxy/forward.js'
+import { createCanceller } from '../../src/proxy/cancel.js'
+import { createUpstreamClient } from '../../src/proxy/forward.js'
 import type { UpstreamClientOptions } from '../../src/proxy/forward.js'
+import { backoffDelay } from '../../src/proxy/upstream-failures.js'
 import { defaultProxyConfig } from '../../src/proxy/proxy-config.js'
 
 async function startUpstream (t: Test): Promise<{ demo: DemoUpstream, url: string }> {

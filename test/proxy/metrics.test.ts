@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createMetrics } from '../../src/proxy/metrics.js'
-import type { StreamOutcome } from '../../src/plugin-options.js'
+import type { StreamOutcome } from '../../src/plugin/options.js'
 
 /** Parses Prometheus text into `name{labels}` → value (labels sorted, comments dropped). */
 function parseExposition (text: string): Map<string, number> {

@@ -3,6 +3,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import { defaultRulesDir } from '../../src/rules/load-rules.js'
 import { defaultProxyConfig, hashApiKey, resolveProxyConfig } from '../../src/proxy/proxy-config.js'
+import * as kinds from '../../src/proxy/settings/kinds.js'
+import { proxySettings } from '../../src/proxy/settings/table.js'
+import type { ProxySetting } from '../../src/proxy/settings/table.js'
 
 const upstream = 'http://127.0.0.1:9999'
 
@@ -181,4 +184,104 @@ t.test('defaultRules: on by default, off by flag, env or config file, and off ne
   t.equal((await resolveProxyConfig({ argv: [...base, '--config', join(dir, 'proxy.yaml')], env: { SLUICE_DEFAULT_RULES: 'yes' } })).defaultRules, true, 'env wins over the file')
   await t.rejects(resolveProxyConfig({ argv: [...base, '--no-default-rules'] }), { code: 'SLUICE_INVALID_OPTIONS', message: /no rules are given/ })
   await t.rejects(resolveProxyConfig({ argv: base, env: { SLUICE_DEFAULT_RULES: 'maybe' } }), { message: /SLUICE_DEFAULT_RULES must be true or false/ })
+})
+
+/** A value for a setting's flag or variable that differs from its default. */
+function sampleText (s: ProxySetting): string {
+  const { parse } = s
+  if (parse === kinds.httpUrl) return 'http://sample.example:1'
+  if (parse === kinds.trustProxy) return '2'
+  if (parse === kinds.headerNames) return 'openai-project'
+  if (parse === kinds.inputDecisions) return 'pii.email=off'
+  if (parse.form === 'switch') return String(s.default !== true)
+  const schema = parse.schema as { type?: string, minimum?: number, anyOf?: Array<{ const?: unknown }> }
+  if (schema.type === 'integer' || parse === kinds.rateLimit) return String((schema.minimum ?? 1) + 1)
+  const word = schema.anyOf?.map((a) => a.const).find((c) => typeof c === 'string' && c !== s.default)
+  if (typeof word === 'string') return word
+  return 'sample-value-of-16-characters-or-more'
+}
+
+t.test('every flag and every variable of the settings table reaches the config', async (t) => {
+  // Rules in a variable, so that --no-default-rules has some and --rules, a flag, wins over them.
+  const env = { SLUICE_RULES: 'r' }
+  const baseline = JSON.stringify(await resolveProxyConfig({ argv: ['--upstream', upstream], env }))
+  // --config names a file: read in the tests above.
+  for (const s of proxySettings.filter((s) => s.key !== 'config')) {
+    const text = sampleText(s)
+    if (s.flag !== undefined) {
+      const argv = s.parse.form === 'switch' ? [`--${s.flag}`] : [`--${s.flag}`, text]
+      const config = await resolveProxyConfig({ argv: ['--upstream', upstream, ...argv], env })
+      t.not(JSON.stringify(config), baseline, `--${s.flag} changes the config`)
+    }
+    if (s.env !== undefined) {
+      const config = await resolveProxyConfig({ argv: s.key === 'upstream' ? [] : ['--upstream', upstream], env: { ...env, [s.env]: text } })
+      t.not(JSON.stringify(config), baseline, `${s.env} changes the config`)
+    }
+  }
+})
+
+t.test('every config-file key of the settings table reaches the config', async (t) => {
+  const dir = t.testdir({ 'base.json': JSON.stringify({ rules: ['r'] }) })
+  const baseline = JSON.stringify(await resolveProxyConfig({ argv: ['--upstream', upstream, '--config', join(dir, 'base.json')] }))
+  for (const s of proxySettings) {
+    if (s.file === undefined) continue
+    const value = s.key === 'clients'
+      ? [{ key: 'a-client-key' }]
+      : s.parse.form === 'switch' ? s.default !== true : s.parse.read(sampleText(s).split(','), s.file)
+    const data: Record<string, unknown> = { rules: ['r'] }
+    const path = s.file.split('.')
+    let holder = data
+    for (const segment of path.slice(0, -1)) holder = (holder[segment] ??= {}) as Record<string, unknown>
+    holder[path.at(-1) ?? ''] = value
+    const file = join(dir, `${s.key}.json`)
+    writeFileSync(file, JSON.stringify(data))
+    const config = await resolveProxyConfig({ argv: s.key === 'upstream' ? ['--config', file] : ['--upstream', upstream, '--config', file] })
+    t.not(JSON.stringify(config), baseline, `${s.file} changes the config`)
+  }
+})
+
+t.test('a flag wins over its variable and the variable over the file, for the settings that had no variable before', async (t) => {
+  const dir = t.testdir({ 'proxy.yaml': 'upstream: http://x.example:1\ntimeouts:\n  connectMs: 111\nrateLimit: { max: 9, timeWindow: 1 hour }\nshutdownGraceMs: 5\n' })
+  const argv = ['--config', join(dir, 'proxy.yaml')]
+  const fromFile = await resolveProxyConfig({ argv })
+  t.equal(fromFile.timeouts.connectMs, 111)
+  t.same(fromFile.rateLimit, { max: 9, timeWindow: '1 hour' })
+  const env = { SLUICE_CONNECT_TIMEOUT: '222', SLUICE_RATE_LIMIT: '8', SLUICE_SHUTDOWN_GRACE: '0' }
+  const fromEnv = await resolveProxyConfig({ argv, env })
+  t.equal(fromEnv.timeouts.connectMs, 222)
+  t.same(fromEnv.rateLimit, { max: 8, timeWindow: '1 minute' })
+  t.equal(fromEnv.shutdownGraceMs, 0, 'a grace of 0 closes at once: allowed')
+  const fromFlags = await resolveProxyConfig({ argv: [...argv, '--connect-timeout', '333', '--rate-limit', '7'], env })
+  t.equal(fromFlags.timeouts.connectMs, 333)
+  t.same(fromFlags.rateLimit, { max: 7, timeWindow: '1 minute' })
+})
+
+t.test('input rules add up across the layers, over the default ones', async (t) => {
+  const dir = t.testdir({ 'proxy.yaml': 'upstream: http://x.example:1\ninput:\n  rules:\n    pii.email: off\n    pii.phone: flag\n' })
+  const config = await resolveProxyConfig({
+    argv: ['--config', join(dir, 'proxy.yaml'), '--input-rule', 'pii.phone=reject'],
+    env: { SLUICE_INPUT_RULES: 'secret.aws=redact, pii.email=flag' }
+  })
+  t.same(config.input.rules, { ...defaultProxyConfig.input.rules, 'pii.email': 'flag', 'pii.phone': 'reject', 'secret.aws': 'redact' })
+  await t.rejects(resolveProxyConfig({ argv: ['--upstream', upstream, '--input-rule', 'pii.email=block'] }), { message: /--input-rule takes RULE_ID=DECISION .*got "pii.email=block"/ })
+})
+
+t.test('a positive integer refuses 0 from a flag, a variable or the file, naming where', async (t) => {
+  const base = ['--upstream', upstream]
+  await t.rejects(resolveProxyConfig({ argv: [...base, '--connect-timeout', '0'] }), { message: 'Invalid options: --connect-timeout must be a positive integer, got "0"' })
+  await t.rejects(resolveProxyConfig({ argv: base, env: { SLUICE_BODY_LIMIT: '0' } }), { message: 'Invalid options: SLUICE_BODY_LIMIT must be a positive integer, got "0"' })
+  const file = join(t.testdir({ 'proxy.yaml': 'retryBaseDelayMs: 0\n' }), 'proxy.yaml')
+  await t.rejects(resolveProxyConfig({ argv: [...base, '--config', file] }), { message: `Invalid options: config file ${file}:1:19: retryBaseDelayMs: expected integer to be greater or equal to 1 (got 0)` })
+  await t.rejects(resolveProxyConfig({ argv: [...base, '--port', '1e3'] }), { message: /--port must be an integer from 0 to 65535, got "1e3"/ })
+  t.equal((await resolveProxyConfig({ argv: [...base, '--total-timeout', '0', '--max-requests-per-socket', '0'] })).timeouts.totalMs, 0, '0 is allowed where it means "no cap"')
+})
+
+t.test('a value the file would refuse is refused from a flag or a variable too, naming it', async (t) => {
+  const base = ['--upstream', upstream]
+  await t.rejects(resolveProxyConfig({ argv: [...base, '--forward-header', 'Authorization'] }), { message: /--forward-header: "Authorization" is never taken from the client/ })
+  await t.rejects(resolveProxyConfig({ argv: base, env: { SLUICE_METRICS_TOKEN: 'short' } }), { message: /SLUICE_METRICS_TOKEN must be at least 16 characters/ })
+  await t.rejects(resolveProxyConfig({ argv: [...base, '--log-level', 'loud'] }), { message: /--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"/ })
+  await t.rejects(resolveProxyConfig({ argv: [], env: { SLUICE_UPSTREAM: 'ftp://x' } }), { message: /SLUICE_UPSTREAM must be an http\(s\) URL/ })
+  const file = join(t.testdir({ 'proxy.yaml': 'upstream: http://x.example:1\nforwardHeaders:\n  - openai-project\n  - cookie\n' }), 'proxy.yaml')
+  await t.rejects(resolveProxyConfig({ argv: ['--config', file] }), { message: `Invalid options: config file ${file}:4:5: forwardHeaders: "cookie" is never taken from the client (the proxy sets it or drops it)` })
 })

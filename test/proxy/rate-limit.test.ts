@@ -6,6 +6,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
+import { setErrorReplies } from '../../src/proxy/error-replies.js'
 import { registerRateLimit } from '../../src/proxy/rate-limit.js'
 import type { RateLimitOptions } from '../../src/proxy/rate-limit.js'
 import { startRedisServer } from '../helpers/redis-server.js'
@@ -22,6 +23,8 @@ async function startApp (t: Test, opts: Partial<RateLimitOptions> = {}): Promise
     }
   })
   const app = Fastify({ logger: { level: 'info', stream } })
+  // The proxy's error replies: they send the limiter's 429 in the OpenAI shape.
+  setErrorReplies(app, { bodyLimit: 1024, requestTimeoutMs: 1000, clientGone: () => false })
   await registerRateLimit(app, {
     max: 3,
     timeWindow: '1 minute',
@@ -29,6 +32,7 @@ async function startApp (t: Test, opts: Partial<RateLimitOptions> = {}): Promise
     ...opts
   })
   app.post('/v1/chat/completions', async () => ({ ok: true }))
+  app.post('/refused', { onRequest: async (_req, reply) => reply.code(401).send({ error: 'no' }) }, async () => ({ ok: true }))
   app.get('/healthz', { config: { rateLimit: false } }, async () => ({ ok: true }))
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
@@ -48,7 +52,8 @@ async function call (base: string, client: string, path = '/v1/chat/completions'
 const limitedBody = {
   error: {
     message: /^Rate limit exceeded, retry in \d+ seconds?$/,
-    type: 'rate_limit_exceeded',
+    // OpenAI's type for request-rate limits (http/openai-error.ts).
+    type: 'requests',
     param: null,
     code: 'SLUICE_RATE_LIMITED'
   }
@@ -75,6 +80,12 @@ t.test('in memory: limits each client key on its own', async (t) => {
   for (let i = 0; i < 3; i++) t.equal((await call(url, 'alice')).status, 200)
   t.equal((await call(url, 'alice')).status, 429)
   t.equal((await call(url, 'bob')).status, 200, 'another key is not limited')
+})
+
+t.test('counts a request before the route\'s own hooks refuse it (keys cannot be guessed unlimited)', async (t) => {
+  const { url } = await startApp(t, { max: 2 })
+  const refused = async (): Promise<number> => (await call(url, 'mallory', '/refused')).status
+  t.same([await refused(), await refused(), await refused()], [401, 401, 429])
 })
 
 t.test('does not limit a route that opts out with config.rateLimit false', async (t) => {

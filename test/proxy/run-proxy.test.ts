@@ -7,9 +7,11 @@
  * every restart. Each process is stopped with SIGTERM, so its whole output
  * is read once it has exited.
  */
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
-import { spawnNode } from './fixtures/harness.js'
+import { projectRoot, spawnNode } from './fixtures/harness.js'
 
 interface Run {
   code: number | string
@@ -90,4 +92,19 @@ t.test('sluice demo does not warn about upstream keys (its upstream needs none),
   t.equal(run.stderr, '', 'nothing for a person to act on: the demo runs as it is')
   const quiet = await runUntilReady(t, ['demo', '--port', '0', '--no-watch'], /Ctrl-C to stop/, { SLUICE_HMAC_KEY: 'k' })
   t.same(warnings(quiet), [], 'no warning at all with a key')
+})
+
+t.test('sluice proxy does not load the demo upstream: runDemo imports it when it runs', async (t) => {
+  // The static imports (and re-exports) of run-proxy.ts, followed through the source tree; `import type` is erased.
+  const loaded = new Set<string>()
+  const follow = (file: string): void => {
+    if (loaded.has(file)) return
+    loaded.add(file)
+    for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export) (?!type )[^'"]*?from '(\.[^']+)\.js'/gm)) {
+      follow(resolve(dirname(file), `${m[1] ?? ''}.ts`))
+    }
+  }
+  follow(join(projectRoot, 'src', 'proxy', 'run-proxy.ts'))
+  t.ok(loaded.has(join(projectRoot, 'src', 'proxy', 'create-proxy.ts')), 'the walk follows the imports')
+  t.same([...loaded].filter((file) => file.includes(`${join('src', 'demo')}`)), [], 'no module of src/demo')
 })

@@ -7,8 +7,8 @@
  */
 import t from 'tap'
 import { defaultRulesDir, loadRuleSet } from '../../src/rules/load-rules.js'
-import { testRuleExamples } from '../../src/rules/test-rules.js'
-import type { ExampleFailure } from '../../src/rules/test-rules.js'
+import { testRuleExamples } from '../../src/rules-test.js'
+import type { ExampleFailure } from '../../src/rules-test.js'
 import { createScanner } from '../../src/scanner/create-scanner.js'
 import { digestValue } from '../../src/scanner/digest.js'
 import { scanText } from '../../src/scanner/scan-text.js'

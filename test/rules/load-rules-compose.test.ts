@@ -10,7 +10,7 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { join } from 'node:path'
 import { composeRulePaths, defaultRulesDir, loadRuleSet } from '../../src/rules/load-rules.js'
-import { testRuleExamples } from '../../src/rules/test-rules.js'
+import { testRuleExamples } from '../../src/rules-test.js'
 import { scanText } from '../../src/scanner/scan-text.js'
 
 const hmacKey = 'compose-tests'

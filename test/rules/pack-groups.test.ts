@@ -9,13 +9,15 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { createDiskRuleCache } from '../../src/disk-rule-cache.js'
+import type { RuleCache } from '../../src/rules/rule-cache.js'
+import { packGroups } from '../../src/rules/pack-groups.js'
+import { defaultRulesDir, loadRuleSet } from '../../src/rules/load-rules.js'
+import { scanText } from '../../src/scanner/scan-text.js'
 
-// A private cache directory of this test's own (read when the module loads).
+// A private cache directory of this test's own.
 const cacheDir = mkdtempSync(join(tmpdir(), 'sluice-pack-test-'))
-process.env.SLUICE_CACHE_DIR = cacheDir
-const { packGroups } = await import('../../src/rules/pack-groups.js')
-const { defaultRulesDir, loadRuleSet } = await import('../../src/rules/load-rules.js')
-const { scanText } = await import('../../src/scanner/scan-text.js')
+const cache = createDiskRuleCache(cacheDir)
 
 function isPartition (groups: number[][], n: number): boolean {
   const seen = new Set<number>()
@@ -64,14 +66,19 @@ t.test('patterns of different kinds never share a group; the shipped lanes keep 
 
 t.test('a damaged cached packing is ignored, never used to drop a rule', async (t) => {
   const sources = ['(?:(foo[0-9]{3}))', '(?:(bar[a-z]{4}))', '(?:(baz))']
-  const first = packGroups(sources, 'u')
+  const first = packGroups(sources, 'u', [], cache)
   const entries = readdirSync(cacheDir).filter((f) => f.startsWith('pack-'))
   t.ok(entries.length > 0, 'the packing was cached on disk')
   // Another process reads the disk cache: plant a packing that drops rule 1.
   for (const entry of entries) writeFileSync(join(cacheDir, entry), JSON.stringify([[0], [2]]))
-  const { packGroups: fresh } = await t.mockImport<typeof import('../../src/rules/pack-groups.js')>('../../src/rules/pack-groups.js')
-  const again = fresh(sources, 'u')
+  const written: string[] = []
+  const watched: RuleCache = { read: (key) => cache.read(key), write: (key, text) => { written.push(key); cache.write(key, text) } }
+  // As another process: nothing remembered in memory, so the disk is read.
+  const forgetful = await t.mockImport<typeof import('../../src/rules/rule-cache.js')>('../../src/rules/rule-cache.js')
+  const { packGroups: fresh } = await t.mockImport<typeof import('../../src/rules/pack-groups.js')>('../../src/rules/pack-groups.js', { '../../src/rules/rule-cache.js': forgetful })
+  const again = fresh(sources, 'u', [], watched)
   t.ok(isPartition(again, sources.length), `still a partition: ${JSON.stringify(again)}`)
+  t.same(written, entries, 'the damaged entry was derived again and replaced')
   t.same(first.flat().sort(), [0, 1, 2])
 })
 

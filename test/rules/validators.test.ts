@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Test } from 'tap'
-import { ibanValid, luhnValid, shannonEntropy, validators, verhoeffValid } from '../../src/rules/validators.js'
+import { ibanValid, luhnValid, validators, verhoeffValid } from '../../src/rules/validators.js'
 import type { Validator } from '../../src/rules/types.js'
 
 /** The validator by name; fails the test run if a rule file could not find it. */
@@ -27,15 +27,6 @@ t.test('the catalogue holds every validator the default rules name', async (t) =
     t.type(validators[name], 'function', name)
   }
   t.ok(Object.isFrozen(validators), 'the catalogue cannot be changed at run time')
-})
-
-t.test('shannonEntropy measures bits per code point', async (t) => {
-  t.equal(shannonEntropy(''), 0)
-  t.equal(shannonEntropy('aaaa'), 0)
-  t.equal(shannonEntropy('abcd'), 2)
-  t.equal(shannonEntropy('aabb'), 1)
-  t.equal(shannonEntropy('😀😀🎉🎉'), 1, 'astral characters count once each')
-  t.ok(shannonEntropy('ghp_dIjKt9WILleTLdtbIYgQMinTxqkNCktJnz1z') > 4, 'a random token is dense')
 })
 
 t.test('luhnValid implements the mod-10 check', async (t) => {

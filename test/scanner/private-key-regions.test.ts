@@ -43,7 +43,8 @@ import { defaultRulesDir, loadRuleSet } from '../../src/rules/load-rules.js'
 import { createScanner } from '../../src/scanner/create-scanner.js'
 import { scanText } from '../../src/scanner/scan-text.js'
 import type { ScanResult } from '../../src/scanner/types.js'
-import { int, mulberry32 } from './obfuscate.js'
+import { createSeededRandom } from '../../src/json/seeded-random.js'
+import { int } from './obfuscate.js'
 import { comparable, feedPieces } from './scan-helpers.js'
 import type { Rand } from './obfuscate.js'
 
@@ -221,7 +222,7 @@ const synthetic = ((r: Rand): KeyBlock[] => [
   putty(r, { name: 'PuTTY v2 ssh-rsa (synthetic)', version: 2, algorithm: 'ssh-rsa', encrypted: false }),
   putty(r, { name: 'PuTTY v3 ssh-ed25519 (synthetic)', version: 3, algorithm: 'ssh-ed25519', encrypted: false }),
   putty(r, { name: 'PuTTY v3 ssh-rsa, encrypted (synthetic)', version: 3, algorithm: 'ssh-rsa', encrypted: true })
-])(mulberry32(0x5eed))
+])(createSeededRandom(0x5eed))
 const keys: KeyBlock[] = [...real.map((k) => k.block), ...synthetic]
 
 // Layouts ------------------------------------------------------------------------
@@ -287,7 +288,7 @@ interface Streamed extends ScanResult {
 
 /** Feeds `text` in chunks of 1-64 characters drawn from `seed` (inside surrogate pairs too: there are none here). */
 function streamed (text: string, seed: number): Streamed {
-  const r = mulberry32(seed)
+  const r = createSeededRandom(seed)
   const pieces: string[] = []
   for (let at = 0; at < text.length;) {
     const n = int(r, 1, 64)
