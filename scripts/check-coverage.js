@@ -20,6 +20,9 @@ import { parseArgs } from 'node:util'
  * @type {Record<string, { lines: number, branches: number }>}
  */
 export const floors = {
+  // The whole tree at the figures measured when coverage was turned on
+  // (98.8% lines, 92.6% branches), rounded down: it may only go up.
+  src: { lines: 98, branches: 92 },
   'src/scanner': { lines: 95, branches: 95 },
   'src/rules': { lines: 95, branches: 95 }
 }

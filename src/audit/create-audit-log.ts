@@ -102,6 +102,12 @@ export interface StreamSummary {
   cancelled: boolean
   /** What ended the stream abnormally. An `Error` is reduced to its code and message. */
   error?: string | { code?: string, message: string }
+  /** Tokens the upstream reported and their cost at the configured prices (a cancelled stream: what was generated before). */
+  usage?: { input: number, cachedInput: number, output: number, cost?: number }
+  /** The rule policy that applied. */
+  policy?: string
+  /** Pseudonyms: values replaced in the request, placeholders restored and unknown in the answer (counts, never values). */
+  pseudonyms?: { replaced: number, restored: number, unknown: number }
 }
 
 interface ChainFields {
@@ -584,6 +590,9 @@ export function createAuditLog (options: AuditLogOptions = {}): AuditLog {
         cancelled: summary.cancelled
       }
       if (summary.error !== undefined) fields.error = toErrorField(summary.error)
+      if (summary.usage !== undefined) fields.usage = { ...summary.usage }
+      if (summary.policy !== undefined) fields.policy = summary.policy
+      if (summary.pseudonyms !== undefined) fields.pseudonyms = { ...summary.pseudonyms }
       append(withContext(ctx, fields))
     },
 

@@ -17,7 +17,7 @@ import { sanitizeJsonBody } from '../protocols/sanitize-json-body.js'
 import type { RuleSet } from '../rules/rule-set.js'
 import { createScanner } from '../scanner/create-scanner.js'
 import { scanText } from '../scanner/scan-text.js'
-import type { Finding, ScannerOptions } from '../scanner/types.js'
+import type { Finding, Scanner, ScannerOptions } from '../scanner/types.js'
 import { createStreamSanitizer } from '../stream/create-stream-sanitizer.js'
 import { UnscannableBodyError } from '../errors.js'
 import { canonicalMediaType, sniffBodyKind } from './media-types.js'
@@ -30,6 +30,15 @@ export interface WholeBodyOptions {
   maxEventSize?: number
   onFinding?: (finding: Finding, where: FindingContext) => void
   onCut?: (finding: Finding) => void
+  /** Wraps each scanner (the proxy restores pseudonyms this way, after the rules ran). */
+  wrapScanner?: (scanner: Scanner) => Scanner
+  /** Sees a JSON body as parsed, before it is sanitized (the proxy reads usage off it). */
+  onParsed?: (value: unknown) => void
+}
+
+function scannerOf (options: WholeBodyOptions): () => Scanner {
+  const { ruleSet, scannerOptions, wrapScanner } = options
+  return wrapScanner === undefined ? () => createScanner(ruleSet, scannerOptions) : () => wrapScanner(createScanner(ruleSet, scannerOptions))
 }
 
 export interface WholeBodyResult {
@@ -61,16 +70,15 @@ export function sanitizeWholeBody (text: string, declared: BodyKind, options: Wh
     if (kind === 'json') return { text: sanitizeJson(value, options), kind }
   }
   if (kind === 'sse' || kind === 'ndjson') return { text: sanitizeFrames(body, kind, options), kind }
-  const result = scanText(options.ruleSet, body, options.scannerOptions)
+  const result = options.wrapScanner === undefined ? scanText(options.ruleSet, body, options.scannerOptions) : scannerOf(options)().end(body)
   for (const finding of result.findings) options.onFinding?.(finding, kBodyContext)
   if (result.cut !== undefined) options.onCut?.(result.cut)
   return { text: result.text, kind: 'text' }
 }
 
 function sanitizeFrames (body: string, kind: 'sse' | 'ndjson', options: WholeBodyOptions): string {
-  const { ruleSet, scannerOptions } = options
   const sanitizer = createStreamSanitizer({
-    newScanner: () => createScanner(ruleSet, scannerOptions),
+    newScanner: scannerOf(options),
     contentType: canonicalMediaType(kind),
     ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
     ...(options.maxEventSize === undefined ? {} : { maxEventSize: options.maxEventSize }),
@@ -83,8 +91,8 @@ function sanitizeFrames (body: string, kind: 'sse' | 'ndjson', options: WholeBod
 }
 
 function sanitizeJson (parsed: unknown, options: WholeBodyOptions): string {
-  const { ruleSet, scannerOptions } = options
-  const result = sanitizeJsonBody(parsed, () => createScanner(ruleSet, scannerOptions), {
+  options.onParsed?.(parsed)
+  const result = sanitizeJsonBody(parsed, scannerOf(options), {
     ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
     // `parsed` is ours, fresh from JSON.parse: no copy.
     inPlace: true,

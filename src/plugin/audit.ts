@@ -7,11 +7,8 @@
 import type { FastifyInstance } from 'fastify'
 import { createAuditLog } from '../audit/create-audit-log.js'
 import type { AuditLog } from '../audit/create-audit-log.js'
+import { isAuditLog } from './options.js'
 import type { SluicePluginOptions } from './options.js'
-
-export function isAuditLog (value: unknown): value is AuditLog {
-  return typeof value === 'object' && value !== null && typeof (value as AuditLog).finding === 'function' && typeof (value as AuditLog).summary === 'function'
-}
 
 /**
  * The log the hooks write to, or undefined for none. A shared no-op log

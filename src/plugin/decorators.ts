@@ -16,7 +16,8 @@ import type { ScanResult } from '../scanner/types.js'
 import type { SluiceSettings } from './options.js'
 import { sanitizeReplyStream } from './reply-stream.js'
 import type { RouteTable } from './route-config.js'
-import { kSanitizedStream } from './symbols.js'
+import type { ReplyScan } from './reply-scan.js'
+import { kReplyScan, kSanitizedStream } from './symbols.js'
 
 export interface SluiceDecorator {
   /** Scans a whole text with the current rules. */
@@ -36,6 +37,8 @@ declare module 'fastify' {
     sanitize: (stream: Readable, options?: { contentType?: string }) => Readable
     /** The stream `sanitize()` returned, null until the route calls it (plugin/symbols.ts). */
     [kSanitizedStream]: Readable | null
+    /** This request's scan changes (plugin/reply-scan.ts), null when none. */
+    [kReplyScan]: ReplyScan | null
   }
 }
 
@@ -52,6 +55,7 @@ export function decorateSluice (fastify: FastifyInstance, settings: SluiceSettin
   }
   fastify.decorate('sluice', decorator)
   fastify.decorateReply(kSanitizedStream, null)
+  fastify.decorateReply(kReplyScan, null)
   fastify.decorateReply('sanitize', function sanitize (this: FastifyReply, stream: Readable, options?: { contentType?: string }): Readable {
     try {
       // A route with `sluice: false` gets the plugin's settings.

@@ -9,6 +9,8 @@
  * (`reply.sanitize()`) and a binary type where `binary: 'pass'` is set go
  * out as they are; a route with `sluice: false` has no hook at all.
  */
+import { createEventCompressor, negotiateEventEncoding } from '../http/event-compression.js'
+import { replyScanOf } from './reply-scan.js'
 import { Readable, pipeline } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -82,6 +84,23 @@ function payloadOf (reply: FastifyReply, input: unknown): Readable | string | Bu
   throw new UnscannableBodyError(`payload of type ${typeof input}`)
 }
 
+/**
+ * The sanitized stream compressed for the client when it accepts `br` or
+ * `gzip`; each write is flushed, so events arrive as soon as they are
+ * released. A client that leaves destroys the compressor, and the pipeline
+ * the sanitizer with it.
+ */
+function compressed (request: FastifyRequest, reply: FastifyReply, sanitized: Readable): Readable {
+  void reply.header('vary', 'accept-encoding')
+  const accept = request.headers['accept-encoding']
+  const encoding = negotiateEventEncoding(typeof accept === 'string' ? accept : undefined)
+  if (encoding === undefined) return sanitized
+  void reply.header('content-encoding', encoding)
+  const compressor = createEventCompressor(encoding)
+  pipeline(sanitized, compressor, () => {})
+  return compressor
+}
+
 /** The payload to send, sanitized: now, or (a body still to be read whole) a promise of it. */
 function sanitizePayload (route: SluiceSettings, request: FastifyRequest, reply: FastifyReply, input: unknown): unknown {
   if (reply[kSanitizedStream] !== null) return input
@@ -108,7 +127,8 @@ function sanitizePayload (route: SluiceSettings, request: FastifyRequest, reply:
     let source = decodeContent(payload, codings)
     if (charset !== undefined) source = pipeline(source, createCharsetTranscoder(charset), () => {})
     void reply.header('content-type', labelFor(ct, kind, route.rules(), route.scannerOptions))
-    return sanitizeReplyStream(route, request, reply, source, canonicalMediaType(kind))
+    const sanitized = sanitizeReplyStream(route, request, reply, source, canonicalMediaType(kind))
+    return route.compress ? compressed(request, reply, sanitized) : sanitized
   }
   if (codings.length === 0 && !isReadable(payload)) {
     // Already whole (most JSON answers): sanitized now, no promise.
@@ -124,9 +144,12 @@ function sanitizePayload (route: SluiceSettings, request: FastifyRequest, reply:
 /** A body held whole: read the way a client may read it, scanned, re-serialized, re-labelled. */
 function sanitizeWhole (route: SluiceSettings, request: FastifyRequest, reply: FastifyReply, text: string, kind: BodyKind, ct: ContentType): string {
   const { onFinding } = reporterFor(route, request)
-  const rules = route.rules()
+  const scan = replyScanOf(reply)
+  const rules = scan.ruleSet ?? route.rules()
   const result = sanitizeWholeBody(text, kind, {
     ruleSet: rules,
+    ...(scan.wrapScanner === undefined ? {} : { wrapScanner: scan.wrapScanner }),
+    ...(scan.onParsed === undefined ? {} : { onParsed: scan.onParsed }),
     scannerOptions: route.scannerOptions,
     ...(route.protocol === undefined ? {} : { protocol: route.protocol }),
     ...(route.maxEventSize === undefined ? {} : { maxEventSize: route.maxEventSize }),

@@ -6,6 +6,7 @@
  * merged once per plugin. A route's `config.sluice` is merged over these
  * in route-config.ts.
  */
+import type { TokenUsage } from '../usage/read-usage.js'
 import type { FastifyRequest } from 'fastify'
 import type { AuditLog } from '../audit/create-audit-log.js'
 import { InvalidOptionsError } from '../errors.js'
@@ -15,7 +16,6 @@ import type { FindingContext, ProtocolOption } from '../protocols/types.js'
 import type { RuleSet } from '../rules/rule-set.js'
 import { resolveHmacKey } from '../scanner/digest.js'
 import type { Finding, ScannerOptions } from '../scanner/types.js'
-import { isAuditLog } from './audit.js'
 import { isRulePaths, isRuleSet } from './rules.js'
 
 /** What one sanitized stream did, reported when it ends (audit, metrics). */
@@ -37,6 +37,11 @@ export interface StreamOutcome {
   malformed: number
   /** Largest number of characters held back at once. */
   maxHeld: number
+  /** Token usage the upstream reported (zeros when it reported none: see `usageReported`). */
+  usage: TokenUsage
+  usageReported: boolean
+  /** Upstream frames dropped as duplicates (a resend). */
+  duplicates: number
   error?: string
 }
 
@@ -80,6 +85,12 @@ export interface SluicePluginOptions {
    * decoded, in bytes (default 8 MiB); above it, 502 SLUICE_BODY_TOO_LARGE.
    */
   maxBodySize?: number
+  /**
+   * Compress event streams (SSE, NDJSON) with `br` or `gzip` when the
+   * client's `Accept-Encoding` takes one, flushed after every event so
+   * nothing waits for more text (http/event-compression.ts). Default false.
+   */
+  compress?: boolean
   /** Key for pseudonyms and digests (default: SLUICE_HMAC_KEY or per-process random). */
   hmacKey?: string
   /** Largest single SSE event / NDJSON line, bytes (default 1 MiB). */
@@ -113,6 +124,7 @@ export interface SluiceSettings {
   /** A route's `protocol`; unset, each body says which it is. */
   protocol: ProtocolOption | undefined
   maxBodySize: number
+  compress: boolean
   maxEventSize: number | undefined
   coalesce: boolean | undefined
   /**
@@ -128,7 +140,7 @@ export interface SluiceSettings {
 
 const defaultContentTypes = ['text/event-stream', 'application/x-ndjson', 'application/json']
 // Fastify's own register options (`prefix`, `logLevel`, …) reach the plugin too.
-const knownOptions = new Set(['rules', 'defaultRules', 'audit', 'contentTypes', 'binary', 'maxBodySize', 'hmacKey', 'maxEventSize', 'coalesce', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
+const knownOptions = new Set(['rules', 'defaultRules', 'audit', 'contentTypes', 'binary', 'maxBodySize', 'compress', 'hmacKey', 'maxEventSize', 'coalesce', 'onFinding', 'onCut', 'onStreamEnd', 'prefix', 'logLevel', 'logSerializers'])
 
 /**
  * The options the plugin and a route share (`rules`, `defaultRules`,
@@ -173,6 +185,7 @@ export function checkOptions (opts: SluicePluginOptions): void {
   if (opts.maxEventSize !== undefined && !isPositiveInteger(opts.maxEventSize)) {
     throw new InvalidOptionsError('"maxEventSize" must be a positive integer')
   }
+  if (opts.compress !== undefined && typeof opts.compress !== 'boolean') throw new InvalidOptionsError('"compress" must be a boolean')
   if (opts.maxBodySize !== undefined && !isPositiveInteger(opts.maxBodySize)) {
     throw new InvalidOptionsError('"maxBodySize" must be a positive integer')
   }
@@ -201,6 +214,7 @@ export function resolveOptions (opts: SluicePluginOptions, rules: () => RuleSet,
     binary: opts.binary ?? 'refuse',
     protocol: undefined,
     maxBodySize: opts.maxBodySize ?? kDefaultMaxBodySize,
+    compress: opts.compress === true,
     maxEventSize: opts.maxEventSize,
     coalesce: opts.coalesce,
     scannerOptions: { hmacKey: resolveHmacKey(opts.hmacKey) },
@@ -209,4 +223,9 @@ export function resolveOptions (opts: SluicePluginOptions, rules: () => RuleSet,
     onCut: opts.onCut,
     onStreamEnd: opts.onStreamEnd
   }
+}
+
+/** A ready audit log (rather than options to open one). */
+export function isAuditLog (value: unknown): value is AuditLog {
+  return typeof value === 'object' && value !== null && typeof (value as AuditLog).finding === 'function' && typeof (value as AuditLog).summary === 'function'
 }

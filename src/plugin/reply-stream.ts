@@ -15,6 +15,7 @@ import type { Finding } from '../scanner/types.js'
 import { sanitizeReadable } from '../stream/create-sanitize-stream.js'
 import type { SanitizeStream } from '../stream/create-sanitize-stream.js'
 import type { SluiceSettings, StreamOutcome } from './options.js'
+import { replyScanOf } from './reply-scan.js'
 
 interface Reporter {
   ctx: { requestId: string, route: string }
@@ -39,8 +40,11 @@ export function sanitizeReplyStream (route: SluiceSettings, request: FastifyRequ
   const { ctx, onFinding } = reporterFor(route, request)
   let cancelled = false
   let ended = false
+  const scan = replyScanOf(reply)
   const transform = sanitizeReadable(source, {
-    ruleSet: route.rules(),
+    ruleSet: scan.ruleSet ?? route.rules(),
+    ...(scan.wrapScanner === undefined ? {} : { wrapScanner: scan.wrapScanner }),
+    ...(scan.stripUsageChunk === undefined ? {} : { stripUsageChunk: scan.stripUsageChunk }),
     contentType,
     ...(route.protocol === undefined ? {} : { protocol: route.protocol }),
     scannerOptions: route.scannerOptions,
@@ -67,7 +71,10 @@ export function sanitizeReplyStream (route: SluiceSettings, request: FastifyRequ
       durationMs: performance.now() - started,
       cancelled,
       malformed: stats.malformed,
-      maxHeld: stats.maxHeld
+      maxHeld: stats.maxHeld,
+      usage: stats.usage,
+      usageReported: stats.usageReported,
+      duplicates: stats.duplicates
     }
     if (stats.errorCode !== undefined) outcome.error = stats.errorCode
     route.audit?.summary(ctx, {
@@ -79,8 +86,11 @@ export function sanitizeReplyStream (route: SluiceSettings, request: FastifyRequ
       ttftMs: outcome.ttftMs,
       durationMs: outcome.durationMs,
       cancelled,
-      ...(outcome.error === undefined ? {} : { error: outcome.error })
+      ...(outcome.error === undefined ? {} : { error: outcome.error }),
+      ...(stats.usageReported ? { usage: { ...stats.usage, ...(scan.costOf === undefined ? {} : { cost: scan.costOf(stats.usage) }) } } : {}),
+      ...scan.summaryFields?.()
     })
+    scan.onStreamEnd?.(outcome)
     route.onStreamEnd?.(outcome, request)
   }
   // At the client's FIN or RST, not at the response's 'close' a loop turn

@@ -11,3 +11,9 @@
  * stream is sanitized already, and sanitizing it twice would re-frame it.
  */
 export const kSanitizedStream: unique symbol = Symbol('sluice.sanitizedStream')
+
+/**
+ * On a reply: what its route's handler decided for this one request
+ * (plugin/reply-scan.ts), null when nothing. Read once the answer is sent.
+ */
+export const kReplyScan: unique symbol = Symbol('sluice.replyScan')

@@ -432,9 +432,12 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
       if (channels.cutFinding() !== undefined) return
       if (!sawDone) flushChoices()
     },
-    cut (_finding: Finding) {
+    cut (finding: Finding) {
       const open = [...seen].filter((i) => !finished.has(i)).sort((a, b) => a - b)
-      if (open.length > 0) ctx.emit(chunkOf(open.map((i) => flavor.cutChoice(i))))
+      // Azure OpenAI's block signal beside the finish reason: which category
+      // filtered the choice, how severe, and (ours) the rule that did.
+      const signal = { [finding.category]: { filtered: true, severity: finding.severity, rule_id: finding.ruleId } }
+      if (open.length > 0) ctx.emit(chunkOf(open.map((i) => ({ ...flavor.cutChoice(i), content_filter_results: signal }))))
       if (options.doneMarker) ctx.emit({ data: kDone })
     },
     fail (info: FailureInfo) {

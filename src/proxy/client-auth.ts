@@ -14,6 +14,8 @@ import type { ProxyClient } from './proxy-config.js'
 /** A known client: its key's position and the identity headers it may send upstream. */
 export interface KnownClient {
   readonly index: number
+  /** The configured id (`clients[].id`), or `key-N` for the Nth plain key. */
+  readonly id: string
   readonly forwardHeaders: ReadonlySet<string>
 }
 
@@ -96,8 +98,8 @@ const kClient = Symbol('sluice.client')
  * app.post('/v1/chat/completions', auth.required ? { onRequest: auth.authenticate } : {}, handler)
  */
 export function createClientAuth ({ apiKeyHashes, clients, forwardHeaders }: ClientAuthOptions): ClientAuth {
-  const all = [...apiKeyHashes.map((keyHash) => ({ keyHash, forwardHeaders: [] as string[] })), ...clients]
-  const known: KnownClient[] = all.map((c, index) => ({ index, forwardHeaders: new Set([...forwardHeaders, ...c.forwardHeaders]) }))
+  const all = [...apiKeyHashes.map((keyHash, i) => ({ id: `key-${i}`, keyHash, forwardHeaders: [] as string[] })), ...clients]
+  const known: KnownClient[] = all.map((c, index) => ({ index, id: c.id, forwardHeaders: new Set([...forwardHeaders, ...c.forwardHeaders]) }))
   const match = createSecretMatcher(all.map((c) => c.keyHash))
   const everyone = new Set(forwardHeaders)
   const required = all.length > 0

@@ -9,7 +9,9 @@
  * provider (forwarding-routes.ts) and the answer's way back (relay.ts), the
  * probes and metrics (ops-routes.ts), the logger (proxy-logger.ts).
  */
+import { InvalidOptionsError } from '../errors.js'
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import Fastify from 'fastify'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
@@ -26,6 +28,7 @@ import { createClientAuth } from './client-auth.js'
 import { badRequest, setErrorReplies } from './error-replies.js'
 import { createUpstreamClient } from './forward.js'
 import { clientWentAway, registerForwardingRoutes } from './forwarding-routes.js'
+import { createGatewayFeatures } from './gateway-features.js'
 import { createInputStage } from './input-stage.js'
 import { createMetrics } from './metrics.js'
 import type { ProxyMetrics } from './metrics.js'
@@ -68,9 +71,23 @@ declare module 'fastify' {
 }
 
 /** Fastify's options: the client-side limits, request ids, and how closing treats open connections. */
+/**
+ * The HTTP versions served: HTTP/1.1; with TLS files HTTPS, and with
+ * `http2` HTTP/2 beside HTTP/1.1 (ALPN picks); `http2` without TLS is h2c
+ * with prior knowledge, what a load balancer speaks to its backends (no
+ * HTTP/1.1 on that port: Node has no h2c upgrade).
+ */
+function protocolOptions (config: ProxyConfig): Record<string, unknown> {
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) throw new InvalidOptionsError('TLS needs both a certificate (--tls-cert) and its key (--tls-key)')
+  const tls = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+  if (config.http2) return tls === undefined ? { http2: true } : { http2: true, https: { ...tls, allowHTTP1: true } }
+  return tls === undefined ? {} : { https: tls }
+}
+
 function serverOptions (config: ProxyConfig, logger: Logger): FastifyHttpOptions<Server, Logger> {
   const limits = config.connections
   return {
+    ...protocolOptions(config),
     loggerInstance: logger,
     bodyLimit: config.bodyLimit,
     // A hop count is proxy-addr's too; Fastify's types omit it.
@@ -88,7 +105,8 @@ function serverOptions (config: ProxyConfig, logger: Logger): FastifyHttpOptions
     requestIdHeader: false,
     // Streams end on their own; new requests on kept-alive sockets get 503 while closing.
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
+    // HTTP/2 servers have no idle connections to close (sessions are closed with the server).
+    ...(config.http2 ? {} : { forceCloseConnections: 'idle' as const })
   }
 }
 
@@ -123,12 +141,14 @@ interface AnswerScanning {
   audit: AuditLog
   maxBodySize: number
   metrics: ProxyMetrics
+  compress: boolean
 }
 
 /** The Sluice plugin on every answer, sharing the request side's audit log (one writer, one hash chain). */
-async function scanAnswers (app: FastifyInstance, { rules, audit, maxBodySize, metrics }: AnswerScanning): Promise<void> {
+async function scanAnswers (app: FastifyInstance, { rules, audit, maxBodySize, metrics, compress }: AnswerScanning): Promise<void> {
   await app.register(sluice, {
     rules,
+    compress,
     // The plugin writes output findings (with their channel) and the stream summaries.
     audit,
     maxBodySize,
@@ -158,9 +178,11 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
 
   // One key for every input scan (read once, not from process.env per scan);
   // the plugin resolves the same one (SLUICE_HMAC_KEY or the process key).
-  const inputStage = createInputStage(config.input, { hmacKey: resolveHmacKey() })
-  inputStage.prepare(initialRules)
   const metrics = createMetrics()
+  const gateway = createGatewayFeatures(config, metrics)
+  const inputStage = createInputStage(config.input, { hmacKey: resolveHmacKey() }, gateway.inputPseudonyms)
+  inputStage.prepare(initialRules)
+  gateway.prepareRules(initialRules)
   const audit = auditLogOf(config)
   const reloader = options.ruleSet === undefined && config.watchRules
     ? createRuleReloader({
@@ -169,6 +191,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       logger: app.log,
       onReload: (rs) => {
         inputStage.prepare(rs)
+        gateway.prepareRules(rs)
         audit.event('rules_reloaded', { rules: rs.rules.length, files: rs.files.length })
       }
     })
@@ -182,7 +205,8 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
     retryBaseDelayMs: config.retryBaseDelayMs,
     retryMaxDelayMs: config.retryMaxDelayMs,
     timeouts: config.timeouts,
-    metrics
+    metrics,
+    allowH2: config.upstreamHttp2
   })
   const auth = createClientAuth(config)
   let metricsUrl: string | undefined
@@ -204,12 +228,13 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
   app.addHook('onClose', async () => {
     reloader?.close()
     await upstream.destroy()
+    await gateway.close()
     await audit.close()
   })
 
   setErrorReplies(app, { bodyLimit: config.bodyLimit, requestTimeoutMs: config.connections.requestTimeoutMs, clientGone: clientWentAway })
   addRequestHooks(app, config.maxJsonDepth, metrics)
-  await scanAnswers(app, { rules, audit, maxBodySize: config.maxBodySize, metrics })
+  await scanAnswers(app, { rules, audit, maxBodySize: config.maxBodySize, metrics, compress: config.compress })
   if (config.rateLimit !== false) {
     await registerRateLimit(app, { ...config.rateLimit, ...(config.redis === undefined ? {} : { redisUrl: config.redis }), keyOf: auth.rateLimitKey })
   }
@@ -220,7 +245,7 @@ export async function createProxy (config: ProxyConfig, options: CreateProxyOpti
       ended: () => { metrics.streamEnded(); exchanges.ended() }
     }
   })
-  registerForwardingRoutes(app, { upstream, relay, auth, forwardClientAuth: config.forwardClientAuth, inputStage, rules, audit, metrics, exchanges })
+  registerForwardingRoutes(app, { upstream, relay, auth, forwardClientAuth: config.forwardClientAuth, inputStage, rules, audit, metrics, exchanges, gateway })
   registerOpsRoutes(app, { metrics, exposure: config.metrics, rules, shuttingDown: () => shuttingDown, onMetricsListening: (url) => { metricsUrl = url } })
   return app
 }

@@ -45,6 +45,8 @@ export interface UpstreamClientOptions {
   retryMaxDelayMs: number
   timeouts: ProxyTimeouts
   metrics?: ForwardMetrics
+  /** Offer HTTP/2 to a TLS upstream (ALPN): one connection carries many streams. */
+  allowH2?: boolean
 }
 
 /** How a route's provider takes its key. */
@@ -161,7 +163,8 @@ export function createUpstreamClient (options: UpstreamClientOptions): UpstreamC
     headersTimeout: timeouts.headersMs,
     // The idle gap is enforced by guardBody, which knows about client backpressure.
     bodyTimeout: 0,
-    keepAliveTimeout: 30_000
+    keepAliveTimeout: 30_000,
+    allowH2: options.allowH2 === true
   })
   // Normalised once so `upstreamPath` stays cheap.
   const trimmed = base.pathname.replace(/\/+$/, '')

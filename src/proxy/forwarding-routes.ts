@@ -16,6 +16,7 @@ import type { ClientAuth } from './client-auth.js'
 import { createCanceller } from './cancel.js'
 import type { Canceller } from './cancel.js'
 import type { UpstreamClient } from './forward.js'
+import type { GatewayFeatures } from './gateway-features.js'
 import type { InputStage, InputStageResult } from './input-stage.js'
 import type { ProxyMetrics } from './metrics.js'
 import { kProviderRoutes } from './provider-routes.js'
@@ -74,6 +75,8 @@ export interface ForwardingRoutesOptions {
   metrics: ProxyMetrics
   /** Counts upstream exchanges in flight: `started`, then `ended` once it is answered or failed. */
   exchanges: { started: () => void, ended: () => void }
+  /** Budgets, policies, pseudonyms, usage (gateway-features.ts). */
+  gateway: GatewayFeatures
 }
 
 /** Audits, counts and logs what the input stage found in a request. */
@@ -90,14 +93,20 @@ function reportInputFindings (request: FastifyRequest, route: string, input: Inp
 
 /** One generation route: validate, scan the input, forward, relay. */
 function registerGenerationRoute (app: FastifyInstance, route: GenerationRoute, opts: ForwardingRoutesOptions): void {
-  const { upstream, relay, auth, inputStage, rules, metrics, exchanges } = opts
+  const { upstream, relay, auth, inputStage, rules, metrics, exchanges, gateway } = opts
   // Gemini's `key` parameter is the client's credential: upstream only when the client's own key is what goes there.
   const query: ReadonlySet<string> = new Set([...(route.query ?? []), ...(opts.forwardClientAuth && route.authStyle === 'x-goog-api-key' ? ['key'] : [])])
   app.post(route.url, auth.required ? { onRequest: auth.authenticate } : {}, async function generate (request, reply) {
     const body = route.validate === undefined ? validateBody(route.input, request.body) : route.validate(request.body, request.params)
-    const input = inputStage.run(rules(), body)
+    const ruleSet = rules()
+    const g = await gateway.begin(request, reply, auth.clientOf(request)?.id, route.input, body, ruleSet)
+    let input = inputStage.run(ruleSet, body, g.pseudonyms?.session)
+    // A concurrent request of the conversation named a value first: the body is rewritten with its names.
+    if (g.pseudonyms !== undefined && !(await g.pseudonyms.commit())) input = inputStage.run(ruleSet, body, g.pseudonyms.session)
     reportInputFindings(request, route.url, input, opts)
     if (input.rejected !== undefined) throw new InputRejectedError(input.rejected.ruleId, input.rejected.category)
+    const replaced = input.findings.filter((f) => f.decision === 'pseudonymize').length
+    const forwarded = gateway.prepare(reply, g, route.input, input.body, replaced)
     const controller = abortOnClientClose(request, reply, metrics)
     exchanges.started()
     try {
@@ -106,7 +115,7 @@ function registerGenerationRoute (app: FastifyInstance, route: GenerationRoute, 
         path: upstreamTarget(route.url, request.params, request.url, query),
         headers: request.headers,
         forwardHeaders: auth.forwardHeadersOf(request),
-        body: JSON.stringify(input.body),
+        body: JSON.stringify(forwarded),
         authStyle: route.authStyle,
         signal: controller.signal
       })

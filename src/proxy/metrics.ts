@@ -13,6 +13,7 @@
  * (`/v1/chat/completions`), not the raw URL, and rule ids come from the
  * loaded rule files, so the number of series stays small.
  */
+import type { TokenUsage } from '../usage/read-usage.js'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { StreamOutcome } from '../plugin/options.js'
 
@@ -33,6 +34,14 @@ export interface ProxyMetrics {
   /** Active streams gauge: +1 when a stream starts, -1 when it ends (whatever the outcome). */
   streamStarted: () => void
   streamEnded: () => void
+  /**
+   * Tokens and cost of one answer. `key` is a configured client id (or
+   * `anonymous`), never a raw key, so the label set stays bounded; `model`
+   * is the model the client asked for.
+   */
+  countUsage: (key: string, model: string, usage: TokenUsage, cost: number) => void
+  /** Upstream frames dropped as duplicates. */
+  countDuplicates: (n: number) => void
 }
 
 // Buckets in seconds. Requests through an LLM proxy range from a few
@@ -134,6 +143,23 @@ export function createMetrics (): ProxyMetrics {
     help: 'Upstream requests retried.',
     registers
   })
+  const tokens = new Counter({
+    name: 'sluice_tokens_total',
+    help: 'Tokens the upstream reported, by client key id, model and kind (input, cached_input, output).',
+    labelNames: ['key', 'model', 'kind'] as const,
+    registers
+  })
+  const cost = new Counter({
+    name: 'sluice_cost_total',
+    help: 'Cost of the tokens at the configured prices, by client key id and model.',
+    labelNames: ['key', 'model'] as const,
+    registers
+  })
+  const duplicates = new Counter({
+    name: 'sluice_duplicate_frames_total',
+    help: 'Upstream frames dropped as duplicates (resent events).',
+    registers
+  })
   const seenProtocols = new Set<string>()
   const activeStreams = new Gauge({
     name: 'sluice_active_streams',
@@ -172,6 +198,13 @@ export function createMetrics (): ProxyMetrics {
     },
     countUpstreamError: function countUpstreamError (kind) { upstreamErrors.inc({ kind }) },
     countRetry: function countRetry () { retries.inc() },
+    countUsage: function countUsage (key, model, usage, amount) {
+      tokens.inc({ key, model, kind: 'input' }, usage.input)
+      tokens.inc({ key, model, kind: 'cached_input' }, usage.cachedInput)
+      tokens.inc({ key, model, kind: 'output' }, usage.output)
+      cost.inc({ key, model }, amount)
+    },
+    countDuplicates: function countDuplicates (n) { duplicates.inc(n) },
     streamStarted: function streamStarted () { activeStreams.inc() },
     streamEnded: function streamEnded () { activeStreams.dec() }
   }

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto'
 import { InvalidOptionsError } from '../errors.js'
 import { defaultRulesDir } from '../rules/load-rules.js'
-import type { ClientEntry, InputDecision, RateLimitValue } from './settings/kinds.js'
+import type { BudgetEntry, ClientEntry, InputDecision, PolicyEntry, PriceEntry, RateLimitValue } from './settings/kinds.js'
 import { envLayer, fileLayer, flagLayer, resolveSettings } from './settings/layers.js'
 import type { ResolvedSettings } from './settings/layers.js'
 import { settingRows } from './settings/table.js'
@@ -34,7 +34,7 @@ export interface InputPolicy {
   reject: string[]
   /** Categories whose redact/cut rules rewrite the text before it leaves for the provider (their flag rules stay flags). */
   redact: string[]
-  /** Per rule id, overriding its category: `reject`, `redact`, `flag` or `off` (not run on requests). */
+  /** Per rule id, overriding its category: `reject`, `redact`, `pseudonymize`, `flag` or `off` (not run on requests). */
   rules: Record<string, InputDecision>
   /** Scan requests at all. */
   enabled: boolean
@@ -75,8 +75,12 @@ export interface ConnectionLimits {
 
 /** A client key with its own settings. */
 export interface ProxyClient {
+  /** Names the client in metrics, budgets, policies and the audit (default `client-N`, its place in the list). */
+  id: string
   /** Hex SHA-256 of the key. */
   keyHash: string
+  /** Tokens and/or cost per period. */
+  budget?: BudgetEntry
   /** Identity or billing headers this client may send upstream (e.g. `openai-organization`). */
   forwardHeaders: string[]
 }
@@ -147,6 +151,32 @@ export interface ProxyConfig {
   /** How long in-flight streams may run on after SIGTERM before they are cut. */
   shutdownGraceMs: number
   logLevel: string
+  /** Ask OpenAI-style upstreams for stream usage, and drop the extra chunk a client did not ask for. */
+  includeUsage: boolean
+  prices: Record<string, PriceEntry>
+  policies: PolicyEntry[]
+  /** Rule ids or categories in monitor mode; `all` for every rule. */
+  monitor: string[]
+  pseudonyms: PseudonymSettings
+  /** Serve HTTP/2 (with TLS beside HTTP/1.1; without TLS as h2c). */
+  http2: boolean
+  /** PEM certificate and key files: serve HTTPS (both or neither). */
+  tlsCert?: string
+  tlsKey?: string
+  /** Offer HTTP/2 to a TLS upstream. */
+  upstreamHttp2: boolean
+  /** Compress event streams for clients that accept it. */
+  compress: boolean
+}
+
+export interface PseudonymSettings {
+  enabled: boolean
+  key?: string
+  categories: string[]
+  template: string
+  ttlMs: number
+  unknown: 'keep' | 'redact'
+  conversationHeader: string
 }
 
 /** The hex SHA-256 of a client key, as stored and compared. */
@@ -163,8 +193,10 @@ function lowerCased (names: readonly string[]): string[] {
   return names.map((name) => name.trim().toLowerCase())
 }
 
-function clientOf (client: ClientEntry): ProxyClient {
+function clientOf (client: ClientEntry, index: number): ProxyClient {
   return {
+    id: client.id ?? `client-${index}`,
+    ...ifSet('budget', client.budget),
     keyHash: client.key === undefined ? (client.keySha256 ?? '').toLowerCase() : hashApiKey(client.key),
     forwardHeaders: lowerCased(client.forwardHeaders ?? [])
   }
@@ -222,7 +254,25 @@ function configOf (v: SettingValues): Omit<ProxyConfig, 'upstream' | 'rules'> {
     input: { reject: v['input.reject'], redact: v['input.redact'], rules: v['input.rules'], enabled: v['input.enabled'] },
     rateLimit: v.rateLimit,
     shutdownGraceMs: v.shutdownGraceMs,
-    logLevel: v.logLevel
+    logLevel: v.logLevel,
+    http2: v.http2,
+    ...ifSet('tlsCert', v['tls.cert']),
+    ...ifSet('tlsKey', v['tls.key']),
+    upstreamHttp2: v.upstreamHttp2,
+    compress: v.compress,
+    includeUsage: v.includeUsage,
+    prices: v.prices,
+    policies: v.policies,
+    monitor: v.monitor,
+    pseudonyms: {
+      enabled: v['pseudonyms.enabled'],
+      ...ifSet('key', v['pseudonyms.key']),
+      categories: v['pseudonyms.categories'],
+      template: v['pseudonyms.template'],
+      ttlMs: v['pseudonyms.ttlMs'],
+      unknown: v['pseudonyms.unknown'],
+      conversationHeader: v['pseudonyms.conversationHeader'].toLowerCase()
+    }
   }
 }
 

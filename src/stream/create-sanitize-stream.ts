@@ -34,7 +34,7 @@ import type { RuleSet } from '../rules/rule-set.js'
 import { cleanTextsOf } from '../scanner/clean-texts.js'
 
 import { createScanner } from '../scanner/create-scanner.js'
-import type { Finding, ScannerOptions } from '../scanner/types.js'
+import type { Finding, Scanner, ScannerOptions } from '../scanner/types.js'
 import { createStreamSanitizer } from './create-stream-sanitizer.js'
 import { budgetSpent, spend } from './turn-budget.js'
 import type { SanitizeStats, StreamSanitizer } from './create-stream-sanitizer.js'
@@ -66,6 +66,12 @@ export interface SanitizeStreamOptions {
    * piece waits for the next turn. `false` scans every piece at once.
    */
   shareTurns?: boolean
+  /** Wraps each channel's scanner (the proxy restores pseudonyms this way, after the rules ran). */
+  wrapScanner?: (scanner: Scanner) => Scanner
+  /** Drop the usage-only chunk after reading it (see StreamSanitizerOptions). */
+  stripUsageChunk?: boolean
+  /** Duplicate frames dropped (see StreamSanitizerOptions; default `ids`). */
+  dedupe?: 'frames' | 'ids' | 'off'
 }
 
 export interface SanitizeStream extends Transform {
@@ -102,10 +108,13 @@ class SanitizeTransform extends Transform implements SanitizeStream {
     // 16 KiB there would let a slow client's stream buffer 16,000 characters
     // (minutes of reading) before backpressure reached the upstream.
     super(options.highWaterMark === undefined ? { readableHighWaterMark: kReadableHighWaterMark } : { highWaterMark: options.highWaterMark })
-    const { ruleSet, scannerOptions } = options
+    const { ruleSet, scannerOptions, wrapScanner } = options
     this.#sanitizer = createStreamSanitizer({
-      newScanner: () => createScanner(ruleSet, scannerOptions),
-      cleanTexts: cleanTextsOf(ruleSet),
+      newScanner: wrapScanner === undefined ? () => createScanner(ruleSet, scannerOptions) : () => wrapScanner(createScanner(ruleSet, scannerOptions)),
+      // A wrapped scanner changes what clean text turns into: no shared shortcut.
+      ...(wrapScanner === undefined ? { cleanTexts: cleanTextsOf(ruleSet) } : {}),
+      ...(options.stripUsageChunk === undefined ? {} : { stripUsageChunk: options.stripUsageChunk }),
+      ...(options.dedupe === undefined ? {} : { dedupe: options.dedupe }),
       ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
       ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
       ...(options.maxEventSize === undefined ? {} : { maxEventSize: options.maxEventSize }),

@@ -18,6 +18,9 @@
  * script of Sluice's (npm runs `prepare` for git and directory installs only).
  */
 import t from 'tap'
+
+// Packs, installs into a fresh project and runs each entry in a child process: minutes on a busy 2-core machine, not tap's default 120 s.
+t.setTimeout(600_000)
 import type { Test } from 'tap'
 import {
   copyFileSync, cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync

@@ -44,7 +44,7 @@ t.test('a cut ends with a content_filter choice and [DONE]', async (t) => {
   const frames = jsonFrames(parseSse(output).frames) as Array<Record<string, any> | '[DONE]'>
   t.equal(frames.at(-1), '[DONE]')
   const last = frames.at(-2) as Record<string, any>
-  t.same(last.choices, [{ text: '', index: 0, logprobs: null, finish_reason: 'content_filter' }])
+  t.match(last.choices, [{ text: '', index: 0, logprobs: null, finish_reason: 'content_filter', content_filter_results: {} }])
   t.equal(last.id, 'cmpl-C1c0mp1et10ns000000000')
   t.equal(last.object, 'text_completion')
   t.equal(texts(output).get('0:text'), scanWhole(ruleSet, [...texts(input.toString('utf8')).values()][0] as string).text)

@@ -31,6 +31,9 @@ function outcome (over: Partial<StreamOutcome> = {}): StreamOutcome {
     cancelled: false,
     malformed: 0,
     maxHeld: 20,
+    usage: { input: 0, cachedInput: 0, output: 0 },
+    usageReported: false,
+    duplicates: 0,
     ...over
   }
 }

@@ -110,8 +110,8 @@ t.test('reads the client-facing limits, header grants, trustProxy and metrics ex
   })
   const config = await resolveProxyConfig({ argv: ['--config', join(dir, 'proxy.yaml')] })
   t.same(config.clients, [
-    { keyHash: hashApiKey('team-key'), forwardHeaders: ['openai-organization'] },
-    { keyHash: 'ab'.repeat(32), forwardHeaders: [] }
+    { id: 'client-0', keyHash: hashApiKey('team-key'), forwardHeaders: ['openai-organization'] },
+    { id: 'client-1', keyHash: 'ab'.repeat(32), forwardHeaders: [] }
   ])
   t.notMatch(JSON.stringify(config), /team-key/, 'client keys are kept as hashes')
   t.same(config.forwardHeaders, ['openai-project'])
@@ -152,7 +152,7 @@ t.test('config file errors name the line and column of the field at fault', asyn
   await fails('upstream: http://x\nport: "eighty"\n', '2:7: port must be an integer (got "eighty")')
   await fails('upstream: http://x\ntimeouts:\n  idelMs: 5\n', '3:3: unknown field "timeouts.idelMs" (did you mean "idleMs"?)')
   await fails('upstream: http://x\nlogLevel: loud\n', '2:11: logLevel must be one of fatal, error, warn, info, debug, trace, silent (got "loud")')
-  await fails('upstream: http://x\ninput:\n  rules:\n    pii.email: block\n', '4:16: input.rules.pii.email must be one of reject, redact, flag, off (got "block")')
+  await fails('upstream: http://x\ninput:\n  rules:\n    pii.email: block\n', '4:16: input.rules.pii.email must be one of reject, redact, pseudonymize, flag, off (got "block")')
   // Line 3 is indented deeper than the key above it: the YAML error is on line 3, not line 1.
   await fails('upstream: http://x\nport: 8080\n  host: 0.0.0.0\n', '3:3: not valid YAML: this line is indented deeper than the key above it, so it reads as the rest of that value: check its indentation')
   await fails('upstream: [http://x\n', '1:11: not valid YAML: "[" is not closed: a flow list must end with "]"')
@@ -225,8 +225,14 @@ t.test('every config-file key of the settings table reaches the config', async (
   const baseline = JSON.stringify(await resolveProxyConfig({ argv: ['--upstream', upstream, '--config', join(dir, 'base.json')] }))
   for (const s of proxySettings) {
     if (s.file === undefined) continue
-    const value = s.key === 'clients'
-      ? [{ key: 'a-client-key' }]
+    // The file-only kinds have no text form: a sample object each.
+    const fileOnly: Record<string, unknown> = {
+      clients: [{ key: 'a-client-key' }],
+      prices: { 'gpt-4o': { input: 2.5, output: 10 } },
+      policies: [{ name: 'internal', clients: ['client-0'], actions: { secret: 'flag' } }]
+    }
+    const value = Object.hasOwn(fileOnly, s.key)
+      ? fileOnly[s.key]
       : s.parse.form === 'switch' ? s.default !== true : s.parse.read(sampleText(s).split(','), s.file)
     const data: Record<string, unknown> = { rules: ['r'] }
     const path = s.file.split('.')

@@ -203,7 +203,7 @@ export const rateLimit: ValueKind<RateLimitValue | false> = {
 }
 
 /** What the input stage does with a rule's findings (proxy/input-stage.ts). */
-const kInputDecisions = ['reject', 'redact', 'flag', 'off'] as const
+const kInputDecisions = ['reject', 'redact', 'pseudonymize', 'flag', 'off'] as const
 export type InputDecision = typeof kInputDecisions[number]
 
 /** Per rule id, an input decision: `ID=DECISION` items as text, a mapping in the file. */
@@ -224,12 +224,22 @@ export const inputDecisions: ValueKind<Record<string, InputDecision>> = {
   }
 }
 
-export interface ClientEntry { key?: string, keySha256?: string, forwardHeaders?: string[] }
+export interface ClientEntry { id?: string, key?: string, keySha256?: string, forwardHeaders?: string[], budget?: BudgetEntry }
+
+export interface BudgetEntry { period: 'minute' | 'hour' | 'day' | 'week' | 'month', tokens?: number, cost?: number }
+
+const kBudget = Type.Object({
+  period: Type.Union(['minute', 'hour', 'day', 'week', 'month'].map((p) => Type.Literal(p))),
+  tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+  cost: Type.Optional(Type.Number({ exclusiveMinimum: 0 }))
+}, { additionalProperties: false })
 
 /** Client keys with their own settings: a list of objects, so the config file only. */
 export const clientList: ValueKind<ClientEntry[]> = {
   form: 'file',
   schema: Type.Array(Type.Object({
+    id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
+    budget: Type.Optional(kBudget),
     key: Type.Optional(Type.String({ minLength: 1 })),
     keySha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
     forwardHeaders: Type.Optional(StringList)
@@ -241,6 +251,54 @@ export const clientList: ValueKind<ClientEntry[]> = {
       if ((client.key === undefined) === (client.keySha256 === undefined)) return { message: `${field}[${i}] needs exactly one of key or keySha256`, at: [i] }
       const problem = unforwardableHeader(client.forwardHeaders ?? [], `${field}[${i}].forwardHeaders`)
       if (problem !== undefined) return { message: problem.message, at: [i, 'forwardHeaders', ...(problem.at ?? [])] }
+    }
+    return undefined
+  }
+}
+
+export interface PriceEntry { input: number, output: number, cachedInput?: number }
+
+/** Prices per model, per million tokens: a table, so the config file only. */
+export const prices: ValueKind<Record<string, PriceEntry>> = {
+  form: 'file',
+  schema: Type.Record(Type.String({ minLength: 1 }), Type.Object({
+    input: Type.Number({ minimum: 0 }),
+    output: Type.Number({ minimum: 0 }),
+    cachedInput: Type.Optional(Type.Number({ minimum: 0 }))
+  }, { additionalProperties: false })),
+  placeholder: '',
+  read: (_texts, source) => { throw usageError(`${source}: prices are set in the config file only`) }
+}
+
+export interface PolicyEntry {
+  name: string
+  clients?: string[]
+  routes?: string[]
+  files?: string[]
+  disable?: string[]
+  actions?: Record<string, 'redact' | 'cut' | 'flag'>
+  monitor?: boolean | string[]
+}
+
+/** Rule policies per client or route: a list of objects, so the config file only. */
+export const policies: ValueKind<PolicyEntry[]> = {
+  form: 'file',
+  schema: Type.Array(Type.Object({
+    name: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+    clients: Type.Optional(StringList),
+    routes: Type.Optional(StringList),
+    files: Type.Optional(StringList),
+    disable: Type.Optional(StringList),
+    actions: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Union([Type.Literal('redact'), Type.Literal('cut'), Type.Literal('flag')]))),
+    monitor: Type.Optional(Type.Union([Type.Boolean(), StringList]))
+  }, { additionalProperties: false })),
+  placeholder: '',
+  read: (_texts, source) => { throw usageError(`${source}: policies are set in the config file only`) },
+  check (list, field) {
+    const seen = new Set<string>()
+    for (const [i, policy] of list.entries()) {
+      if (seen.has(policy.name)) return { message: `${field}[${i}].name "${policy.name}" is used twice`, at: [i, 'name'] }
+      seen.add(policy.name)
     }
     return undefined
   }

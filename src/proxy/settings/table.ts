@@ -103,7 +103,7 @@ export const proxySettings = [
   setting({ key: 'connections.maxConnections', flag: 'max-connections', env: 'SLUICE_MAX_CONNECTIONS', file: 'connections.maxConnections', parse: kind.integer(), default: 4096, doc: { what: 'concurrent client connections', more: 'Those above are closed at accept.' } }),
   setting({ key: 'connections.maxRequestsPerSocket', flag: 'max-requests-per-socket', env: 'SLUICE_MAX_REQUESTS_PER_SOCKET', file: 'connections.maxRequestsPerSocket', parse: kind.integer({ min: 0 }), default: 1000, doc: { what: 'requests served on one kept-alive socket (0: no cap)' } }),
   setting({ key: 'rateLimit', flag: 'rate-limit', env: 'SLUICE_RATE_LIMIT', file: 'rateLimit', parse: kind.rateLimit, default: false, doc: { what: 'requests per minute per client key (or address)', more: 'In the file: `{ max, timeWindow }` (any window: `10 seconds`, `1 hour`), or `false`.', default: '`false` (none)' } }),
-  setting({ key: 'redis', flag: 'redis', env: 'SLUICE_REDIS', file: 'redis', parse: kind.text('URL'), default: undefined, doc: { what: 'Redis URL: rate limits shared by every instance', default: 'in memory' } }),
+  setting({ key: 'redis', flag: 'redis', env: 'SLUICE_REDIS', file: 'redis', parse: kind.text('URL'), default: undefined, doc: { what: 'Redis URL: rate limits, budgets and the pseudonym vault shared by every instance', default: 'in memory' } }),
 
   // The input stage (proxy/input-stage.ts).
   setting({ key: 'input.enabled', flag: 'no-input-stage', env: 'SLUICE_INPUT_STAGE', file: 'input.enabled', parse: kind.boolean, default: true, doc: { what: 'scan requests before they are forwarded (the input stage)', flag: 'do not scan requests (the input stage)' } }),
@@ -113,6 +113,28 @@ export const proxySettings = [
   // in variation selectors), redact PII and secrets, flag the rest: see the
   // policy in proxy/input-stage.ts.
   setting({ key: 'input.rules', flag: 'input-rule', env: 'SLUICE_INPUT_RULES', file: 'input.rules', parse: kind.inputDecisions, default: { 'injection.unicode_tags': 'reject', 'injection.variation_selector_run': 'reject' }, mergeLayers: true, doc: { what: 'per rule id: `reject`, `redact`, `flag` or `off`, over its category', more: 'Added to the defaults. In the file: a mapping `{ rule.id: decision }`.' } }),
+
+  // HTTP versions and compression.
+  setting({ key: 'http2', flag: 'http2', env: 'SLUICE_HTTP2', file: 'http2', parse: kind.boolean, default: false, doc: { what: 'serve HTTP/2: with TLS beside HTTP/1.1 (ALPN), without TLS as h2c (prior knowledge, behind a load balancer)' } }),
+  setting({ key: 'tls.cert', flag: 'tls-cert', env: 'SLUICE_TLS_CERT', file: 'tls.cert', parse: kind.text('FILE'), default: undefined, doc: { what: 'PEM certificate (chain) file: serve HTTPS', default: 'none (plain HTTP)' } }),
+  setting({ key: 'tls.key', flag: 'tls-key', env: 'SLUICE_TLS_KEY', file: 'tls.key', parse: kind.text('FILE'), default: undefined, doc: { what: 'PEM private key file of the certificate', default: 'none' } }),
+  setting({ key: 'upstreamHttp2', flag: 'upstream-http2', env: 'SLUICE_UPSTREAM_HTTP2', file: 'upstreamHttp2', parse: kind.boolean, default: false, doc: { what: 'offer HTTP/2 to a TLS upstream (ALPN)' } }),
+  setting({ key: 'compress', flag: 'compress', env: 'SLUICE_COMPRESS', file: 'compress', parse: kind.boolean, default: false, doc: { what: 'compress SSE and NDJSON answers (br, gzip) for clients that accept it, flushed per event' } }),
+
+  // Usage, cost, budgets, policies, monitor mode.
+  setting({ key: 'includeUsage', flag: 'no-include-usage', env: 'SLUICE_INCLUDE_USAGE', file: 'includeUsage', parse: kind.boolean, default: true, doc: { what: 'ask OpenAI-style upstreams for stream usage (`stream_options.include_usage`) and drop the extra chunk when the client did not ask', flag: 'do not ask upstreams for stream usage' } }),
+  setting({ key: 'prices', file: 'prices', parse: kind.prices, default: {}, doc: { what: 'price per million tokens by model: `{ model: { input, output, cachedInput } }` (a model family by prefix, `*` for the rest)', default: 'none (cost 0)', why: 'config file only: a table has no one-line form' } }),
+  setting({ key: 'policies', file: 'policies', parse: kind.policies, default: [], doc: { what: 'rule policies by client id or route: `[{ name, clients, routes, files, disable, actions, monitor }]`', default: 'none', why: 'config file only: a list of objects has no one-line form' } }),
+  setting({ key: 'monitor', flag: 'monitor', env: 'SLUICE_MONITOR', file: 'monitor', parse: kind.list('RULE'), default: [], doc: { what: 'rule id or category in monitor mode (`all`: every rule): its redactions and cuts only flag, the would-be action goes to the audit', default: 'none' } }),
+
+  // Reversible pseudonyms (pseudonym/).
+  setting({ key: 'pseudonyms.enabled', flag: 'pseudonyms', env: 'SLUICE_PSEUDONYMS', file: 'pseudonyms.enabled', parse: kind.boolean, default: false, doc: { what: 'replace personal data in requests by placeholders, and restore them in answers' } }),
+  setting({ key: 'pseudonyms.key', flag: 'pseudonym-key', env: 'SLUICE_PSEUDONYM_KEY', file: 'pseudonyms.key', parse: kind.text('KEY', { minLength: 16 }), default: undefined, doc: { what: 'secret the vault encrypts values and names conversations with (16 characters or more)', more: secretInArgv, default: 'none (required with pseudonyms)' } }),
+  setting({ key: 'pseudonyms.categories', flag: 'pseudonym-category', env: 'SLUICE_PSEUDONYM_CATEGORIES', file: 'pseudonyms.categories', parse: kind.list('CATEGORY'), default: ['pii'], doc: { what: 'rule category whose values get placeholders instead of redactions' } }),
+  setting({ key: 'pseudonyms.template', flag: 'pseudonym-template', env: 'SLUICE_PSEUDONYM_TEMPLATE', file: 'pseudonyms.template', parse: kind.text('TEMPLATE'), default: '<{TYPE}_{N}>', doc: { what: 'placeholder format, with `{TYPE}` and `{N}` once each' } }),
+  setting({ key: 'pseudonyms.ttlMs', flag: 'pseudonym-ttl', env: 'SLUICE_PSEUDONYM_TTL', file: 'pseudonyms.ttlMs', parse: ms(), default: 86_400_000, doc: { what: 'how long an idle conversation keeps its placeholders, ms' } }),
+  setting({ key: 'pseudonyms.unknown', flag: 'pseudonym-unknown', env: 'SLUICE_PSEUDONYM_UNKNOWN', file: 'pseudonyms.unknown', parse: kind.oneOf(['keep', 'redact'] as const, 'keep|redact'), default: 'keep', doc: { what: 'a placeholder in an answer the conversation does not know: `keep` or `redact`' } }),
+  setting({ key: 'pseudonyms.conversationHeader', flag: 'conversation-header', env: 'SLUICE_CONVERSATION_HEADER', file: 'pseudonyms.conversationHeader', parse: kind.text('NAME'), default: 'x-sluice-conversation', doc: { what: 'request header naming the conversation (else it is derived from the history)' } }),
 
   // Metrics.
   setting({ key: 'metrics.token', flag: 'metrics-token', env: 'SLUICE_METRICS_TOKEN', file: 'metrics.token', parse: kind.text('TOKEN', { minLength: 16 }), default: undefined, doc: { what: 'bearer token required on `/metrics` (16 characters or more)', more: secretInArgv, default: 'none' } }),
