@@ -28,6 +28,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import * as cancel from './cancel.bench.js'
 import * as e2e from './e2e-stream.bench.js'
+import * as gateway from './gateway.bench.js'
 import * as healthz from './healthz-under-load.bench.js'
 import * as holdback from './holdback.bench.js'
 import * as nonstream from './nonstream.bench.js'
@@ -78,7 +79,7 @@ try {
     }
   }
   /** @type {Array<[string, import('./lib/main.js').Bench<any>]>} */
-  const sections = [['e2e-stream', e2e], ['nonstream', nonstream], ['slow-clients', slowClients], ['cancel', cancel], ['healthz-under-load', healthz], ['holdback', holdback]]
+  const sections = [['e2e-stream', e2e], ['nonstream', nonstream], ['slow-clients', slowClients], ['cancel', cancel], ['healthz-under-load', healthz], ['gateway', gateway], ['holdback', holdback]]
   for (const [name, bench] of sections) {
     console.log(`\n== ${name}`)
     const sectionStart = Date.now()

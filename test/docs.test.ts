@@ -23,7 +23,7 @@ t.test('the generated reference pages are up to date', async (t) => {
 t.test('the reference page and the usage name every flag, variable and config-file key of the settings table', async (t) => {
   // The parser reads the same table (test/proxy/proxy-config.test.ts sets every one of them).
   const page = readFileSync(join(projectRoot, 'docs', 'proxy-configuration.md'), 'utf8')
-  const usageFlags = [...proxyUsage.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1] as string)
+  const usageFlags = [...proxyUsage.matchAll(/^ {2}(--[a-z0-9-]+)/gm)].map((m) => m[1] as string)
   for (const s of proxySettings) {
     if (s.flag !== undefined) {
       t.ok(page.includes(`\`--${s.flag}`), `--${s.flag} in the reference`)

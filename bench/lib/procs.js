@@ -3,6 +3,7 @@
 // memory, socket I/O and open handles from /proc, read the kernel's socket
 // queues (/proc/net/tcp), run a bench in a private network namespace, and stop
 // every child by its PID.
+import { connect as http2Connect } from 'node:http2'
 import { fork, spawn } from 'node:child_process'
 import { openSync, readFileSync, readdirSync, closeSync } from 'node:fs'
 import net from 'node:net'
@@ -235,18 +236,41 @@ export async function startLoadGen () {
  * @param {string} url
  * @param {Child} child
  */
-async function waitHealthy (url, child, timeoutMs = 20_000) {
+async function waitHealthy (url, child, timeoutMs = 20_000, h2c = false) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${child.benchName} exited (${child.exitCode}) (see ${logFile})`)
     try {
-      const res = await fetch(url)
-      await res.arrayBuffer()
-      if (res.status < 500) return
+      const status = h2c ? await h2cStatus(url) : await fetchStatus(url)
+      if (status < 500) return
     } catch {}
     if (Date.now() > deadline) throw new Error(`${child.benchName}: not answering ${url} (see ${logFile})`)
     await sleep(50)
   }
+}
+
+/** @param {string} url */
+async function fetchStatus (url) {
+  const res = await fetch(url)
+  await res.arrayBuffer()
+  return res.status
+}
+
+/**
+ * A GET over HTTP/2 with prior knowledge (an h2c server speaks no HTTP/1.1).
+ * @param {string} url
+ * @returns {Promise<number>}
+ */
+function h2cStatus (url) {
+  const { origin, pathname } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(origin)
+    session.on('error', reject)
+    const req = session.request({ ':path': pathname })
+    req.on('response', (headers) => { resolve(Number(headers[':status'])); session.close() })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 /**
@@ -258,9 +282,9 @@ async function waitHealthy (url, child, timeoutMs = 20_000) {
  * build; `label` names the child in messages.
  * @param {string} name 'raw', 'parse' or 'sluice'
  * @param {string} upstreamUrl
- * @param {{ root?: string, label?: string }} [options]
+ * @param {{ root?: string, label?: string, extraArgs?: string[] }} [options] `extraArgs`: more `sluice proxy` flags
  */
-export async function startContender (name, upstreamUrl, { root = rootDir, label = name } = {}) {
+export async function startContender (name, upstreamUrl, { root = rootDir, label = name, extraArgs = [] } = {}) {
   const port = await freePort()
   /** @type {Child} */
   let child
@@ -268,7 +292,7 @@ export async function startContender (name, upstreamUrl, { root = rootDir, label
     // The demo upstream's control headers (pace, faults) go through; by env,
     // which a baseline build without the setting ignores.
     const env = { ...process.env, SLUICE_FORWARD_HEADERS: 'x-demo-text,x-demo-answer,x-demo-rate,x-demo-chunk,x-fault,x-fault-count,x-fault-delay,x-fault-retry-after,x-bench-count' }
-    child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'proxy', '--upstream', upstreamUrl, '--port', String(port), '--log-level', 'warn', '--grace', '1000'],
+    child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'proxy', '--upstream', upstreamUrl, '--port', String(port), '--log-level', 'warn', '--grace', '1000', ...extraArgs],
       { cwd: root, env, stdio: ['ignore', logOut(), logOut()] })
   } else {
     const file = name === 'raw' ? './raw-relay.js' : './parse-relay.js'
@@ -276,7 +300,7 @@ export async function startContender (name, upstreamUrl, { root = rootDir, label
   }
   track(child, label)
   const url = `http://127.0.0.1:${port}`
-  await waitHealthy(name === 'sluice' ? `${url}/healthz` : `${url}/v1/models`, child)
+  await waitHealthy(name === 'sluice' ? `${url}/healthz` : `${url}/v1/models`, child, 60_000, extraArgs.includes('--http2'))
   return { name, url, pid: child.pid, stop: () => stopChild(child) }
 }
 

@@ -280,6 +280,8 @@ export function createStreamClient (options: StreamClientOptions): StreamClient 
         } else {
           const info: FinishInfo = { reason: signal.aborted ? 'cancelled' : event.reason, raw: signal.aborted ? undefined : event.raw }
           if (event.frame !== undefined && !signal.aborted) info.frame = event.frame
+          const category = blockCategoryOf(event.frame)
+          if (category !== undefined && info.reason === 'content_filter') info.category = category
           if (event.protocol !== undefined) info.protocol = event.protocol
           finish(info)
         }
@@ -391,4 +393,21 @@ export function createStreamClient (options: StreamClientOptions): StreamClient 
       workerDecoding = undefined
     }
   }
+}
+
+/**
+ * The category of a cut from the block signal Sluice puts on the final
+ * OpenAI chunk (Azure's `content_filter_results`: the category that
+ * filtered the choice), or undefined.
+ */
+function blockCategoryOf (frame: unknown): string | undefined {
+  const choices = (frame as { choices?: unknown } | null)?.choices
+  if (!Array.isArray(choices)) return undefined
+  for (const choice of choices as unknown[]) {
+    const results = (choice as { content_filter_results?: unknown } | null)?.content_filter_results
+    if (typeof results !== 'object' || results === null) continue
+    const hit = Object.entries(results as Record<string, unknown>).find(([, v]) => (v as { filtered?: unknown } | null)?.filtered === true)
+    if (hit !== undefined) return hit[0]
+  }
+  return undefined
 }

@@ -95,9 +95,9 @@ export interface FinishInfo {
   /** The protocol's own word for it (`content_filter`, `SAFETY`, `end_turn`, `ERROR`…), when the stream said one. */
   raw: string | undefined
   /**
-   * The rule and category of a cut. Sluice writes them to its audit log and
-   * logs, not into the stream or its headers, so today these stay
-   * undefined; quote `requestId` to find the audit record.
+   * The rule and category of a cut. On OpenAI streams Sluice names the
+   * category in the final chunk (`content_filter_results`); the rule id is
+   * only in its audit log: quote `requestId` to find the record.
    */
   rule?: string
   category?: string

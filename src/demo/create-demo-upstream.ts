@@ -27,10 +27,8 @@ import { handleRequest, resetStats, sendJson } from './routes.js'
 import { emptyStats } from './stats.js'
 import type { DemoUpstreamStats } from './stats.js'
 
-export { demoControlHeaders, demoModels } from './demo-request.js'
-export { faultNames } from './faults.js'
-export type { FaultName } from './faults.js'
-export type { DemoRecordedRequest, DemoResponseRecord, DemoUpstreamStats } from './stats.js'
+export { demoControlHeaders } from './demo-request.js'
+export type { DemoResponseRecord, DemoUpstreamStats } from './stats.js'
 
 export interface DemoUpstreamOptions {
   /** Characters (code points) per content chunk, drawn uniformly from `[min, max]`. Default `[1, 8]`. */

@@ -82,4 +82,3 @@ async function sluicePlugin (fastify: FastifyInstance, opts: SluicePluginOptions
  * await app.register(sluice, { audit: './audit.jsonl' })
  */
 export const sluice = fp(sluicePlugin, { fastify: '5.x', name: 'sluice' })
-export default sluice

@@ -435,8 +435,11 @@ export function createChoiceCodec (ctx: CodecContext, flavor: ChoiceFlavor, opti
     cut (finding: Finding) {
       const open = [...seen].filter((i) => !finished.has(i)).sort((a, b) => a - b)
       // Azure OpenAI's block signal beside the finish reason: which category
-      // filtered the choice, how severe, and (ours) the rule that did.
-      const signal = { [finding.category]: { filtered: true, severity: finding.severity, rule_id: finding.ruleId } }
+      // filtered the choice and how severe. Not the rule's id: an id is the
+      // operator's naming and may spell the very term the cut withholds
+      // (`cut_missiles`); it is in the audit record, which the
+      // `x-sluice-request-id` header names.
+      const signal = { [finding.category]: { filtered: true, severity: finding.severity } }
       if (open.length > 0) ctx.emit(chunkOf(open.map((i) => ({ ...flavor.cutChoice(i), content_filter_results: signal }))))
       if (options.doneMarker) ctx.emit({ data: kDone })
     },

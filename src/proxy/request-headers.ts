@@ -31,14 +31,6 @@ const kAlwaysForwarded: ReadonlySet<string> = new Set([
   'x-goog-api-client'
 ])
 
-/** Headers that choose the account, project or feature set billed to the operator: off unless allowed. */
-export const kIdentityHeaders: ReadonlySet<string> = new Set([
-  'openai-organization',
-  'openai-project',
-  'anthropic-beta',
-  'x-goog-user-project'
-])
-
 /** Longest header value passed on (Node's default cap on all headers together is 16 KiB). */
 const maxHeaderValueLength = 8192
 

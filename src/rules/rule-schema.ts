@@ -10,7 +10,6 @@
  * allow-lists by id. Rule ids stay unique: redefining one is an error.
  */
 import { Type } from '@sinclair/typebox'
-import type { Static } from '@sinclair/typebox'
 
 const MatchExample = Type.Union([
   Type.String(),
@@ -77,5 +76,3 @@ export const RuleFileSchema = Type.Object({
   $id: 'https://sluice.dev/schemas/rule-file.json',
   title: 'Sluice rule file'
 })
-
-export type RuleFileInput = Static<typeof RuleFileSchema>

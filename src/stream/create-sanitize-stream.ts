@@ -39,7 +39,7 @@ import { createStreamSanitizer } from './create-stream-sanitizer.js'
 import { budgetSpent, spend } from './turn-budget.js'
 import type { SanitizeStats, StreamSanitizer } from './create-stream-sanitizer.js'
 export type { SanitizeStats } from './create-stream-sanitizer.js'
-export type { FindingContext, JsonSanitizeResult, Protocol, ProtocolOption } from '../protocols/types.js'
+export type { FindingContext, JsonSanitizeResult, ProtocolOption } from '../protocols/types.js'
 
 /** Bytes (or characters) of one read scanned before yielding to the event loop (see #transformSliced). */
 const kMaxSlice = 1024

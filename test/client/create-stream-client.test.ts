@@ -115,9 +115,11 @@ t.test('every protocol of the demo: a cut is its own finish, after the text befo
     t.match(content, /^I have looked at your question again\.\n/, `${route.protocol}: the text before the cut`)
     t.notMatch(content, /idiot/, `${route.protocol}: nothing of the match`)
     t.match(run.finish, { reason: route.cut, raw: route.cut }, `${route.protocol}: finish ${route.cut}`)
-    // Sluice does not send the rule of a cut in-band: the audit has it, under the request id.
+    // Sluice never sends the rule of a cut in-band (the audit has it, under the request id);
+    // OpenAI chunk streams carry the category in content_filter_results.
     t.equal(run.finish.rule, undefined)
-    t.equal(run.finish.category, undefined)
+    const signalled = route.protocol === 'openai-chat' || route.protocol === 'ndjson' || route.protocol === 'openai-completions'
+    t.equal(run.finish.category, signalled ? 'toxicity' : undefined, `${route.protocol}: the category ${signalled ? 'from the block signal' : 'is not sent'}`)
     t.match(run.finish.requestId, /^[0-9a-f-]{36}$/)
     t.same(run.errors, [])
   }

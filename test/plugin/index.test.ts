@@ -247,7 +247,7 @@ t.test('a cut ends the stream with content_filter and [DONE] and destroys the ro
   const frames = jsonEvents(res.body)
   t.same(frames.at(-1), '[DONE]', 'the last event is [DONE]')
   const last = frames.at(-2) as Record<string, any>
-  t.same(last.choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'content_filter' }], 'then a chunk closing the choice')
+  t.same(last.choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'content_filter', content_filter_results: { abuse: { filtered: true, severity: 'critical' } } }], 'then a chunk closing the choice, with its block signal')
   t.same(finishTrail(res.body), ['content_filter', '[DONE]'])
   t.equal(assembledContent(res.body), 'Fine. Now ', 'nothing from the match on is released')
   t.notMatch(res.body, 'missiles')

@@ -124,14 +124,12 @@ t.test('a cut ends with a content_filter chunk and [DONE], after the text before
   const frames = jsonFrames(parseSse(output).frames) as Array<Record<string, any> | '[DONE]'>
   t.equal(frames.at(-1), '[DONE]')
   const last = frames.at(-2) as Record<string, any>
-  t.same(last.choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'content_filter', content_filter_results: { abuse: { filtered: true, severity: 'critical', rule_id: 'test.cut_missiles' } } }], 'the block signal names the category, severity and rule')
+  t.same(last.choices, [{ index: 0, delta: {}, logprobs: null, finish_reason: 'content_filter', content_filter_results: { abuse: { filtered: true, severity: 'critical' } } }], 'the block signal names the category and severity')
   t.same([last.id, last.object, last.created, last.model, last.system_fingerprint], ['chatcmpl-C1cut00000000000000000', 'chat.completion.chunk', 1754000000, 'gpt-4o-mini-2024-07-18', 'fp_560af6e559'])
   const whole = scanWhole(ruleSet, [...inputTexts(input).values()][0] as string)
   t.ok(whole.cut, 'the reference cuts too')
   t.equal(texts(output).get('0:content'), whole.text, 'exactly the text before the match')
-  // The rule id in the block signal may spell a word of the match; the text is what must stop.
-  const text = [...texts(output).values()].join('')
-  t.notOk(text.includes('missiles') || output.includes('dawn') || output.includes('bob'), 'nothing after the cut')
+  t.notOk(output.includes('missiles') || output.includes('dawn') || output.includes('bob'), 'nothing after the cut, and no rule id that could spell it')
   t.same(cuts, ['test.cut_missiles'])
   t.equal(findings.filter((f) => f.finding.action === 'cut').length, 1, 'the cut finding reported once')
   t.equal(sanitizer.state(), 'cut')

@@ -91,7 +91,10 @@ function envCell (row: ProxySetting): string {
   return `\`${row.env}\`${note}`
 }
 
-/** The rows of docs/proxy-configuration.md, in the table's order. */
+/**
+ * The rows of docs/proxy-configuration.md, in the table's order.
+ * @public scripts/generate-docs.js loads it from dist/
+ */
 export function proxySettingsReference (): ReferenceRow[] {
   return settingRows.map((row) => ({
     setting: capitalised(row.doc.what) + (row.doc.more === undefined ? '' : `. ${row.doc.more}`) + (row.doc.why === undefined ? '' : ` — ${row.doc.why}`),

@@ -156,7 +156,7 @@ export const proxySettings = [
 ]
 
 /** The same rows, each as a setting of unknown value: for the code that treats every setting alike. */
-export const settingRows: readonly ProxySetting[] = proxySettings
+export const settingRows: readonly ProxySetting[] = [...proxySettings]
 
 /** Options of the config file's objects beyond "no unknown field" (an empty `auditRotate` says nothing: an error). */
 export const fileObjectOptions: Readonly<Record<string, { minProperties?: number }>> = {
