@@ -16,12 +16,9 @@
  */
 import { readdirSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
+import { escapeRegExp } from '../text/escape-regexp.js'
 
 const SUFFIX_RE = /^(.+)\.([1-9][0-9]*)$/
-
-function escapeRegExp (text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-}
 
 /** The rotated files of `active` that exist, oldest first (`active.1`, `active.2`, …). */
 export function listRotatedFiles (active: string): string[] {

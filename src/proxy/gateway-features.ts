@@ -14,13 +14,13 @@ import { setReplyScan } from '../plugin/reply-scan.js'
 import { createPolicyRuleSets } from '../policy/policy-rule-sets.js'
 import type { ResolvedPolicy } from '../policy/policy-rule-sets.js'
 import { createPseudonyms } from '../pseudonym/create-pseudonyms.js'
-import { createPlaceholderFormat as createPseudonymsFormat } from '../pseudonym/placeholder-format.js'
+import { createPlaceholderFormat } from '../pseudonym/placeholder-format.js'
 import type { PseudonymRequest, Pseudonyms } from '../pseudonym/create-pseudonyms.js'
 import { createRedisVault } from '../pseudonym/redis-vault.js'
 import { createMemoryVault } from '../pseudonym/vault.js'
 import type { RuleSet } from '../rules/rule-set.js'
 import { createBudgets, createMemoryBudgetStore, createRedisBudgetStore } from '../usage/budgets.js'
-import type { BudgetLimit, Budgets } from '../usage/budgets.js'
+import type { BudgetCheck, BudgetLimit, Budgets } from '../usage/budgets.js'
 import { createPriceLookup } from '../usage/price-table.js'
 import { usageOf } from '../usage/read-usage.js'
 import type { TokenUsage } from '../usage/read-usage.js'
@@ -66,6 +66,16 @@ function asksForUsage (body: Record<string, unknown>): boolean {
   return typeof options === 'object' && options !== null && (options as Record<string, unknown>).include_usage === true
 }
 
+/** `60/40 tokens, cost 0.5/0.4 this hour`: what was spent against which limit. */
+function describeSpend ({ limit, spent }: BudgetCheck): string {
+  if (limit === undefined) return 'spent'
+  const parts = [
+    ...(limit.tokens === undefined ? [] : [`${spent.tokens}/${limit.tokens} tokens`]),
+    ...(limit.cost === undefined ? [] : [`cost ${spent.cost}/${limit.cost}`])
+  ]
+  return `${parts.join(', ')} this ${limit.period}`
+}
+
 export function createGatewayFeatures (config: ProxyConfig, metrics: ProxyMetrics): GatewayFeatures {
   const redis = config.redis === undefined ? undefined : new Redis(config.redis, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
   // Without an 'error' listener ioredis prints every reconnect failure; the
@@ -78,17 +88,16 @@ export function createGatewayFeatures (config: ProxyConfig, metrics: ProxyMetric
     : createBudgets({ limits, store: redis === undefined ? createMemoryBudgetStore() : createRedisBudgetStore(redis) })
   const prices = createPriceLookup(config.prices)
   const monitor = config.monitor.includes('all') ? true : config.monitor
-  const policies = createPolicyRuleSets(config.policies.map((p) => ({ ...p })), monitor)
+  const policies = createPolicyRuleSets(config.policies, monitor)
 
   let pseudonyms: Pseudonyms | undefined
   if (config.pseudonyms.enabled) {
     const key = config.pseudonyms.key
     if (key === undefined) throw new PseudonymConfigError('pseudonyms need a key (--pseudonym-key, SLUICE_PSEUDONYM_KEY or pseudonyms.key)')
     const { template, ttlMs, unknown } = config.pseudonyms
-    const vault = redis === undefined
-      ? createMemoryVault({ format: createPseudonymsFormat(template), ttlMs })
-      : createRedisVault({ redis, format: createPseudonymsFormat(template), ttlMs })
-    pseudonyms = createPseudonyms({ vault, key, template, unknown })
+    const format = createPlaceholderFormat(template)
+    const vault = redis === undefined ? createMemoryVault({ format, ttlMs }) : createRedisVault({ redis, format, ttlMs })
+    pseudonyms = createPseudonyms({ vault, key, format, unknown })
   }
 
   function account (client: string | undefined, model: string, usage: TokenUsage): number {
@@ -105,8 +114,7 @@ export function createGatewayFeatures (config: ProxyConfig, metrics: ProxyMetric
         const check = await budgets.check(client)
         if (check.exceeded) {
           void reply.header('retry-after', String(check.retryAfterS))
-          const limit = check.limit
-          throw new BudgetExceededError(limit === undefined ? 'spent' : `${limit.tokens === undefined ? '' : `${check.spent.tokens}/${limit.tokens} tokens`}${limit.tokens !== undefined && limit.cost !== undefined ? ', ' : ''}${limit.cost === undefined ? '' : `cost ${check.spent.cost}/${limit.cost}`} this ${limit.period}`)
+          throw new BudgetExceededError(describeSpend(check))
         }
       }
       const policy = policies.resolve(rules, client, route)

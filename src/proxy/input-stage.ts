@@ -70,6 +70,7 @@
 import { Buffer } from 'node:buffer'
 import { TextDecoder } from 'node:util'
 import { BadRequestError } from '../errors.js'
+import type { JsonObject } from '../json/json-object.js'
 import { createJsonArgumentsScanner } from '../protocols/json-arguments.js'
 import { maxJsonDepth } from '../protocols/sanitize-json-value.js'
 import type { CompiledRuleInternal } from '../rules/compile-rule.js'
@@ -121,8 +122,6 @@ export interface InputStageResult {
   /** The first finding decided `reject`, if any: the request must not be forwarded. */
   rejected: InputFinding | undefined
 }
-
-type JsonObject = Record<string, unknown>
 
 /** Longest string remembered as clean within one body (keys and enum values repeat). */
 const kMaxRemembered = 256

@@ -15,7 +15,10 @@
 import { createHash } from 'node:crypto'
 import { InvalidOptionsError } from '../errors.js'
 import { defaultRulesDir } from '../rules/load-rules.js'
-import type { BudgetEntry, ClientEntry, InputDecision, PolicyEntry, PriceEntry, RateLimitValue } from './settings/kinds.js'
+import type { ClientPolicy } from '../policy/policy-rule-sets.js'
+import type { BudgetLimit } from '../usage/budgets.js'
+import type { ModelPrice } from '../usage/price-table.js'
+import type { ClientEntry, InputDecision, RateLimitValue } from './settings/kinds.js'
 import { envLayer, fileLayer, flagLayer, resolveSettings } from './settings/layers.js'
 import type { ResolvedSettings } from './settings/layers.js'
 import { settingRows } from './settings/table.js'
@@ -80,7 +83,7 @@ export interface ProxyClient {
   /** Hex SHA-256 of the key. */
   keyHash: string
   /** Tokens and/or cost per period. */
-  budget?: BudgetEntry
+  budget?: BudgetLimit
   /** Identity or billing headers this client may send upstream (e.g. `openai-organization`). */
   forwardHeaders: string[]
 }
@@ -153,8 +156,8 @@ export interface ProxyConfig {
   logLevel: string
   /** Ask OpenAI-style upstreams for stream usage, and drop the extra chunk a client did not ask for. */
   includeUsage: boolean
-  prices: Record<string, PriceEntry>
-  policies: PolicyEntry[]
+  prices: Record<string, ModelPrice>
+  policies: ClientPolicy[]
   /** Rule ids or categories in monitor mode; `all` for every rule. */
   monitor: string[]
   pseudonyms: PseudonymSettings

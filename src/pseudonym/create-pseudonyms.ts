@@ -17,7 +17,6 @@ import { PseudonymConfigError } from '../errors.js'
 import type { Scanner } from '../scanner/types.js'
 import { conversationIdOf } from './conversation-id.js'
 import { createRestorer } from './create-restorer.js'
-import { createPlaceholderFormat } from './placeholder-format.js'
 import type { PlaceholderFormat } from './placeholder-format.js'
 import { createPseudonymSession } from './pseudonym-session.js'
 import type { PseudonymSession } from './pseudonym-session.js'
@@ -29,8 +28,8 @@ export interface PseudonymsOptions {
   vault: PseudonymVault
   /** The secret the vault's keys derive from (at least 16 characters). */
   key: string
-  /** Placeholder template (default `<{TYPE}_{N}>`). */
-  template?: string
+  /** The placeholder format (the vault numbers placeholders with the same one). */
+  format: PlaceholderFormat
   /** Unknown placeholders in answers: kept as written (default) or redacted. */
   unknown?: 'keep' | 'redact'
 }
@@ -55,7 +54,7 @@ export interface Pseudonyms {
 
 export function createPseudonyms (options: PseudonymsOptions): Pseudonyms {
   if (options.key.length < 16) throw new PseudonymConfigError('the vault key needs at least 16 characters')
-  const format = createPlaceholderFormat(options.template)
+  const { format } = options
   const cipher = createVaultCipher(options.key)
   const { vault } = options
 

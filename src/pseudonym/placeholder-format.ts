@@ -13,6 +13,7 @@
  * values of one type apart.
  */
 import { PseudonymConfigError } from '../errors.js'
+import { escapeRegExp } from '../text/escape-regexp.js'
 
 /** Characters of a type name (`EMAIL`, `PERSON_ID`): uppercase, digits, `_`. */
 const kTypeClass = '[A-Z][A-Z0-9_]{0,31}'
@@ -33,13 +34,11 @@ export interface PlaceholderFormat {
   partialStart: (text: string) => number
   /** Longest placeholder, in UTF-16 units. */
   readonly maxLength: number
+  /** The type and number of a complete placeholder, or undefined. */
+  parse: (text: string) => { type: string, n: number } | undefined
 }
 
 type Part = { kind: 'literal', text: string } | { kind: 'type' } | { kind: 'number' }
-
-function escapeRegExp (text: string): string {
-  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
-}
 
 function partsOf (template: string): Part[] {
   const parts: Part[] = []
@@ -104,6 +103,7 @@ export function createPlaceholderFormat (template: string = defaultPlaceholderTe
   const opener = (parts[0] as { text: string }).text[0] as string
   const pattern = new RegExp(source, 'g')
   const whole = new RegExp(`^${source}$`)
+  const typeGroup = parts.findIndex((p) => p.kind === 'type') < parts.findIndex((p) => p.kind === 'number') ? 1 : 2
   return {
     template,
     pattern,
@@ -119,16 +119,15 @@ export function createPlaceholderFormat (template: string = defaultPlaceholderTe
         if (prefix.test(tail) && !whole.test(tail)) return i
       }
       return -1
+    },
+    parse (text) {
+      const m = whole.exec(text)
+      return m === null ? undefined : { type: m[typeGroup] as string, n: Number(m[3 - typeGroup]) }
     }
   }
 }
 
 /** Splits a complete placeholder into its type and number, or undefined. */
 export function parsePlaceholder (format: PlaceholderFormat, text: string): { type: string, n: number } | undefined {
-  const parts = partsOf(format.template)
-  const typeFirst = parts.findIndex((p) => p.kind === 'type') < parts.findIndex((p) => p.kind === 'number')
-  const m = new RegExp(`^${format.pattern.source}$`).exec(text)
-  if (m === null) return undefined
-  const [type, n] = typeFirst ? [m[1], m[2]] : [m[2], m[1]]
-  return { type: type as string, n: Number(n) }
+  return format.parse(text)
 }

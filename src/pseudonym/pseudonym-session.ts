@@ -11,7 +11,6 @@
  * then rewritten once more with the stored names.
  */
 import type { VaultCipher } from './vault-cipher.js'
-import { parsePlaceholder } from './placeholder-format.js'
 import type { PlaceholderFormat } from './placeholder-format.js'
 import type { NewAssignment, StoredConversation } from './vault.js'
 
@@ -46,7 +45,7 @@ export function createPseudonymSession (options: PseudonymSessionOptions): Pseud
   const opened = new Map<string, string>()
   const next = new Map<string, number>()
   for (const placeholder of sealed.keys()) {
-    const parsed = parsePlaceholder(format, placeholder)
+    const parsed = format.parse(placeholder)
     if (parsed !== undefined && parsed.n >= (next.get(parsed.type) ?? 1)) next.set(parsed.type, parsed.n + 1)
   }
   let pending: Array<NewAssignment & { placeholder: string }> = []

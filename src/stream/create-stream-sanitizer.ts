@@ -55,6 +55,9 @@ import type { TokenUsage } from '../usage/read-usage.js'
 /** A Responses event's place in its stream (top-level key: the API writes it first or second). */
 const kSequenceNumber = /^\{(?:"type":"[^"]*",)?"sequence_number":(\d{1,15})[,}]/
 
+/** The words every usage report has (`usage`, `usageMetadata`, Ollama's `eval_count`). */
+const kMayHoldUsage = /usage|eval_count/
+
 /** Default cap on one SSE event or NDJSON line: 1 MiB. */
 export const kDefaultMaxEventSize = 1024 * 1024
 
@@ -285,8 +288,8 @@ export function createStreamSanitizer (options: StreamSanitizerOptions): StreamS
 
   /** Reads usage off a frame; true when the frame is the usage-only chunk to drop. */
   function readUsage (frame: DataFrame): boolean {
-    // Only frames that can hold usage are parsed a second time (the codec parses its own).
-    if (!frame.data.includes('usage') && !frame.data.includes('eval_count')) return false
+    // Only frames that can hold usage are parsed a second time (the codec parses its own); one pass over the data.
+    if (!kMayHoldUsage.test(frame.data)) return false
     let parsed: unknown
     try {
       parsed = JSON.parse(frame.data)

@@ -10,6 +10,9 @@ import { Type } from '@sinclair/typebox'
 import type { TSchema } from '@sinclair/typebox'
 import { integerArgument, usageError } from '../../cli-args.js'
 import type { IntegerBounds } from '../../cli-args.js'
+import type { ClientPolicy } from '../../policy/policy-rule-sets.js'
+import type { BudgetLimit } from '../../usage/budgets.js'
+import type { ModelPrice } from '../../usage/price-table.js'
 
 /**
  * How a flag and an environment variable give a value:
@@ -224,9 +227,7 @@ export const inputDecisions: ValueKind<Record<string, InputDecision>> = {
   }
 }
 
-export interface ClientEntry { id?: string, key?: string, keySha256?: string, forwardHeaders?: string[], budget?: BudgetEntry }
-
-export interface BudgetEntry { period: 'minute' | 'hour' | 'day' | 'week' | 'month', tokens?: number, cost?: number }
+export interface ClientEntry { id?: string, key?: string, keySha256?: string, forwardHeaders?: string[], budget?: BudgetLimit }
 
 const kBudget = Type.Object({
   period: Type.Union(['minute', 'hour', 'day', 'week', 'month'].map((p) => Type.Literal(p))),
@@ -256,10 +257,8 @@ export const clientList: ValueKind<ClientEntry[]> = {
   }
 }
 
-export interface PriceEntry { input: number, output: number, cachedInput?: number }
-
 /** Prices per model, per million tokens: a table, so the config file only. */
-export const prices: ValueKind<Record<string, PriceEntry>> = {
+export const prices: ValueKind<Record<string, ModelPrice>> = {
   form: 'file',
   schema: Type.Record(Type.String({ minLength: 1 }), Type.Object({
     input: Type.Number({ minimum: 0 }),
@@ -270,18 +269,8 @@ export const prices: ValueKind<Record<string, PriceEntry>> = {
   read: (_texts, source) => { throw usageError(`${source}: prices are set in the config file only`) }
 }
 
-export interface PolicyEntry {
-  name: string
-  clients?: string[]
-  routes?: string[]
-  files?: string[]
-  disable?: string[]
-  actions?: Record<string, 'redact' | 'cut' | 'flag'>
-  monitor?: boolean | string[]
-}
-
 /** Rule policies per client or route: a list of objects, so the config file only. */
-export const policies: ValueKind<PolicyEntry[]> = {
+export const policies: ValueKind<ClientPolicy[]> = {
   form: 'file',
   schema: Type.Array(Type.Object({
     name: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),

@@ -155,8 +155,11 @@ export const proxySettings = [
   setting({ key: 'config', flag: 'config', env: 'SLUICE_CONFIG', parse: kind.text('FILE'), default: undefined, doc: { what: 'config file, YAML, or JSON by its `.json` extension', default: 'none', why: 'no file key: the file cannot name itself' } })
 ]
 
-/** The same rows, each as a setting of unknown value: for the code that treats every setting alike. */
-export const settingRows: readonly ProxySetting[] = [...proxySettings]
+/**
+ * The same rows, each as a setting of unknown value: for the code that treats every setting alike.
+ * @alias the typed table under a wider type (knip: not a second export by mistake)
+ */
+export const settingRows: readonly ProxySetting[] = proxySettings
 
 /** Options of the config file's objects beyond "no unknown field" (an empty `auditRotate` says nothing: an error). */
 export const fileObjectOptions: Readonly<Record<string, { minProperties?: number }>> = {
